@@ -1,0 +1,63 @@
+#include "actors/account_actor.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "actors/atoms.hpp"
+
+namespace actors {
+
+namespace {
+
+struct account_state {
+  account_ptr acc;
+  std::unordered_map<uint64_t, caf::actor> connections;
+  static inline const char* name = "account";
+};
+
+caf::behavior account_actor(caf::stateful_actor<account_state>* self, account_ptr acc) {
+  self->state.acc = std::move(acc);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& conns = self->state.connections;
+    for (auto it = conns.begin(); it != conns.end(); ++it) {
+      if (it->second.address() == dm.source) {
+        conns.erase(it);
+        break;
+      }
+    }
+  });
+  return {
+      [=](register_atom, uint64_t cid, caf::actor conn) {
+        self->monitor(conn);
+        self->state.connections.emplace(cid, std::move(conn));
+      },
+      [=](count_atom) -> uint64_t { return self->state.connections.size(); },
+      [=](list_atom) -> std::vector<uint64_t> {
+        std::vector<uint64_t> ids;
+        for (auto& [cid, a] : self->state.connections) ids.push_back(cid);
+        std::sort(ids.begin(), ids.end());
+        return ids;
+      },
+      [=](kick_atom, uint64_t cid) {
+        auto it = self->state.connections.find(cid);
+        if (it != self->state.connections.end()) self->send(it->second, kick_atom::value);
+      },
+      [=](info_atom) -> std::string {
+        auto& a = *self->state.acc;
+        nlohmann::json j;
+        j["account"] = a.name();
+        j["connections"] = self->state.connections.size();
+        j["subscriptions"] = a.subjects().count();
+        return j.dump();
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_account_actor(caf::actor_system& sys, account_ptr acc) {
+  return sys.spawn(account_actor, std::move(acc));
+}
+
+}  // namespace actors

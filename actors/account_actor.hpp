@@ -1,0 +1,18 @@
+#pragma once
+// One actor per account. It owns the account object (its subject index and counters,
+// which the data path reads directly) and the registry of the account's connection
+// actors. Messages:
+//   (register_atom, uint64_t cid, caf::actor conn)  -> monitors and records a connection
+//   (count_atom)                                     -> uint64_t live connections
+//   (list_atom)                                      -> std::vector<uint64_t> client ids
+//   (kick_atom, uint64_t cid)                        -> closes that connection
+//   (info_atom)                                      -> std::string, account JSON summary
+#include <caf/fwd.hpp>
+
+#include "actors/account.hpp"
+
+namespace actors {
+
+caf::actor spawn_account_actor(caf::actor_system& sys, account_ptr acc);
+
+}  // namespace actors

@@ -1,0 +1,448 @@
+#include "actors/client_connection.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <asio/post.hpp>
+#include <cerrno>
+#include <nlohmann/json.hpp>
+
+#include "actors/control_plane.hpp"
+#include "actors/io/event_loop.hpp"
+#include "actors/router.hpp"
+#include "actors/server_core.hpp"
+#include "libplatform/subject.hpp"
+
+namespace actors {
+
+using platform::protocol::err;
+namespace proto = platform::protocol;
+
+client_connection::client_connection(server_core& server, io::event_loop& loop,
+                                     asio::ip::tcp::socket socket, uint64_t id)
+    : server_(server),
+      loop_(loop),
+      socket_(std::move(socket)),
+      fd_(socket_.native_handle()),
+      id_(id),
+      account_(server.global_account()) {
+  std::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  socket_.non_blocking(true, ec);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  auto& o = server_.opts();
+  parser_.set_limits(o.max_control_line, o.max_payload);
+  trace_ = o.trace;
+  started_ = last_read_ = clock::now();
+  next_ping_ = started_ + o.ping_interval;
+}
+
+client_connection::~client_connection() = default;
+
+void client_connection::start() {
+  loop_.attach(shared_from_this());
+  std::string ip;
+  std::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  if (!ec) ip = ep.address().to_string();
+  enqueue(server_.info_line(id_, ip));
+  auto& counters = server_.counters();
+  if (counters.current_connections.load() > server_.opts().max_connections) {
+    send_error(err::maximum_connections_exceeded);
+    close(close_reason::max_connections);
+    return;
+  }
+  flush();
+  spdlog::debug("{} - cid:{} - Client connection created", remote_, id_);
+  arm_read();
+}
+
+// ---- reading ------------------------------------------------------------------------
+
+void client_connection::arm_read() {
+  if (is_closed()) return;
+  socket_.async_wait(asio::socket_base::wait_read,
+                     [self = shared_from_this()](const std::error_code& ec) { self->on_readable(ec); });
+}
+
+void client_connection::on_readable(const std::error_code& ec) {
+  if (is_closed()) return;
+  if (ec) {
+    close(close_reason::read_error);
+    return;
+  }
+  read_some();
+}
+
+void client_connection::read_some() {
+  char* buf = loop_.read_buffer();
+  // Bounded work per wake-up so one busy client cannot starve the others on this loop.
+  for (int round = 0; round < 16; ++round) {
+    ssize_t n = ::read(fd_, buf, io::event_loop::read_buffer_size);
+    if (n == 0) {
+      close(close_reason::client_closed);
+      return;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      close(close_reason::read_error);
+      return;
+    }
+    last_read_ = clock::now();
+    auto st = parser_.parse(buf, size_t(n), *this);
+    bool backed_up = loop_.flush_pending();
+    if (st == proto::parse_status::error) {
+      auto e = parser_.error();
+      spdlog::debug("{} - cid:{} - protocol error: {}", remote_, id_, proto::text(e));
+      send_error(e);
+      close(e == err::maximum_payload_violation        ? close_reason::max_payload
+            : e == err::maximum_control_line_exceeded ? close_reason::max_control_line
+                                                      : close_reason::protocol_violation);
+      return;
+    }
+    if (st == proto::parse_status::stopped || is_closed()) return;
+    if (backed_up) {
+      stall_then_read();
+      return;
+    }
+    stall_rounds_ = 0;
+    if (size_t(n) < io::event_loop::read_buffer_size) break;
+  }
+  parser_.shrink();
+  arm_read();
+}
+
+void client_connection::stall_then_read() {
+  // Pause reading this producer so its receivers can drain; the pause grows while they
+  // stay behind, and is bounded so a consumer that never reads still ends up cut off
+  // at max_pending instead of stalling the producer forever.
+  if (!stall_timer_) stall_timer_ = std::make_unique<asio::steady_timer>(loop_.context());
+  int shift = std::min(stall_rounds_++, 4);
+  stall_timer_->expires_after(std::chrono::microseconds(250 << shift));
+  stall_timer_->async_wait([self = shared_from_this()](const std::error_code& ec) {
+    if (!ec && !self->is_closed()) self->read_some();
+  });
+}
+
+// ---- writing ------------------------------------------------------------------------
+
+size_t client_connection::enqueue(std::string_view a, std::string_view b, std::string_view c) {
+  std::lock_guard lock(out_mutex_);
+  if (closing_) return 0;
+  out_.append3(a, b, c);
+  size_t n = out_.size();
+  if (!c.empty()) {  // a message frame, not a protocol line
+    msgs_out.store(msgs_out.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    bytes_out.store(bytes_out.load(std::memory_order_relaxed) + b.size(), std::memory_order_relaxed);
+  }
+  if (int64_t(n) > server_.opts().max_pending) {
+    // Slow consumer: drop what is queued and cut the connection off.
+    closing_ = true;
+    out_.clear();
+    server_.counters().slow_consumers++;
+    spdlog::info("{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded", remote_, id_,
+                 server_.opts().max_pending);
+    close_async(close_reason::slow_consumer_pending);
+    return 0;
+  }
+  return n;
+}
+
+size_t client_connection::pending_bytes() {
+  std::lock_guard lock(out_mutex_);
+  return out_.size();
+}
+
+bool client_connection::backed_up() {
+  auto limit = std::min<int64_t>(server_.opts().max_pending / 2, 4 << 20);
+  return int64_t(pending_bytes()) > limit;
+}
+
+void client_connection::flush() {
+  std::lock_guard lock(out_mutex_);
+  flush_locked();
+}
+
+bool client_connection::flush_locked() {
+  if (fd_ < 0 || write_blocked_) return false;
+  while (!out_.empty()) {
+    iovec iov[64];
+    int cnt = out_.fill_iov(iov, 64);
+    ssize_t n = ::writev(fd_, iov, cnt);
+    if (n > 0) {
+      out_.consume(size_t(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      write_blocked_ = true;
+      blocked_since_ = clock::now();
+      if (loop_.in_loop_thread()) {
+        arm_write();
+      } else {
+        loop_.post([self = shared_from_this()] { self->arm_write(); });
+      }
+      return false;
+    }
+    // Broken pipe or reset: the reader side will notice and close.
+    out_.clear();
+    closing_ = true;
+    close_async(close_reason::write_error);
+    return false;
+  }
+  return true;
+}
+
+void client_connection::arm_write() {
+  if (is_closed()) return;
+  socket_.async_wait(asio::socket_base::wait_write, [self = shared_from_this()](const std::error_code& ec) {
+    if (ec || self->is_closed()) return;
+    std::lock_guard lock(self->out_mutex_);
+    self->write_blocked_ = false;
+    self->flush_locked();
+  });
+}
+
+// ---- closing ------------------------------------------------------------------------
+
+void client_connection::close_async(close_reason why) {
+  // Always posted, even from the owning loop: a close must not run in the middle of a
+  // delivery that is still using this connection.
+  loop_.post([self = shared_from_this(), why] { self->close(why); });
+}
+
+void client_connection::close(close_reason why) {
+  if (closed_.exchange(true)) return;
+  {
+    std::lock_guard lock(out_mutex_);
+    closing_ = true;
+    write_blocked_ = false;
+    // Best effort: an -ERR or the last replies queued before closing.
+    if (!out_.empty() && why != close_reason::slow_consumer_pending && why != close_reason::write_error)
+      flush_locked();
+    out_.clear();
+    std::error_code ec;
+    socket_.shutdown(asio::socket_base::shutdown_both, ec);
+    socket_.close(ec);
+    fd_ = -1;
+  }
+  if (stall_timer_) stall_timer_->cancel();
+  std::vector<platform::subscription_ptr> subs;
+  {
+    std::lock_guard lock(subs_mutex_);
+    subs.reserve(subs_.size());
+    for (auto& [sid, s] : subs_) {
+      s->closed.store(true, std::memory_order_relaxed);
+      subs.push_back(std::move(s));
+    }
+    subs_.clear();
+  }
+  account_->subjects().remove_all(subs);
+  cache_.clear();
+  if (connected_) account_->connections--;
+  server_.counters().current_connections--;
+  if (why == close_reason::client_closed || why == close_reason::server_shutdown) {
+    spdlog::debug("{} - cid:{} - Client connection closed: {}", remote_, id_, to_string(why));
+  } else {
+    spdlog::info("{} - cid:{} - Client connection closed: {}", remote_, id_, to_string(why));
+  }
+  auto self = shared_from_this();
+  loop_.detach(self);
+  if (auto* cp = server_.control()) cp->client_closed(self, why);
+}
+
+// ---- protocol -----------------------------------------------------------------------
+
+void client_connection::send_error_text(std::string_view text) {
+  if (trace_) spdlog::trace("{} - cid:{} - ->> [-ERR '{}']", remote_, id_, text);
+  enqueue(proto::err_line(text));
+  loop_.add_pending(shared_from_this());
+}
+
+void client_connection::send_error(err e) { send_error_text(proto::text(e)); }
+
+void client_connection::send_ok() {
+  enqueue("+OK\r\n");
+  loop_.add_pending(shared_from_this());
+}
+
+bool client_connection::on_connect(std::string_view json) {
+  if (trace_) spdlog::trace("{} - cid:{} - <<- [CONNECT {}]", remote_, id_, json);
+  auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    send_error_text("Invalid CONNECT JSON");
+    close(close_reason::protocol_violation);
+    return false;
+  }
+  auto get_bool = [&](const char* k, bool def) {
+    auto it = j.find(k);
+    return (it != j.end() && it->is_boolean()) ? it->get<bool>() : def;
+  };
+  auto get_str = [&](const char* k) {
+    auto it = j.find(k);
+    return (it != j.end() && it->is_string()) ? it->get<std::string>() : std::string();
+  };
+  opts_.verbose = get_bool("verbose", true);
+  opts_.pedantic = get_bool("pedantic", true);
+  opts_.echo = get_bool("echo", true);
+  opts_.headers = get_bool("headers", false);
+  opts_.no_responders = get_bool("no_responders", false);
+  opts_.name = get_str("name");
+  opts_.lang = get_str("lang");
+  opts_.version = get_str("version");
+  if (auto it = j.find("protocol"); it != j.end()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > 1) {
+      send_error(err::invalid_client_protocol);
+      close(close_reason::protocol_violation);
+      return false;
+    }
+    opts_.protocol = it->get<int>();
+  }
+  if (opts_.no_responders && !opts_.headers) {
+    send_error(err::no_responders_requires_headers);
+    close(close_reason::protocol_violation);
+    return false;
+  }
+  if (!connected_) {
+    connected_ = true;
+    account_->connections++;
+    if (auto* cp = server_.control()) cp->client_connected(shared_from_this());
+  }
+  if (opts_.verbose) send_ok();
+  return true;
+}
+
+bool client_connection::on_msg(const proto::message_args& m) {
+  if (trace_) {
+    if (m.header_len >= 0)
+      spdlog::trace("{} - cid:{} - <<- [HPUB {} {} {} {}]", remote_, id_, m.subject, m.reply, m.header_len,
+                    m.data.size());
+    else
+      spdlog::trace("{} - cid:{} - <<- [PUB {} {} {}]", remote_, id_, m.subject, m.reply, m.data.size());
+  }
+  if (m.header_len >= 0 && !opts_.headers) {
+    send_error_text("message headers not supported");
+    close(close_reason::protocol_violation);
+    return false;
+  }
+  if (opts_.pedantic && !platform::subject::valid_publish(m.subject)) {
+    // Pedantic clients are told, but the message is still delivered (nats-server does).
+    send_error(err::invalid_publish_subject);
+  }
+  router::deliver(*this, m);
+  if (opts_.verbose) send_ok();
+  return true;
+}
+
+bool client_connection::on_sub(std::string_view subject, std::string_view queue, std::string_view sid) {
+  if (trace_) spdlog::trace("{} - cid:{} - <<- [SUB {} {} {}]", remote_, id_, subject, queue, sid);
+  if (!platform::subject::valid_subscription(subject) || (!queue.empty() && !platform::subject::valid_queue(queue))) {
+    send_error(err::invalid_subject);
+    return true;
+  }
+  {
+    std::lock_guard lock(subs_mutex_);
+    auto it = subs_.find(std::string(sid));
+    if (it == subs_.end() || it->second->closed.load()) {
+      auto sub = std::make_shared<platform::subscription>();
+      sub->subject.assign(subject);
+      sub->queue.assign(queue);
+      sub->sid.assign(sid);
+      sub->owner = shared_from_this();
+      account_->subjects().insert(sub);
+      subs_[sub->sid] = std::move(sub);
+    }
+    // A SUB reusing a live sid is ignored, as nats-server does.
+  }
+  if (opts_.verbose) send_ok();
+  return true;
+}
+
+bool client_connection::on_unsub(std::string_view sid, int64_t max_msgs) {
+  if (trace_) spdlog::trace("{} - cid:{} - <<- [UNSUB {} {}]", remote_, id_, sid, max_msgs);
+  platform::subscription_ptr sub;
+  {
+    std::lock_guard lock(subs_mutex_);
+    auto it = subs_.find(std::string(sid));
+    if (it != subs_.end()) sub = it->second;
+  }
+  if (sub) {
+    if (max_msgs > 0 && uint64_t(max_msgs) > sub->delivered.load()) {
+      sub->max_msgs.store(uint64_t(max_msgs));
+    } else {
+      remove_subscription(sub);
+    }
+  }
+  if (opts_.verbose) send_ok();
+  return true;
+}
+
+void client_connection::remove_subscription(const platform::subscription_ptr& sub) {
+  sub->closed.store(true, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(subs_mutex_);
+    auto it = subs_.find(sub->sid);
+    if (it != subs_.end() && it->second == sub) subs_.erase(it);
+  }
+  account_->subjects().remove(sub);
+}
+
+size_t client_connection::subscription_count() {
+  std::lock_guard lock(subs_mutex_);
+  return subs_.size();
+}
+
+bool client_connection::on_ping() {
+  if (trace_) spdlog::trace("{} - cid:{} - <<- [PING]", remote_, id_);
+  enqueue("PONG\r\n");
+  loop_.add_pending(shared_from_this());
+  return true;
+}
+
+bool client_connection::on_pong() {
+  if (trace_) spdlog::trace("{} - cid:{} - <<- [PONG]", remote_, id_);
+  pings_out_ = 0;
+  return true;
+}
+
+// ---- timers -------------------------------------------------------------------------
+
+void client_connection::housekeeping(clock::time_point now) {
+  if (is_closed()) return;
+  auto& o = server_.opts();
+  {
+    std::unique_lock lock(out_mutex_);
+    if (write_blocked_ && now - blocked_since_ > o.write_deadline) {
+      closing_ = true;
+      out_.clear();
+      lock.unlock();
+      server_.counters().slow_consumers++;
+      spdlog::info("{} - cid:{} - Slow Consumer Detected: WriteDeadline of {}ms exceeded", remote_, id_,
+                   o.write_deadline.count());
+      close(close_reason::slow_consumer_deadline);
+      return;
+    }
+  }
+  if (now >= next_ping_) {
+    next_ping_ = now + o.ping_interval;
+    if (pings_out_ >= o.ping_max) {
+      send_error(err::stale_connection);
+      loop_.flush_pending();
+      close(close_reason::stale_connection);
+      return;
+    }
+    // A client that sent us something recently is alive; skip the ping.
+    if (now - last_read_ < o.ping_interval && pings_out_ == 0 && connected_) return;
+    ++pings_out_;
+    enqueue("PING\r\n");
+    flush();
+  }
+}
+
+}  // namespace actors

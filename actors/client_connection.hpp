@@ -1,0 +1,144 @@
+#pragma once
+// One client connection: its socket, protocol parser, subscriptions and outbound
+// buffer. Created by the listener on one I/O loop and read only by that loop's thread.
+// Other loops' threads deliver into it: they append to the outbound buffer and may
+// write the socket, both under out_mutex_. Closing happens on the owning loop.
+// Its control-plane face is a connection actor (connection_actor.hpp), reached through
+// control_; the data path never goes through an actor.
+// Lifetime: shared_ptr; subscriptions and match results keep it alive after close
+// (with the socket closed and buffers freed) until the last result referring to it goes.
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "actors/account.hpp"
+#include "actors/close_reason.hpp"
+#include "libplatform/match_cache.hpp"
+#include "libplatform/outbound_buffer.hpp"
+#include "libplatform/protocol/parser.hpp"
+#include "libplatform/sublist.hpp"
+
+namespace actors {
+namespace io {
+class event_loop;
+}
+class server_core;
+struct actor_handle;  // the connection actor, defined where CAF is included
+
+struct client_options {
+  bool verbose = true;   // protocol defaults when CONNECT omits a field
+  bool pedantic = true;
+  bool echo = true;
+  bool headers = false;
+  bool no_responders = false;
+  int protocol = 0;
+  std::string name, lang, version;
+};
+
+class client_connection final : public platform::subscriber,
+                                public platform::protocol::parser_handler,
+                                public std::enable_shared_from_this<client_connection> {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  client_connection(server_core& server, io::event_loop& loop, asio::ip::tcp::socket socket,
+                    uint64_t id);
+  ~client_connection() override;
+
+  // Loop thread: sends INFO and starts reading.
+  void start();
+  // Loop thread: closes with a reason; an optional -ERR is flushed first.
+  void close(close_reason why);
+  // Any thread: asks the owning loop to close the connection.
+  void close_async(close_reason why);
+
+  // Any thread (delivery). Appends one frame; returns bytes now pending, or 0 when the
+  // connection is closed or was just marked as a slow consumer.
+  size_t enqueue(std::string_view a, std::string_view b = {}, std::string_view c = {});
+  // Any thread: writes what is pending without blocking; arms a write wait if the
+  // socket is full.
+  void flush();
+  size_t pending_bytes();
+  // Far enough behind that producers should pause briefly (see event_loop::flush_pending).
+  bool backed_up();
+
+  // Loop thread: the periodic check for pings, auth and write deadlines.
+  void housekeeping(clock::time_point now);
+
+  // parser_handler
+  bool on_connect(std::string_view json) override;
+  bool on_msg(const platform::protocol::message_args& m) override;
+  bool on_sub(std::string_view subject, std::string_view queue, std::string_view sid) override;
+  bool on_unsub(std::string_view sid, int64_t max_msgs) override;
+  bool on_ping() override;
+  bool on_pong() override;
+
+  uint64_t id() const noexcept { return id_; }
+  const client_options& options() const noexcept { return opts_; }
+  account& acc() noexcept { return *account_; }
+  io::event_loop& loop() noexcept { return loop_; }
+  platform::match_cache& cache() noexcept { return cache_; }
+  bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+  const std::string& remote_address() const noexcept { return remote_; }
+  // Loop-local mark so a receiver is added to a loop's pending set once per batch.
+  uint64_t flush_mark[8] = {};
+
+  // Called by the router when a subscription reached its auto-unsubscribe limit.
+  void remove_subscription(const platform::subscription_ptr& sub);
+  void set_actor(std::shared_ptr<actor_handle> h) { actor_ = std::move(h); }
+  const std::shared_ptr<actor_handle>& actor() const { return actor_; }
+
+  // Stats, readable from any thread.
+  std::atomic<uint64_t> msgs_in{0}, bytes_in{0}, msgs_out{0}, bytes_out{0};
+  size_t subscription_count();
+  clock::time_point started() const noexcept { return started_; }
+
+ private:
+  void on_readable(const std::error_code& ec);
+  void read_some();
+  void arm_read();
+  void arm_write();
+  void stall_then_read();
+  void send_error(platform::protocol::err e);
+  void send_error_text(std::string_view text);
+  void send_ok();
+  bool flush_locked();  // out_mutex_ held
+
+  server_core& server_;
+  io::event_loop& loop_;
+  asio::ip::tcp::socket socket_;
+  int fd_;
+  uint64_t id_;
+  std::string remote_;
+  account_ptr account_;
+  client_options opts_;
+  platform::protocol::server_parser parser_;
+  platform::match_cache cache_;
+  std::shared_ptr<actor_handle> actor_;
+
+  // Owning-loop state.
+  bool connected_ = false;  // CONNECT seen
+  bool trace_ = false;
+  int pings_out_ = 0;
+  int stall_rounds_ = 0;
+  clock::time_point started_, last_read_, next_ping_;
+  std::unique_ptr<asio::steady_timer> stall_timer_;
+
+  std::mutex subs_mutex_;  // loop thread and routers (auto-unsubscribe)
+  std::unordered_map<std::string, platform::subscription_ptr> subs_;
+
+  std::mutex out_mutex_;  // guards everything below
+  platform::outbound_buffer out_;
+  bool write_blocked_ = false;
+  bool closing_ = false;  // no more appends (slow consumer or closing)
+  clock::time_point blocked_since_;
+  std::atomic<bool> closed_{false};
+};
+
+}  // namespace actors

@@ -1,0 +1,85 @@
+#include "actors/io/event_loop.hpp"
+
+#include <asio/post.hpp>
+
+#include "actors/client_connection.hpp"
+
+namespace actors::io {
+
+event_loop::event_loop(int index)
+    : index_(index),
+      context_(1),  // one thread runs it: asio can skip internal locking
+      work_(asio::make_work_guard(context_)),
+      read_buffer_(new char[read_buffer_size]),
+      housekeeping_timer_(context_) {}
+
+event_loop::~event_loop() {
+  stop();
+  join();
+}
+
+void event_loop::start() {
+  thread_ = std::thread([this] {
+    thread_id_ = std::this_thread::get_id();
+    schedule_housekeeping();
+    context_.run();
+  });
+  // Wait until the thread id is known so in_loop_thread() is reliable from the start.
+  while (thread_id_ == std::thread::id{}) std::this_thread::yield();
+}
+
+void event_loop::stop() {
+  work_.reset();
+  context_.stop();
+}
+
+void event_loop::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void event_loop::add_pending(const std::shared_ptr<client_connection>& c) {
+  auto& mark = c->flush_mark[index_];
+  if (mark == batch_) return;
+  mark = batch_;
+  pending_.push_back(c);
+}
+
+bool event_loop::flush_pending() {
+  bool backed_up = false;
+  for (auto& c : pending_) {
+    c->flush();
+    // A receiver far behind: let the producer pause so it can catch up, rather than
+    // buffering toward max_pending and cutting it off as a slow consumer.
+    if (c->backed_up()) backed_up = true;
+  }
+  pending_.clear();
+  ++batch_;
+  return backed_up;
+}
+
+void event_loop::attach(const std::shared_ptr<client_connection>& c) { connections_.insert(c); }
+void event_loop::detach(const std::shared_ptr<client_connection>& c) { connections_.erase(c); }
+
+std::vector<std::shared_ptr<client_connection>> event_loop::connections() const {
+  return {connections_.begin(), connections_.end()};
+}
+
+void event_loop::set_housekeeping(std::chrono::milliseconds every,
+                                  std::function<void(client_connection&)> f) {
+  housekeeping_every_ = every;
+  housekeeping_ = std::move(f);
+}
+
+void event_loop::schedule_housekeeping() {
+  housekeeping_timer_.expires_after(housekeeping_every_);
+  housekeeping_timer_.async_wait([this](const std::error_code& ec) {
+    if (ec) return;
+    if (housekeeping_) {
+      // Copy: a check may close (and detach) a connection.
+      for (auto& c : connections()) housekeeping_(*c);
+    }
+    schedule_housekeeping();
+  });
+}
+
+}  // namespace actors::io

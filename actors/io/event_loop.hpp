@@ -1,0 +1,75 @@
+#pragma once
+// One I/O thread: an asio io_context that owns the sockets of the connections assigned
+// to it, one shared read buffer, and the set of receivers to flush after each read
+// batch. There is one loop per core. Everything here runs on the loop's own thread
+// except post(), which any thread may call.
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+namespace actors {
+class client_connection;
+}
+
+namespace actors::io {
+
+class event_loop {
+ public:
+  static constexpr size_t read_buffer_size = 64 * 1024;
+  static constexpr int max_loops = 8;
+
+  explicit event_loop(int index);
+  ~event_loop();
+
+  int index() const noexcept { return index_; }
+  asio::io_context& context() noexcept { return context_; }
+  bool in_loop_thread() const noexcept { return std::this_thread::get_id() == thread_id_; }
+
+  void start();
+  void stop();  // asks the thread to finish; join() waits
+  void join();
+  template <class F>
+  void post(F&& f) {
+    asio::post(context_, std::forward<F>(f));
+  }
+
+  char* read_buffer() noexcept { return read_buffer_.get(); }
+
+  // Read-batch bookkeeping, loop thread only. A receiver is added once per batch.
+  uint64_t batch() const noexcept { return batch_; }
+  void add_pending(const std::shared_ptr<client_connection>& c);
+  // Writes every pending receiver once; returns true when one is still backed up above
+  // its stall threshold (the producer should pause reading briefly).
+  bool flush_pending();
+
+  // Connections living on this loop, for periodic checks (pings, deadlines).
+  void attach(const std::shared_ptr<client_connection>& c);
+  void detach(const std::shared_ptr<client_connection>& c);
+  std::vector<std::shared_ptr<client_connection>> connections() const;
+  void set_housekeeping(std::chrono::milliseconds every, std::function<void(client_connection&)> f);
+
+ private:
+  void schedule_housekeeping();
+
+  int index_;
+  asio::io_context context_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+  std::thread::id thread_id_;
+  std::unique_ptr<char[]> read_buffer_;
+  uint64_t batch_ = 1;
+  std::vector<std::shared_ptr<client_connection>> pending_;
+  std::unordered_set<std::shared_ptr<client_connection>> connections_;
+  asio::steady_timer housekeeping_timer_;
+  std::chrono::milliseconds housekeeping_every_{1000};
+  std::function<void(client_connection&)> housekeeping_;
+};
+
+}  // namespace actors::io

@@ -1,0 +1,129 @@
+#include "actors/server_core.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <asio/post.hpp>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "actors/client_connection.hpp"
+#include "actors/control_plane.hpp"
+
+namespace actors {
+
+namespace {
+
+// nats-server identifies itself with a server NKey ("N..."); clients only need a
+// unique, stable-for-the-process string of the same shape.
+std::string random_server_id() {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::random_device rd;
+  std::string id = "N";
+  for (int i = 0; i < 55; ++i) id += alphabet[rd() % 32];
+  return id;
+}
+
+// The NATS server version we are protocol-compatible with; clients gate features on it.
+constexpr const char* compatible_nats_version = "2.10.0";
+
+}  // namespace
+
+server_core::server_core(platform::config::server_options opts, control_plane* cp, account_ptr global)
+    : opts_(std::move(opts)), control_(cp), server_id_(random_server_id()), global_(std::move(global)) {
+  server_name_ = opts_.server_name.empty() ? server_id_ : opts_.server_name;
+}
+
+server_core::~server_core() { stop(); }
+
+std::string server_core::start() {
+  unsigned n = std::thread::hardware_concurrency();
+  n = std::clamp(n, 1u, unsigned(io::event_loop::max_loops));
+  for (unsigned i = 0; i < n; ++i) loops_.push_back(std::make_unique<io::event_loop>(int(i)));
+  for (auto& l : loops_) {
+    l->set_housekeeping(std::chrono::milliseconds(250), [](client_connection& c) {
+      c.housekeeping(client_connection::clock::now());
+    });
+  }
+  try {
+    asio::ip::tcp::endpoint ep(asio::ip::make_address(opts_.host), uint16_t(opts_.port < 0 ? 0 : opts_.port));
+    acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(loops_[0]->context());
+    acceptor_->open(ep.protocol());
+    acceptor_->set_option(asio::socket_base::reuse_address(true));
+    acceptor_->bind(ep);
+    acceptor_->listen(asio::socket_base::max_listen_connections);
+    bound_port_ = acceptor_->local_endpoint().port();
+  } catch (const std::exception& e) {
+    acceptor_.reset();
+    loops_.clear();
+    return "cannot listen on " + opts_.host + ":" + std::to_string(opts_.port) + ": " + e.what();
+  }
+  for (auto& l : loops_) l->start();
+  asio::post(loops_[0]->context(), [this] { accept_next(); });
+  return {};
+}
+
+void server_core::accept_next() {
+  auto& target = *loops_[next_loop_];
+  next_loop_ = (next_loop_ + 1) % loops_.size();
+  acceptor_->async_accept(target.context(), [this, &target](const std::error_code& ec, asio::ip::tcp::socket s) {
+    if (stopping_) return;
+    if (!ec) {
+      counters_.total_connections++;
+      counters_.current_connections++;
+      uint64_t id = ++next_client_id_;
+      auto conn = std::make_shared<client_connection>(*this, target, std::move(s), id);
+      target.post([conn] { conn->start(); });
+    } else if (ec == asio::error::operation_aborted) {
+      return;
+    } else {
+      spdlog::error("accept error: {}", ec.message());
+      // Out of file descriptors and the like: back off briefly rather than spin.
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    accept_next();
+  });
+}
+
+void server_core::stop() {
+  if (stopping_.exchange(true) || loops_.empty()) return;
+  // Stop accepting on the acceptor's own thread.
+  std::promise<void> closed;
+  asio::post(loops_[0]->context(), [this, &closed] {
+    std::error_code ec;
+    if (acceptor_) acceptor_->close(ec);
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  // Close every connection on its own loop, flushing what it can.
+  for (auto& l : loops_) {
+    std::promise<void> done;
+    l->post([&l, &done] {
+      for (auto& c : l->connections()) c->close(close_reason::server_shutdown);
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+  for (auto& l : loops_) l->stop();
+  for (auto& l : loops_) l->join();
+  acceptor_.reset();
+}
+
+std::string server_core::info_line(uint64_t client_id, const std::string& client_ip) const {
+  nlohmann::json j;
+  j["server_id"] = server_id_;
+  j["server_name"] = server_name_;
+  j["version"] = compatible_nats_version;
+  j["proto"] = 1;
+  j["go"] = std::string("dialtone ") + DIALTONE_VERSION;
+  j["host"] = opts_.host;
+  j["port"] = bound_port_;
+  j["headers"] = true;
+  j["max_payload"] = opts_.max_payload;
+  j["client_id"] = client_id;
+  j["client_ip"] = client_ip;
+  return "INFO " + j.dump() + "\r\n";
+}
+
+}  // namespace actors

@@ -1,0 +1,117 @@
+// dialtone-server: command-line flags (nats-server's), config file, logging, the CAF
+// actor system, and the signal wait. Everything else lives in actors/.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <caf/all.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "actors/atoms.hpp"
+#include "actors/server_actor.hpp"
+#include "libplatform/config/load_options.hpp"
+#include "logging.hpp"
+
+namespace {
+
+struct flags {
+  std::string host, name, config, logfile, store_dir;
+  int port = 0;
+  bool debug = false, trace = false, version = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dialtone-server: a NATS-compatible message server", "dialtone-server"};
+  app.get_formatter()->column_width(34);
+  flags f;
+  auto* o_host = app.add_option("-a,--addr,--net", f.host, "Bind to host address (default: 0.0.0.0)");
+  auto* o_port = app.add_option("-p,--port", f.port, "Use port for clients (default: 4222, -1 for random)");
+  app.add_option("-c,--config", f.config, "Configuration file");
+  auto* o_name = app.add_option("-n,--name,--server_name", f.name, "Server name (default: the server id)");
+  auto* o_debug = app.add_flag("-D,--debug", f.debug, "Enable debugging output");
+  auto* o_trace = app.add_flag("-V,--trace", f.trace, "Trace the raw protocol");
+  auto* o_log = app.add_option("-l,--log,--log_file", f.logfile, "File to redirect log output");
+  auto* o_store = app.add_option("--store_dir,--sd", f.store_dir, "Directory for persistent data (default: ./data)");
+  app.add_flag("-v,--version", f.version, "Show version");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "dialtone-server: " << e.what() << "\n\n" << app.help();
+    return 2;
+  }
+  if (f.version) {
+    std::cout << "dialtone-server: v" << DIALTONE_VERSION << "\n";
+    return 0;
+  }
+
+  platform::config::server_options opts;
+  if (!f.config.empty()) {
+    try {
+      opts = platform::config::load_options_file(f.config);
+    } catch (const std::exception& e) {
+      std::cerr << "dialtone-server: configuration error: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  // Flags win over the config file.
+  if (o_host->count()) opts.host = f.host;
+  if (o_port->count()) opts.port = f.port;
+  if (o_name->count()) opts.server_name = f.name;
+  if (o_debug->count()) opts.debug = true;
+  if (o_trace->count()) opts.trace = true;
+  if (o_log->count()) opts.logfile = f.logfile;
+  if (o_store->count()) opts.store_dir = f.store_dir;
+
+  if (auto err = server_app::setup_logging(opts.debug, opts.trace, opts.logfile); !err.empty()) {
+    std::cerr << "dialtone-server: " << err << "\n";
+    return 1;
+  }
+  spdlog::info("Starting dialtone-server");
+  spdlog::info("  Version:  {}", DIALTONE_VERSION);
+  if (!opts.config_file.empty()) spdlog::info("  Using configuration file: {}", opts.config_file);
+  for (auto& w : opts.warnings) spdlog::warn("{}", w);
+
+  // Signals are taken synchronously by this thread; block them before any thread starts
+  // so every thread inherits the mask. Writes to closed sockets must return EPIPE.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  int rc = 0;
+  {
+    caf::actor_system_config cfg;
+    // The actors carry control-plane work only; the I/O loops have the cores.
+    cfg.set("scheduler.max-threads", size_t{2});
+    cfg.set("scheduler.max-throughput", size_t{300});
+    caf::actor_system sys{cfg};
+    auto server = actors::spawn_server_actor(sys, opts);
+    caf::scoped_actor self{sys};
+    std::string start_error;
+    self->request(server, caf::infinite, actors::start_atom::value)
+        .receive([&](const std::string& err) { start_error = err; },
+                 [&](const caf::error& e) { start_error = sys.render(e); });
+    if (!start_error.empty()) {
+      spdlog::critical("{}", start_error);
+      rc = 1;
+      self->send_exit(server, caf::exit_reason::user_shutdown);
+    } else {
+      int sig = 0;
+      sigwait(&sigs, &sig);
+      spdlog::info("Server is shutting down ({})", sig == SIGINT ? "interrupt" : "terminated");
+      self->request(server, std::chrono::seconds(30), actors::stop_atom::value)
+          .receive([](bool) {}, [&](const caf::error& e) { spdlog::error("shutdown: {}", sys.render(e)); });
+      spdlog::info("Server Exiting..");
+    }
+  }
+  return rc;
+}

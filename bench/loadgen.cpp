@@ -1,0 +1,135 @@
+// dialtone-loadgen: a raw-socket NATS load generator. It measures one scenario
+// against one server and prints the result as a single JSON line on stdout, so
+// bench/run.py can drive it against dialtone-server and nats-server alike.
+#include "parser_selftest.hpp"
+#include "scenarios.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace {
+
+using namespace dialtone::bench;
+
+constexpr const char* usage_text = R"(usage: dialtone-loadgen SCENARIO [options]
+
+Scenarios:
+  pub        one publisher, no subscribers; msgs/s until the final PONG
+  pubsub     one publisher, --subs N subscribers (default 1); delivered msgs/s
+  fanout     pubsub with --subs 4 unless given
+  req        request/reply throughput, --window requests outstanding
+  lat        request/reply latency, one request outstanding (p50/p99 in us)
+  selftest   check the protocol parser, no server needed
+
+Options:
+  --host ADDR        server IPv4 address (127.0.0.1)
+  --port PORT        server port (4222)
+  --msgs N           messages to publish / requests to send (1000000)
+  --size BYTES       payload size (16)
+  --subs N           pubsub subscriber connections (1; fanout: 4)
+  --responders N     req/lat responders in queue group "q" on "svc" (1)
+  --window N         req: outstanding requests (256)
+  --warmup N         lat: unmeasured requests first (1000)
+  --timeout SECONDS  hard time budget for the scenario (30)
+
+Prints one JSON line. Exit status: 0 complete, 1 incomplete or failed, 2 usage.
+)";
+
+[[noreturn]] void usage_error(const std::string& why) {
+  std::fprintf(stderr, "dialtone-loadgen: %s\n\n%s", why.c_str(), usage_text);
+  std::exit(2);
+}
+
+std::uint64_t parse_count(const char* flag, const char* value, std::uint64_t min, std::uint64_t max) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(value, &end, 10);
+  if (errno != 0 || end == value || *end != '\0' || v < min || v > max)
+    usage_error(std::string("bad value for ") + flag + ": " + value);
+  return v;
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out.append(buf);
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+void print_result(std::string_view scenario, const scenario_options& opt, const scenario_result& r) {
+  std::printf(
+      "{\"scenario\":\"%.*s\",\"port\":%u,\"msgs\":%llu,\"size\":%zu,\"subs\":%d,\"responders\":%d,"
+      "\"window\":%d,\"target\":%llu,\"done\":%llu,\"seconds\":%.6f,\"rate\":%.1f,"
+      "\"publish_rate\":%.1f,\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,"
+      "\"max_us\":%.2f,\"mean_us\":%.2f,\"complete\":%s,\"error\":\"%s\"}\n",
+      static_cast<int>(scenario.size()), scenario.data(), opt.server.port,
+      static_cast<unsigned long long>(opt.msgs), opt.size, opt.subs, opt.responders, opt.window,
+      static_cast<unsigned long long>(r.target), static_cast<unsigned long long>(r.done), r.seconds,
+      r.rate, r.publish_rate, r.p50_us, r.p90_us, r.p99_us, r.p999_us, r.max_us, r.mean_us,
+      r.complete ? "true" : "false", json_escape(r.error).c_str());
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) usage_error("missing scenario");
+  std::string_view scenario = argv[1];
+  if (scenario == "-h" || scenario == "--help") {
+    std::fputs(usage_text, stdout);
+    return 0;
+  }
+  if (scenario == "selftest") return run_parser_selftest();
+
+  scenario_options opt;
+  bool subs_given = false;
+  for (int i = 2; i < argc; ++i) {
+    std::string_view flag = argv[i];
+    if (i + 1 >= argc) usage_error("missing value for " + std::string(flag));
+    const char* value = argv[++i];
+    if (flag == "--host") opt.server.host = value;
+    else if (flag == "--port") opt.server.port = static_cast<std::uint16_t>(parse_count(argv[i - 1], value, 1, 65535));
+    else if (flag == "--msgs") opt.msgs = parse_count(argv[i - 1], value, 1, 1'000'000'000'000ULL);
+    else if (flag == "--size") opt.size = parse_count(argv[i - 1], value, 0, 64 * 1024 * 1024);
+    else if (flag == "--subs") { opt.subs = static_cast<int>(parse_count(argv[i - 1], value, 1, max_pump_conns)); subs_given = true; }
+    else if (flag == "--responders") opt.responders = static_cast<int>(parse_count(argv[i - 1], value, 1, max_pump_conns));
+    else if (flag == "--window") opt.window = static_cast<int>(parse_count(argv[i - 1], value, 1, 1'000'000));
+    else if (flag == "--warmup") opt.warmup = parse_count(argv[i - 1], value, 0, 100'000'000);
+    else if (flag == "--timeout") {
+      char* end = nullptr;
+      opt.timeout_s = std::strtod(value, &end);
+      if (end == value || *end != '\0' || !(opt.timeout_s > 0)) usage_error(std::string("bad --timeout: ") + value);
+    } else usage_error("unknown option " + std::string(flag));
+  }
+
+  scenario_result r;
+  if (scenario == "pub") {
+    r = run_pub(opt);
+  } else if (scenario == "pubsub" || scenario == "fanout") {
+    if (scenario == "fanout" && !subs_given) opt.subs = 4;
+    r = run_pubsub(opt);
+  } else if (scenario == "req") {
+    r = run_request(opt);
+  } else if (scenario == "lat") {
+    r = run_latency(opt);
+  } else {
+    usage_error("unknown scenario " + std::string(scenario));
+  }
+  print_result(scenario, opt, r);
+  if (!r.complete) std::fprintf(stderr, "dialtone-loadgen %.*s: incomplete: %s\n",
+                                static_cast<int>(scenario.size()), scenario.data(),
+                                r.error.empty() ? "count not reached" : r.error.c_str());
+  return r.complete ? 0 : 1;
+}

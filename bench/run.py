@@ -1,0 +1,458 @@
+#!/usr/bin/env python3
+"""Benchmarks dialtone-server against nats-server in one run, side by side.
+
+Starts both servers on free loopback ports, runs every dialtone-loadgen scenario
+against each (server order alternating per round), takes the median per scenario
+and prints one table; optionally writes it as Markdown for BENCHMARKS.md.
+Standard library only. See bench/README.md.
+"""
+
+import argparse
+import ctypes
+import datetime
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOST = "127.0.0.1"
+DIALTONE, NATS = "dialtone", "nats-server"
+
+
+class Scenario:
+    """One loadgen invocation. kind is 'rate' (higher is better) or 'latency'."""
+
+    def __init__(self, key, label, args, msgs, kind="rate", min_msgs=1000):
+        self.key, self.label, self.args, self.msgs = key, label, args, msgs
+        self.kind, self.min_msgs = kind, min_msgs
+
+    def command(self, loadgen, port, scale, timeout):
+        msgs = max(self.min_msgs, int(self.msgs * scale))
+        return [loadgen] + self.args + ["--msgs", str(msgs), "--port", str(port),
+                                        "--host", HOST, "--timeout", str(timeout)]
+
+
+SCENARIOS = [
+    Scenario("pub16", "pub-only 16 B (msgs/s)", ["pub", "--size", "16"], 5_000_000),
+    Scenario("pubsub16", "pub/sub 1→1 16 B (msgs/s)", ["pubsub", "--subs", "1", "--size", "16"], 2_000_000),
+    Scenario("pubsub1k", "pub/sub 1→1 1 KiB (msgs/s)", ["pubsub", "--subs", "1", "--size", "1024"], 500_000),
+    Scenario("fanout16", "fan-out 1→4 16 B (delivered msgs/s)", ["pubsub", "--subs", "4", "--size", "16"], 1_000_000),
+    Scenario("req1", "req/reply 1 responder, window 256 (req/s)",
+             ["req", "--responders", "1", "--window", "256", "--size", "16"], 200_000),
+    Scenario("req4", "req/reply 4 responders (queue), window 256 (req/s)",
+             ["req", "--responders", "4", "--window", "256", "--size", "16"], 200_000),
+    Scenario("lat1", "req/reply latency, 1 responder", ["lat", "--responders", "1", "--size", "16"],
+             20_000, kind="latency", min_msgs=2000),
+    Scenario("lat4", "req/reply latency, 4 responders (queue)", ["lat", "--responders", "4", "--size", "16"],
+             20_000, kind="latency", min_msgs=2000),
+]
+
+
+# ---------------------------------------------------------------- servers
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def die_with_parent():
+    """preexec_fn: the server gets SIGTERM if this harness dies, even by SIGKILL."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def proc_status_kib(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class Server:
+    """One server process on a free port; restarted on a new port if it dies."""
+
+    def __init__(self, name, cmd, logdir):
+        self.name, self.cmd, self.logdir = name, cmd, logdir
+        self.proc, self.port, self.starts = None, None, 0
+        self.idle_rss_kib = None
+        self.peak_rss_kib = None  # largest VmHWM seen over all its processes
+
+    def argv(self):
+        return self.cmd + ["-a", HOST, "-p", str(self.port)]
+
+    def start(self):
+        self.port = free_port()
+        self.starts += 1
+        log = open(os.path.join(self.logdir, f"{self.name}.{self.starts}.log"), "wb")
+        self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log,
+                                     stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+        log.close()
+        self._wait_ready()
+        time.sleep(0.3)  # let it settle before reading its idle footprint
+        rss = proc_status_kib(self.proc.pid, "VmRSS")
+        if self.idle_rss_kib is None:
+            self.idle_rss_kib = rss
+
+    def _wait_ready(self, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} at start; "
+                                   f"see {self.logdir}")
+            try:
+                with socket.create_connection((HOST, self.port), timeout=1) as s:
+                    s.settimeout(2)
+                    if s.recv(5) == b"INFO ":
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not send INFO on port {self.port} within {timeout}s")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def note_peak(self):
+        if self.alive():
+            hwm = proc_status_kib(self.proc.pid, "VmHWM")
+            if hwm is not None:
+                self.peak_rss_kib = max(self.peak_rss_kib or 0, hwm)
+
+    def stop(self):
+        if not self.alive():
+            return
+        self.note_peak()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def version_of(cmd):
+    try:
+        out = subprocess.run(cmd + ["--version"], capture_output=True, text=True, timeout=2,
+                             stdin=subprocess.DEVNULL)
+        text = (out.stdout or out.stderr).strip().splitlines()
+        return text[0] if out.returncode == 0 and text else None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+# ---------------------------------------------------------------- running
+
+def run_once(loadgen, scenario, server, scale, timeout):
+    """Runs one scenario against one server; returns the loadgen JSON dict or an error dict."""
+    if not server.alive():
+        server.start()
+    cmd = scenario.command(loadgen, server.port, scale, timeout)
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 15)
+    except subprocess.TimeoutExpired:
+        return {"complete": False, "error": "loadgen did not exit"}
+    lines = out.stdout.strip().splitlines()
+    try:
+        res = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        res = {"complete": False, "error": (out.stderr.strip() or f"loadgen exit {out.returncode}")[:200]}
+    server.note_peak()
+    if not server.alive():
+        res["complete"] = False
+        res["error"] = (res.get("error") or "") + f" [server exited with {server.proc.returncode}]"
+    return res
+
+
+def median_or_none(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def mark_partial(text, values):
+    """A median over fewer rounds than run is flagged with '*'."""
+    return text + "*" if None in values and any(v is not None for v in values) else text
+
+
+def fmt_rate(v):
+    if v is None:
+        return "FAIL"
+    if v >= 1e6:
+        return f"{v / 1e6:.2f}M"
+    if v >= 1e3:
+        return f"{v / 1e3:.1f}k"
+    return f"{v:.0f}"
+
+
+def fmt_us(v):
+    return "FAIL" if v is None else f"{v:.0f}" if v >= 100 else f"{v:.1f}"
+
+
+def fmt_mib(kib):
+    return "n/a" if kib is None else f"{kib / 1024:.1f}"
+
+
+def ratio(d, n):
+    return "—" if d is None or n is None or n == 0 else f"{d / n:.2f}"
+
+
+def spread(values):
+    values = [v for v in values if v is not None]
+    if len(values) < 2:
+        return ""
+    med = statistics.median(values)
+    return f" (spread {100 * (max(values) - min(values)) / med:.0f}%)" if med else ""
+
+
+def build_rows(scenarios, samples, servers):
+    """Returns table rows [label, dialtone, nats, ratio] plus sample detail lines and failure notes."""
+    rows, details, notes = [], [], []
+    for sc in scenarios:
+        per = samples[sc.key]
+        for name in (DIALTONE, NATS):
+            for r in per[name]:
+                if not r.get("complete"):
+                    notes.append(f"{sc.label} / {name}: {r.get('error') or 'incomplete'}")
+        if sc.kind == "rate":
+            vals = {n: [r.get("rate") if r.get("complete") else None for r in per[n]] for n in per}
+            med = {n: median_or_none(vals[n]) for n in vals}
+            rows.append([sc.label, mark_partial(fmt_rate(med[DIALTONE]), vals[DIALTONE]),
+                         mark_partial(fmt_rate(med[NATS]), vals[NATS]), ratio(med[DIALTONE], med[NATS])])
+            for n in (DIALTONE, NATS):
+                details.append(f"{sc.label} / {n}: " + " ".join(fmt_rate(v) for v in vals[n]) + spread(vals[n]))
+        else:
+            for pct in ("p50", "p99"):
+                vals = {n: [r.get(pct + "_us") if r.get("complete") else None for r in per[n]] for n in per}
+                med = {n: median_or_none(vals[n]) for n in vals}
+                rows.append([f"{sc.label} {pct} (µs)", mark_partial(fmt_us(med[DIALTONE]), vals[DIALTONE]),
+                             mark_partial(fmt_us(med[NATS]), vals[NATS]), ratio(med[DIALTONE], med[NATS])])
+                for n in (DIALTONE, NATS):
+                    details.append(f"{sc.label} {pct} / {n}: " + " ".join(fmt_us(v) for v in vals[n]) + spread(vals[n]))
+    d, n = servers[DIALTONE], servers[NATS]
+    rows.append(["idle RSS after start (MiB)", fmt_mib(d.idle_rss_kib), fmt_mib(n.idle_rss_kib),
+                 ratio(d.idle_rss_kib, n.idle_rss_kib)])
+    rows.append(["peak RSS over the run, VmHWM (MiB)", fmt_mib(d.peak_rss_kib), fmt_mib(n.peak_rss_kib),
+                 ratio(d.peak_rss_kib, n.peak_rss_kib)])
+    for s in (d, n):
+        if s.starts > 1:
+            notes.append(f"{s.name} was restarted {s.starts - 1} time(s) after exiting mid-run")
+    return rows, details, notes
+
+
+# ---------------------------------------------------------------- output
+
+HEADERS = ["scenario", DIALTONE, NATS, "ratio (dialtone / nats-server)"]
+
+
+def text_table(rows):
+    widths = [max(len(str(r[i])) for r in rows + [HEADERS]) for i in range(4)]
+    line = lambda r: "  ".join(str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i])
+                               for i, c in enumerate(r))
+    return "\n".join([line(HEADERS), "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
+
+
+def md_table(rows):
+    out = ["| " + " | ".join(HEADERS) + " |", "|---|---:|---:|---:|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def environment(args, servers, loadgen, load):
+    def git(*a):
+        try:
+            r = subprocess.run(["git", "-C", REPO] + list(a), capture_output=True, text=True, timeout=5)
+            return r.stdout.strip() if r.returncode == 0 else None
+        except OSError:
+            return None
+    commit = git("rev-parse", "--short", "HEAD") or "(no commit yet)"
+    if git("status", "--porcelain", "--untracked-files=no"):
+        commit += " (+ uncommitted changes)"
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), cpu)
+    except OSError:
+        pass
+    invoked = os.environ.get("DIALTONE_BENCH_INVOKED_AS") or sys.argv[0]
+    load_text = "unknown" if load is None else f"{load:.2f} (1-min, at start)"
+    if load is not None and load > 0.5:
+        load_text += " — other work was running; expect noisy numbers"
+
+    info = [
+        ("commit", commit),
+        ("date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("cpu", f"{cpu} × {os.cpu_count()} logical cores"),
+        ("kernel", platform.release()),
+        ("load", load_text),
+        ("command", shlex.join([invoked] + sys.argv[1:])),
+        ("dialtone", shlex.join(servers[DIALTONE].cmd + ["-a", HOST, "-p", "PORT"]) +
+         (f"  ({v})" if (v := version_of(servers[DIALTONE].cmd)) else "")),
+        ("nats-server", shlex.join(servers[NATS].cmd + ["-a", HOST, "-p", "PORT"]) +
+         (f"  ({v})" if (v := version_of(servers[NATS].cmd)) else "")),
+        ("loadgen", loadgen),
+        ("rounds", f"{args.rounds}, server order alternating per round; median per scenario; scale {args.scale}"),
+    ]
+    return info
+
+
+LEGEND = ("Throughput rows: higher is better, ratio > 1 means dialtone is faster. "
+          "Latency and RSS rows: lower is better, ratio < 1 means dialtone is better. "
+          "FAIL: every round failed; * median of the rounds that completed (see failures).")
+
+
+def report_text(info, rows, details, notes):
+    out = ["Dialtone benchmark: dialtone-server vs nats-server"]
+    out += [f"  {k:<12} {v}" for k, v in info]
+    out += ["", text_table(rows), "", LEGEND, "", "Samples per round:"]
+    out += ["  " + d for d in details]
+    if notes:
+        out += ["", "Failures / notes:"] + ["  " + n for n in notes]
+    return "\n".join(out)
+
+
+def report_markdown(info, rows, details, notes):
+    out = ["## dialtone-server vs nats-server", ""]
+    out += [f"- **{k}**: `{v}`" if k in ("command", "dialtone", "nats-server") else f"- **{k}**: {v}"
+            for k, v in info if k != "loadgen"]
+    out += ["", md_table(rows), "", LEGEND, "", "<details><summary>Samples per round</summary>", ""]
+    out += [f"- {d}" for d in details]
+    out += ["", "</details>"]
+    if notes:
+        out += ["", "**Failures / notes:**", ""] + [f"- {n}" for n in notes]
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- main
+
+def find_loadgen(explicit, workdir):
+    if explicit:
+        return explicit
+    for cand in (os.path.join(REPO, "build", "bench", "dialtone-loadgen"),
+                 os.path.join(REPO, "build", "dialtone-loadgen")):
+        if os.access(cand, os.X_OK):
+            return cand
+    out = os.path.join(workdir, "dialtone-loadgen")
+    srcs = sorted(os.path.join(REPO, "bench", f) for f in os.listdir(os.path.join(REPO, "bench"))
+                  if f.endswith(".cpp"))
+    cxx = os.environ.get("CXX", "c++")
+    print(f"loadgen not built; compiling it with {cxx} into {out}", file=sys.stderr)
+    subprocess.run([cxx, "-std=c++20", "-O2", "-pthread"] + srcs + ["-o", out], check=True)
+    return out
+
+
+def resolve_cmd(text, what):
+    cmd = shlex.split(text)
+    if not cmd:
+        sys.exit(f"run.py: empty {what} command")
+    exe = cmd[0] if os.sep in cmd[0] else shutil.which(cmd[0])
+    if not exe or not os.access(exe, os.X_OK):
+        sys.exit(f"run.py: {what} not found: {cmd[0]} (see bench/README.md)")
+    return [os.path.abspath(exe)] + cmd[1:]
+
+
+def parse_args():
+    default_nats = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    p = argparse.ArgumentParser(description="Benchmark dialtone-server against nats-server.")
+    p.add_argument("--dialtone", default=os.environ.get("DIALTONE_SERVER_CMD",
+                                                         os.path.join(REPO, "build", "dialtone-server")),
+                   help="dialtone-server command; '-a 127.0.0.1 -p PORT' is appended "
+                        "(env DIALTONE_SERVER_CMD; default build/dialtone-server)")
+    p.add_argument("--nats", default=os.environ.get("NATS_SERVER_CMD", default_nats),
+                   help="nats-server command (env NATS_SERVER_CMD; default nats-server on PATH)")
+    p.add_argument("--loadgen", default=os.environ.get("DIALTONE_LOADGEN"),
+                   help="dialtone-loadgen binary (env DIALTONE_LOADGEN; default build/bench/, "
+                        "else compiled into a temporary directory)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds per server (default 3)")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply message counts (default 1.0)")
+    p.add_argument("--quick", action="store_true", help="same as --scale 0.1 (for trying things out)")
+    p.add_argument("--only", help="comma-separated scenario keys: " + ",".join(s.key for s in SCENARIOS))
+    p.add_argument("--timeout", type=float, default=60.0, help="time budget per loadgen run, s (default 60)")
+    p.add_argument("--markdown", metavar="FILE", help="also write the report as Markdown to FILE")
+    p.add_argument("--json", metavar="FILE", help="also write every raw sample as JSON to FILE")
+    args = p.parse_args()
+    if args.quick:
+        args.scale = 0.1
+    if args.rounds < 1:
+        p.error("--rounds must be at least 1")
+    return args
+
+
+def main():
+    args = parse_args()
+    scenarios = SCENARIOS
+    if args.only:
+        keys = args.only.split(",")
+        unknown = [k for k in keys if k not in {s.key for s in SCENARIOS}]
+        if unknown:
+            sys.exit(f"run.py: unknown scenario(s): {','.join(unknown)}")
+        scenarios = [s for s in SCENARIOS if s.key in keys]
+
+    # SIGTERM/SIGHUP unwind through the finally below, like Ctrl-C does.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
+
+    load_at_start = loadavg()
+    if load_at_start is not None and load_at_start > 0.5:
+        print(f"warning: load average is {load_at_start:.2f}; other work on this machine will "
+              "make the numbers noisy", file=sys.stderr)
+    workdir = tempfile.mkdtemp(prefix="dialtone-bench-")
+    servers = {DIALTONE: Server(DIALTONE, resolve_cmd(args.dialtone, "dialtone-server"), workdir),
+               NATS: Server(NATS, resolve_cmd(args.nats, "nats-server"), workdir)}
+    try:
+        loadgen = find_loadgen(args.loadgen, workdir)
+        for s in servers.values():
+            s.start()
+        info = environment(args, servers, loadgen, load_at_start)
+        print("Dialtone benchmark starting; server logs in " + workdir, file=sys.stderr)
+        samples = {sc.key: {DIALTONE: [], NATS: []} for sc in scenarios}
+        for rnd in range(args.rounds):
+            order = [DIALTONE, NATS] if rnd % 2 == 0 else [NATS, DIALTONE]
+            for sc in scenarios:
+                for name in order:
+                    res = run_once(loadgen, sc, servers[name], args.scale, args.timeout)
+                    samples[sc.key][name].append(res)
+                    shown = (f"{res['p50_us']:.0f}/{res['p99_us']:.0f} µs p50/p99" if sc.kind == "latency"
+                             else fmt_rate(res.get("rate"))) if res.get("complete") else \
+                        "FAILED: " + str(res.get("error"))
+                    print(f"  round {rnd + 1}/{args.rounds}  {sc.key:<9} {name:<11} {shown}", file=sys.stderr)
+                    time.sleep(0.2)
+        rows, details, notes = build_rows(scenarios, samples, servers)
+        print(report_text(info, rows, details, notes))
+        if args.markdown:
+            with open(args.markdown, "w") as f:
+                f.write(report_markdown(info, rows, details, notes))
+            print(f"\nMarkdown written to {args.markdown}", file=sys.stderr)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"info": dict(info), "samples": samples}, f, indent=1)
+        failed = any(not r.get("complete") for per in samples.values() for rs in per.values() for r in rs)
+        return 1 if failed else 0
+    finally:
+        for s in servers.values():
+            s.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,375 @@
+#include "scenarios.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace dialtone::bench {
+namespace {
+
+// Publishers write this much per send(): many frames, one syscall.
+constexpr std::size_t batch_bytes = 256 * 1024;
+constexpr int poll_ms = 50;
+// A reader that sees no progress for this long gives up instead of waiting for
+// the whole time budget: a lost message would otherwise stall it until then.
+constexpr auto stall_limit = std::chrono::seconds(3);
+
+using conn_list = std::vector<std::unique_ptr<connection>>;
+
+std::string make_payload(std::size_t size) {
+  std::string p(size, 'x');
+  for (std::size_t i = 0; i < size; ++i) p[i] = static_cast<char>('a' + i % 26);
+  return p;
+}
+
+std::string pub_frame(std::string_view subject, std::string_view reply, std::string_view payload) {
+  std::string f = "PUB ";
+  f.append(subject);
+  if (!reply.empty()) f.append(" ").append(reply);
+  f.append(" ").append(std::to_string(payload.size())).append("\r\n");
+  f.append(payload).append("\r\n");
+  return f;
+}
+
+double seconds_between(bench_clock::time_point a, bench_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+bench_clock::time_point deadline_after(double seconds) {
+  return bench_clock::now() +
+         std::chrono::duration_cast<bench_clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+std::vector<connection*> raw(const conn_list& conns) {
+  std::vector<connection*> out;
+  for (auto& c : conns) out.push_back(c.get());
+  return out;
+}
+
+// Opens `count` connections and sends each `SUB <subject> [queue] <i+1>`,
+// confirmed by PING/PONG so the subscription exists before anything is published.
+bool open_subscribers(const scenario_options& opt, int count, std::string_view subject,
+                      std::string_view queue, bench_clock::time_point deadline, conn_list& out,
+                      std::string* error) {
+  for (int i = 0; i < count; ++i) {
+    auto conn = connection::open(opt.server, deadline, error);
+    if (!conn) return false;
+    std::string sub = "SUB " + std::string(subject);
+    if (!queue.empty()) sub.append(" ").append(queue);
+    sub.append(" ").append(std::to_string(i + 1)).append("\r\n");
+    if (!conn->write_all(sub, deadline) || !conn->ping_pong(deadline)) {
+      *error = "subscribe: " + conn->error();
+      return false;
+    }
+    out.push_back(std::move(conn));
+  }
+  return true;
+}
+
+// Writes `count` copies of `frame` in batches of about batch_bytes.
+// Returns how many were written before an error or the deadline.
+std::uint64_t blast(connection& pub, const std::string& frame, std::uint64_t count,
+                    bench_clock::time_point deadline, std::string* error) {
+  std::size_t per_batch = std::max<std::size_t>(1, batch_bytes / frame.size());
+  std::string batch;
+  batch.reserve(per_batch * frame.size());
+  for (std::size_t i = 0; i < per_batch; ++i) batch.append(frame);
+
+  std::uint64_t sent = 0;
+  while (sent < count) {
+    if (bench_clock::now() >= deadline) {
+      *error = "publisher timed out";
+      break;
+    }
+    std::uint64_t k = std::min<std::uint64_t>(per_batch, count - sent);
+    if (!pub.write_all(std::string_view(batch.data(), k * frame.size()), deadline)) {
+      *error = "publisher: " + pub.error();
+      break;
+    }
+    sent += k;
+  }
+  return sent;
+}
+
+// Responders answer every request on their own sockets, all from one thread.
+class responder_pool {
+public:
+  responder_pool(conn_list conns, bench_clock::time_point deadline)
+      : conns_(std::move(conns)), deadline_(deadline) {
+    thread_ = std::thread([this] { run(); });
+  }
+  // Stops the thread; returns the first responder error, if any.
+  std::string stop() {
+    stop_.store(true);
+    thread_.join();
+    return error_;
+  }
+
+private:
+  void run() {
+    auto list = raw(conns_);
+    connection* failed = nullptr;
+    while (!stop_.load(std::memory_order_relaxed) && bench_clock::now() < deadline_) {
+      if (!pump(list, poll_ms, &failed)) {
+        error_ = "responder: " + failed->error();
+        return;
+      }
+    }
+  }
+
+  conn_list conns_;
+  bench_clock::time_point deadline_;
+  std::atomic<bool> stop_{false};
+  std::string error_;
+  std::thread thread_;
+};
+
+bool start_responders(const scenario_options& opt, bench_clock::time_point deadline,
+                      std::unique_ptr<responder_pool>& pool, std::string* error) {
+  conn_list conns;
+  if (!open_subscribers(opt, opt.responders, "svc", "q", deadline, conns, error)) return false;
+  std::string reply = make_payload(opt.size);
+  for (auto& c : conns) c->become_responder(reply);
+  pool = std::make_unique<responder_pool>(std::move(conns), deadline);
+  return true;
+}
+
+std::string inbox_prefix() { return "_INBOX.lg" + std::to_string(::getpid()) + "."; }
+
+void finish(scenario_result& r, bench_clock::time_point t0, bench_clock::time_point t1) {
+  r.seconds = seconds_between(t0, t1);
+  r.rate = r.seconds > 0 ? static_cast<double>(r.done) / r.seconds : 0;
+  r.complete = r.error.empty() && r.done == r.target;
+}
+
+} // namespace
+
+scenario_result run_pub(const scenario_options& opt) {
+  scenario_result r;
+  r.target = opt.msgs;
+  auto deadline = deadline_after(opt.timeout_s);
+  auto pub = connection::open(opt.server, deadline, &r.error);
+  if (!pub) return r;
+  std::string frame = pub_frame("bench.pub", "", make_payload(opt.size));
+
+  auto t0 = bench_clock::now();
+  r.done = blast(*pub, frame, opt.msgs, deadline, &r.error);
+  // The PONG comes after the server has processed every PUB before the PING.
+  if (r.error.empty() && !pub->ping_pong(deadline)) r.error = "publisher: " + pub->error();
+  finish(r, t0, bench_clock::now());
+  r.publish_rate = r.rate;
+  return r;
+}
+
+scenario_result run_pubsub(const scenario_options& opt) {
+  scenario_result r;
+  r.target = opt.msgs * static_cast<std::uint64_t>(opt.subs);
+  auto deadline = deadline_after(opt.timeout_s);
+  conn_list subs;
+  if (!open_subscribers(opt, opt.subs, "bench.ps", "", deadline, subs, &r.error)) return r;
+  auto pub = connection::open(opt.server, deadline, &r.error);
+  if (!pub) return r;
+  std::string frame = pub_frame("bench.ps", "", make_payload(opt.size));
+
+  // The subscriber thread reads continuously so the server never sees a slow consumer.
+  std::atomic<bool> stop{false};
+  std::atomic<bool> publisher_done{false};
+  bench_clock::time_point last_delivery = bench_clock::now();
+  std::uint64_t delivered = 0;
+  std::string sub_error;
+  std::thread reader([&] {
+    auto list = raw(subs);
+    connection* failed = nullptr;
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (!pump(list, poll_ms, &failed)) {
+        sub_error = "subscriber: " + failed->error();
+        break;
+      }
+      std::uint64_t total = 0;
+      for (auto* c : list) total += c->msgs();
+      if (total != delivered) {
+        delivered = total;
+        last_delivery = bench_clock::now();
+      }
+      if (delivered >= r.target) break;
+      auto now = bench_clock::now();
+      if (now >= deadline) {
+        sub_error = "subscriber timed out";
+        break;
+      }
+      if (publisher_done.load(std::memory_order_relaxed) && now - last_delivery > stall_limit) {
+        sub_error = "subscribers stalled: " + std::to_string(r.target - delivered) + " messages never delivered";
+        break;
+      }
+    }
+  });
+
+  auto t0 = bench_clock::now();
+  std::string pub_error;
+  std::uint64_t sent = blast(*pub, frame, opt.msgs, deadline, &pub_error);
+  if (pub_error.empty() && !pub->ping_pong(deadline)) pub_error = "publisher: " + pub->error();
+  auto t_pub = bench_clock::now();
+  publisher_done.store(true);
+  if (!pub_error.empty()) stop.store(true);
+  reader.join();
+
+  r.error = !pub_error.empty() ? pub_error : sub_error;
+  r.done = delivered;
+  r.publish_rate = static_cast<double>(sent) / seconds_between(t0, t_pub);
+  finish(r, t0, delivered > 0 ? last_delivery : t_pub);
+  if (delivered == 0) r.rate = 0;
+  return r;
+}
+
+scenario_result run_request(const scenario_options& opt) {
+  scenario_result r;
+  r.target = opt.msgs;
+  auto deadline = deadline_after(opt.timeout_s);
+  std::unique_ptr<responder_pool> pool;
+  if (!start_responders(opt, deadline, pool, &r.error)) return r;
+  conn_list requesters;
+  std::string inbox = inbox_prefix();
+  if (!open_subscribers(opt, 1, inbox + "*", "", deadline, requesters, &r.error)) {
+    pool->stop();
+    return r;
+  }
+  connection& req = *requesters[0];
+
+  // A ring of `window` request frames with fixed-width reply tokens, so any
+  // run of k consecutive requests is one contiguous slice (one copy, one write).
+  std::size_t window = static_cast<std::size_t>(std::max(1, opt.window));
+  std::string payload = make_payload(opt.size);
+  std::string ring;
+  std::size_t frame_size = 0;
+  for (std::size_t k = 0; k < window; ++k) {
+    char token[16];
+    std::snprintf(token, sizeof token, "%06zu", k % 1000000);
+    std::string f = pub_frame("svc", inbox + token, payload);
+    frame_size = f.size();
+    ring.append(f);
+  }
+  std::size_t ring_pos = 0;
+  auto send = [&](std::uint64_t k) {
+    while (k > 0) {
+      std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(k, window - ring_pos));
+      req.queue(std::string_view(ring.data() + ring_pos * frame_size, take * frame_size));
+      ring_pos = (ring_pos + take) % window;
+      k -= take;
+    }
+  };
+
+  connection* const list[] = {&req};
+  auto t0 = bench_clock::now();
+  auto last_progress = t0;
+  std::uint64_t sent = std::min<std::uint64_t>(window, opt.msgs);
+  send(sent);
+  if (!req.flush()) r.error = "requester: " + req.error();
+  while (r.error.empty() && r.done < opt.msgs) {
+    auto now = bench_clock::now();
+    if (now >= deadline) {
+      r.error = "requester timed out";
+      break;
+    }
+    if (now - last_progress > stall_limit) {
+      r.error = "requester stalled: " + std::to_string(sent - r.done) + " replies never arrived";
+      break;
+    }
+    if (!pump(list, poll_ms, nullptr)) {
+      r.error = "requester: " + req.error();
+      break;
+    }
+    if (req.msgs() != r.done) last_progress = bench_clock::now();
+    r.done = req.msgs();
+    std::uint64_t room = r.done + window - sent;
+    std::uint64_t more = std::min<std::uint64_t>(room, opt.msgs - sent);
+    if (more > 0) {
+      send(more);
+      sent += more;
+      if (!req.flush()) r.error = "requester: " + req.error();
+    }
+  }
+  auto t1 = bench_clock::now();
+  std::string pool_error = pool->stop();
+  if (r.error.empty()) r.error = pool_error;
+  if (r.error.empty() && req.header_msgs() > 0)
+    r.error = std::to_string(req.header_msgs()) + " status replies (no responders?)";
+  finish(r, t0, t1);
+  return r;
+}
+
+scenario_result run_latency(const scenario_options& opt) {
+  scenario_result r;
+  r.target = opt.msgs;
+  auto deadline = deadline_after(opt.timeout_s);
+  std::unique_ptr<responder_pool> pool;
+  if (!start_responders(opt, deadline, pool, &r.error)) return r;
+  conn_list requesters;
+  std::string inbox = inbox_prefix();
+  if (!open_subscribers(opt, 1, inbox + "*", "", deadline, requesters, &r.error)) {
+    pool->stop();
+    return r;
+  }
+  connection& req = *requesters[0];
+  std::string frame = pub_frame("svc", inbox + "1", make_payload(opt.size));
+  connection* const list[] = {&req};
+
+  std::vector<std::int64_t> rtt_ns;
+  rtt_ns.reserve(opt.msgs);
+  std::uint64_t total = opt.warmup + opt.msgs;
+  bench_clock::time_point t0{};
+  for (std::uint64_t i = 0; i < total && r.error.empty(); ++i) {
+    auto start = bench_clock::now();
+    if (i == opt.warmup) t0 = start;
+    std::uint64_t want = req.msgs() + 1;
+    if (!req.write_all(frame, deadline)) {
+      r.error = "requester: " + req.error();
+      break;
+    }
+    while (req.msgs() < want) {
+      if (!pump(list, poll_ms, nullptr)) {
+        r.error = "requester: " + req.error();
+        break;
+      }
+      auto now = bench_clock::now();
+      if (req.msgs() < want && now >= deadline) {
+        r.error = "requester timed out";
+        break;
+      }
+      if (req.msgs() < want && now - start > stall_limit) {
+        r.error = "requester stalled: reply " + std::to_string(i + 1) + " never arrived";
+        break;
+      }
+    }
+    if (!r.error.empty()) break;
+    if (i >= opt.warmup) rtt_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(bench_clock::now() - start).count());
+  }
+  auto t1 = bench_clock::now();
+  std::string pool_error = pool->stop();
+  if (r.error.empty()) r.error = pool_error;
+  if (r.error.empty() && req.header_msgs() > 0)
+    r.error = std::to_string(req.header_msgs()) + " status replies (no responders?)";
+  r.done = rtt_ns.size();
+  finish(r, t0 == bench_clock::time_point{} ? t1 : t0, t1);
+
+  if (!rtt_ns.empty()) {
+    std::sort(rtt_ns.begin(), rtt_ns.end());
+    auto pct = [&](double q) {
+      std::size_t idx = static_cast<std::size_t>(q * static_cast<double>(rtt_ns.size() - 1) + 0.5);
+      return static_cast<double>(rtt_ns[idx]) / 1000.0;
+    };
+    double sum = 0;
+    for (auto v : rtt_ns) sum += static_cast<double>(v);
+    r.p50_us = pct(0.50);
+    r.p90_us = pct(0.90);
+    r.p99_us = pct(0.99);
+    r.p999_us = pct(0.999);
+    r.max_us = static_cast<double>(rtt_ns.back()) / 1000.0;
+    r.mean_us = sum / static_cast<double>(rtt_ns.size()) / 1000.0;
+  }
+  return r;
+}
+
+} // namespace dialtone::bench

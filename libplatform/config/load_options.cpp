@@ -1,0 +1,245 @@
+// Key meanings follow processConfigFileLine in nats-server's server/opts.go.
+#include "libplatform/config/load_options.hpp"
+
+#include <algorithm>
+#include <iterator>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string_view>
+
+namespace platform::config {
+
+namespace {
+
+using namespace std::chrono;
+
+// Top-level keys of nats-server features that dialtone does not implement yet.
+// They are accepted so that a nats-server config loads unchanged.
+constexpr std::string_view ignored_keys[] = {
+    "client_advertise", "logtime", "logtime_utc", "mappings", "maps", "disable_sublist_cache",
+    "no_sublist_cache", "accounts", "default_sentinel", "http", "https", "http_port", "monitor_port",
+    "https_port", "http_base_path", "cluster", "gateway", "leaf", "leafnodes", "logfile_size_limit",
+    "log_size_limit", "logfile_max_num", "log_max_num", "syslog", "remote_syslog", "pidfile", "pid_file",
+    "ports_file_dir", "prof_port", "prof_block_rate", "proxy_protocol", "max_traced_msg_len",
+    "max_subscriptions", "max_subs", "max_sub_tokens", "max_subscription_tokens", "tls", "ocsp",
+    "allow_non_tls", "write_timeout", "lame_duck_duration", "lame_duck_grace_period", "operator",
+    "operators", "roots", "root", "root_operators", "root_operator", "resolver", "account_resolver",
+    "accounts_resolver", "resolver_tls", "resolver_preload", "resolver_pinned_accounts", "no_auth_user",
+    "system_account", "system", "no_system_account", "no_system", "no_sys_acc", "no_header_support",
+    "trusted", "trusted_keys", "connect_error_reports", "reconnect_error_reports", "websocket", "ws",
+    "mqtt", "server_tags", "server_metadata", "feature_flags", "default_js_domain", "ocsp_cache",
+    "no_fast_producer_stall", "max_closed_clients", "proxies"};
+
+// ---- Every message load_options produces is built here. ----
+
+[[noreturn]] void must_be(const value& v, std::string_view key, std::string_view what) {
+  throw parse_error(v.pos, std::string(key) + " must be " + std::string(what));
+}
+
+[[noreturn]] void bad_value(const value& v, std::string_view key, const std::string& why) {
+  throw parse_error(v.pos, std::string(key) + " " + why);
+}
+
+void warn(server_options& opts, const position& at, const std::string& text) {
+  opts.warnings.push_back(at.file + ":" + std::to_string(at.line) + ": " + text);
+}
+
+void warn_unknown(server_options& opts, const position& at, std::string_view key) {
+  warn(opts, at, "unknown config key '" + std::string(key) + "'");
+}
+
+// ---- Typed readers ----
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  return out;
+}
+
+int64_t integer(const value& v, std::string_view key) {
+  if (!v.is_integer()) must_be(v, key, "an integer");
+  return v.i;
+}
+
+const std::string& text(const value& v, std::string_view key) {
+  if (!v.is_string()) must_be(v, key, "a string");
+  return v.s;
+}
+
+bool boolean(const value& v, std::string_view key) {
+  if (!v.is_bool()) must_be(v, key, "a boolean (true or false)");
+  return v.b;
+}
+
+int64_t non_negative(const value& v, std::string_view key) {
+  int64_t n = integer(v, key);
+  if (n < 0) bad_value(v, key, "must not be negative");
+  return n;
+}
+
+// nats-server keeps these in 32-bit fields and rejects larger values.
+int64_t size_32(const value& v, std::string_view key) {
+  int64_t n = non_negative(v, key);
+  if (n > std::numeric_limits<int32_t>::max()) bad_value(v, key, "value is too big");
+  return n;
+}
+
+// A Go duration string, or (deprecated, with a warning) a number of seconds.
+nanoseconds duration_value(const value& v, std::string_view key, server_options& opts) {
+  nanoseconds d{};
+  if (v.is_string()) {
+    try {
+      d = parse_duration(v.s);
+    } catch (const std::invalid_argument& e) {
+      bad_value(v, key, std::string("is not a valid duration: ") + e.what());
+    }
+  } else if (v.is_integer()) {
+    if (v.i > duration_cast<seconds>(nanoseconds::max()).count()) bad_value(v, key, "is too large");
+    if (v.i < 0) bad_value(v, key, "must not be negative");
+    warn(opts, v.pos, std::string(key) + " should be converted to a duration, e.g. \"" + std::to_string(v.i) + "s\"");
+    d = seconds(v.i);
+  } else {
+    must_be(v, key, "a duration such as \"30s\"");
+  }
+  if (d < nanoseconds::zero()) bad_value(v, key, "must not be negative");
+  return d;
+}
+
+milliseconds to_ms(nanoseconds d) { return ceil<milliseconds>(d); }
+
+int port_number(const value& v, std::string_view key, int64_t n) {
+  if (n < -1 || n > 65535) bad_value(v, key, "must be a port between -1 and 65535");
+  return n == 0 ? server_options{}.port : static_cast<int>(n);  // nats-server: 0 means the default
+}
+
+// "host:port", ":port", "[v6]:port" or a bare port, as Go's net.SplitHostPort.
+void apply_listen(const value& v, std::string_view key, server_options& opts) {
+  if (v.is_integer()) {
+    opts.port = port_number(v, key, v.i);
+    return;
+  }
+  if (!v.is_string()) must_be(v, key, "a port or a \"host:port\" string");
+  std::string_view s = v.s;
+  std::string_view host, port = s;
+  if (!s.empty() && s.front() == '[') {
+    auto close = s.find(']');
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') port = {};
+    else {
+      host = s.substr(1, close - 1);
+      port = s.substr(close + 2);
+    }
+  } else if (auto colon = s.rfind(':'); colon != std::string_view::npos) {
+    if (s.find(':') != colon) port = {};  // unbracketed IPv6 is ambiguous
+    else {
+      host = s.substr(0, colon);
+      port = s.substr(colon + 1);
+    }
+  }
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+  if (port.empty() || ec != std::errc{} || end != port.data() + port.size())
+    bad_value(v, key, "'" + v.s + "' is not an address; expected \"host:port\", \":port\" or a port number");
+  opts.port = port_number(v, key, n);
+  opts.host = host.empty() ? server_options{}.host : std::string(host);
+}
+
+// Only the timeout is used; users, permissions and callouts come later.
+void apply_authorization(const value& v, std::string_view key, server_options& opts) {
+  if (!v.is_map()) must_be(v, key, "a map");
+  const value* t = v.find("timeout");
+  if (t == nullptr) return;
+  std::string name = std::string(key) + " timeout";
+  double secs = 0;
+  if (t->is_integer()) secs = static_cast<double>(t->i);
+  else if (t->is_float()) secs = t->d;
+  else if (t->is_string()) secs = duration_cast<duration<double>>(duration_value(*t, name, opts)).count();
+  else must_be(*t, name, "a number of seconds or a duration such as \"2s\"");
+  if (!(secs >= 0) || secs > 1e9) bad_value(*t, name, "must be between 0 and 1e9 seconds");
+  if (secs > 60)
+    warn(opts, t->pos, name + " of " + std::to_string(secs) + " seconds is high, consider keeping it under 60 seconds");
+  if (secs > 0) opts.auth_timeout = milliseconds(std::llround(secs * 1000));
+}
+
+struct load_state {
+  bool store_dir_set = false;
+};
+
+void apply_store_dir(const value& v, std::string_view key, server_options& opts, load_state& st) {
+  if (st.store_dir_set) bad_value(v, key, "duplicates an earlier 'store_dir' setting");
+  opts.store_dir = text(v, key);
+  st.store_dir_set = true;
+}
+
+// jetstream: true | "enabled" | "disabled" | { store_dir: ..., limits... }.
+void apply_jetstream(const value& v, std::string_view key, server_options& opts, load_state& st) {
+  if (v.is_bool()) return;
+  if (v.is_string()) {
+    std::string s = lower(v.s);
+    if (s == "enabled" || s == "enable" || s == "disabled" || s == "disable") return;
+    bad_value(v, key, "must be 'enabled' or 'disabled' when given as a string");
+  }
+  if (!v.is_map()) must_be(v, key, "a boolean, 'enabled', 'disabled' or a map");
+  for (const auto& [k, mv] : v.map) {
+    std::string name = lower(k);
+    if (name == "store_dir" || name == "storedir" || name == "store")
+      apply_store_dir(mv, std::string(key) + " " + k, opts, st);
+  }
+}
+
+// Returns false if the key is not a nats-server option at all.
+bool apply_key(const std::string& name, std::string_view key, const value& v, server_options& opts,
+               load_state& st) {
+  if (name == "listen") apply_listen(v, key, opts);
+  else if (name == "port") opts.port = port_number(v, key, integer(v, key));
+  else if (name == "host" || name == "net") opts.host = text(v, key);
+  else if (name == "server_name") {
+    if (text(v, key).find(' ') != std::string::npos) bad_value(v, key, "cannot contain spaces");
+    opts.server_name = v.s;
+  } else if (name == "max_payload") {
+    if (int64_t n = size_32(v, key)) opts.max_payload = n;
+  } else if (name == "max_control_line") {
+    if (int64_t n = size_32(v, key)) opts.max_control_line = n;
+  } else if (name == "max_pending") {
+    if (int64_t n = non_negative(v, key)) opts.max_pending = n;
+  } else if (name == "max_connections" || name == "max_conn") {
+    int64_t n = integer(v, key);
+    opts.max_connections = n == 0 ? -1 : n;
+  } else if (name == "ping_interval") {
+    if (auto d = to_ms(duration_value(v, key, opts)); d.count() > 0) opts.ping_interval = d;
+  } else if (name == "ping_max") {
+    if (int64_t n = non_negative(v, key)) {
+      if (n > std::numeric_limits<int>::max()) bad_value(v, key, "value is too big");
+      opts.ping_max = static_cast<int>(n);
+    }
+  } else if (name == "write_deadline") opts.write_deadline = to_ms(duration_value(v, key, opts));
+  else if (name == "authorization") apply_authorization(v, key, opts);
+  else if (name == "debug") opts.debug = boolean(v, key);
+  else if (name == "trace" || name == "trace_verbose" || name == "trace_headers") opts.trace = boolean(v, key);
+  else if (name == "logfile" || name == "log_file") opts.logfile = text(v, key);
+  else if (name == "store_dir" || name == "storedir") apply_store_dir(v, key, opts, st);
+  else if (name == "jetstream") apply_jetstream(v, key, opts, st);
+  else return std::find(std::begin(ignored_keys), std::end(ignored_keys), name) != std::end(ignored_keys);
+  return true;
+}
+
+}  // namespace
+
+void load_options(const value& root, server_options& opts) {
+  if (!root.is_map()) must_be(root, "the configuration", "a map of keys and values");
+  load_state st;
+  for (const auto& [key, v] : root.map) {
+    if (!apply_key(lower(key), key, v, opts, st) && !v.referenced) warn_unknown(opts, v.pos, key);
+  }
+}
+
+server_options load_options_file(const std::string& path) {
+  server_options opts;
+  value root = parse_file(path);
+  load_options(root, opts);
+  opts.config_file = path;
+  return opts;
+}
+
+}  // namespace platform::config

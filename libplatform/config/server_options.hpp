@@ -1,0 +1,32 @@
+#pragma once
+// Server options: every setting dialtone-server understands, with nats-server's
+// defaults. Filled from the config file (load_options) and then from command-line
+// flags, which win. Plain data; owned by main() and copied into the server actor.
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace platform::config {
+
+struct server_options {
+  std::string host = "0.0.0.0";
+  int port = 4222;                       // -1 = random ephemeral port
+  std::string server_name;
+  int64_t max_payload = 1024 * 1024;     // 1 MiB
+  int64_t max_control_line = 4096;
+  int64_t max_connections = 64 * 1024;
+  int64_t max_pending = 64 * 1024 * 1024;  // per-connection outbound bytes
+  std::chrono::milliseconds ping_interval{2 * 60 * 1000};
+  int ping_max = 2;
+  std::chrono::milliseconds write_deadline{10 * 1000};
+  std::chrono::milliseconds auth_timeout{2000};
+  bool debug = false;
+  bool trace = false;
+  std::string logfile;
+  std::string store_dir = "./data";
+  std::string config_file;               // path the options came from, if any
+  std::vector<std::string> warnings;     // e.g. unknown keys, reported at start-up
+};
+
+}  // namespace platform::config

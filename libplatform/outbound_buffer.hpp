@@ -1,0 +1,46 @@
+#pragma once
+// Bytes waiting to be written to one socket: a short list of blocks, written with
+// writev. Not thread-safe by itself: the owning connection guards it with its outbound
+// lock (producers on any I/O thread append; whoever flushes writes).
+// Memory: blocks grow 1 KiB -> 64 KiB and are all freed once everything is written, so
+// an idle connection holds none.
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace platform {
+
+class outbound_buffer {
+ public:
+  static constexpr size_t min_block = 1024;
+  static constexpr size_t max_block = 64 * 1024;
+
+  void append(std::string_view a) { append3(a, {}, {}); }
+  // One message is usually header + payload + CRLF: one bounds check for all three.
+  void append3(std::string_view a, std::string_view b, std::string_view c);
+
+  size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+
+  // Describes the pending bytes as at most max_iov iovecs; returns how many.
+  int fill_iov(iovec* iov, int max_iov) const noexcept;
+  // Drops n written bytes from the front.
+  void consume(size_t n) noexcept;
+  void clear() noexcept;
+
+ private:
+  struct block {
+    std::unique_ptr<char[]> data;
+    uint32_t cap = 0, begin = 0, end = 0;
+  };
+  block& tail_for(size_t need);
+
+  std::vector<block> blocks_;
+  size_t head_ = 0;  // first block with unwritten bytes
+  size_t size_ = 0;
+};
+
+}  // namespace platform

@@ -1,0 +1,31 @@
+#pragma once
+// Subject syntax: validation and the reference matcher.
+// Tokens are separated by '.', are case-sensitive and must be non-empty. '*' matches
+// exactly one token and '>' one or more trailing tokens, but only as whole tokens.
+// Pure functions; safe from any thread.
+#include <string_view>
+#include <vector>
+
+namespace platform::subject {
+
+// A subject a client may subscribe to: non-empty tokens, no whitespace, '>' only last.
+bool valid_subscription(std::string_view s) noexcept;
+
+// A subject a client may publish to in pedantic mode: valid and without wildcard tokens.
+bool valid_publish(std::string_view s) noexcept;
+
+// A queue group name: non-empty and without whitespace.
+bool valid_queue(std::string_view q) noexcept;
+
+// True when the subject has no '*' or '>' token.
+bool is_literal(std::string_view s) noexcept;
+
+// Reference matcher: does `pattern` (may hold wildcards) match the literal-token
+// `subject`? Wildcard tokens in `subject` are treated as literals. Used by tests and
+// by permission checks; the hot path uses the sublist.
+bool matches(std::string_view pattern, std::string_view subject) noexcept;
+
+// Splits on '.' without validating; views point into `s`.
+void tokenize(std::string_view s, std::vector<std::string_view>& out);
+
+}  // namespace platform::subject

@@ -1,0 +1,224 @@
+#include "libplatform/sublist.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+#include "libplatform/subject.hpp"
+
+namespace platform {
+
+struct sublist::node {
+  std::unique_ptr<level> next;
+  std::vector<subscription_ptr> plain;
+  struct queue_group {
+    std::string name;
+    std::vector<subscription_ptr> members;
+  };
+  std::vector<queue_group> queues;
+  bool empty() const;
+};
+
+struct sublist::level {
+  std::unordered_map<std::string, std::unique_ptr<node>, string_hash, std::equal_to<>> literals;
+  std::unique_ptr<node> pwc;  // '*'
+  std::unique_ptr<node> fwc;  // '>'
+  bool empty() const { return literals.empty() && !pwc && !fwc; }
+};
+
+bool sublist::node::empty() const {
+  return plain.empty() && queues.empty() && (!next || next->empty());
+}
+
+sublist::sublist() : root_(std::make_unique<level>()) {}
+sublist::~sublist() = default;
+
+const match_result_ptr& sublist::empty_result() {
+  static const match_result_ptr empty = std::make_shared<const match_result>();
+  return empty;
+}
+
+void sublist::insert(const subscription_ptr& sub) {
+  std::vector<std::string_view> toks;
+  subject::tokenize(sub->subject, toks);
+  std::unique_lock lock(mutex_);
+  level* l = root_.get();
+  node* n = nullptr;
+  for (size_t i = 0; i < toks.size(); ++i) {
+    auto tok = toks[i];
+    std::unique_ptr<node>* slot;
+    if (tok == "*") {
+      slot = &l->pwc;
+    } else if (tok == ">") {
+      slot = &l->fwc;
+    } else {
+      auto it = l->literals.find(tok);
+      if (it == l->literals.end()) it = l->literals.emplace(std::string(tok), nullptr).first;
+      slot = &it->second;
+    }
+    if (!*slot) *slot = std::make_unique<node>();
+    n = slot->get();
+    if (i + 1 < toks.size()) {
+      if (!n->next) n->next = std::make_unique<level>();
+      l = n->next.get();
+    }
+  }
+  if (sub->queue.empty()) {
+    n->plain.push_back(sub);
+  } else {
+    auto g = std::find_if(n->queues.begin(), n->queues.end(),
+                          [&](const node::queue_group& q) { return q.name == sub->queue; });
+    if (g == n->queues.end()) {
+      n->queues.push_back({sub->queue, {}});
+      g = n->queues.end() - 1;
+    }
+    g->members.push_back(sub);
+  }
+  count_.fetch_add(1, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);
+}
+
+namespace {
+
+template <class Vec>
+bool erase_one(Vec& v, const subscription_ptr& sub) {
+  auto it = std::find(v.begin(), v.end(), sub);
+  if (it == v.end()) return false;
+  *it = std::move(v.back());
+  v.pop_back();
+  return true;
+}
+
+}  // namespace
+
+bool sublist::remove_locked(const subscription_ptr& sub) {
+  std::vector<std::string_view> toks;
+  subject::tokenize(sub->subject, toks);
+  // Remember the path so empty nodes can be pruned bottom-up.
+  struct step {
+    level* l;
+    std::string_view tok;
+  };
+  std::vector<step> path;
+  path.reserve(toks.size());
+  level* l = root_.get();
+  node* n = nullptr;
+  for (size_t i = 0; i < toks.size(); ++i) {
+    if (!l) return false;
+    auto tok = toks[i];
+    if (tok == "*") {
+      n = l->pwc.get();
+    } else if (tok == ">") {
+      n = l->fwc.get();
+    } else {
+      auto it = l->literals.find(tok);
+      n = it == l->literals.end() ? nullptr : it->second.get();
+    }
+    if (!n) return false;
+    path.push_back({l, tok});
+    l = n->next.get();
+  }
+  bool removed = false;
+  if (sub->queue.empty()) {
+    removed = erase_one(n->plain, sub);
+  } else {
+    for (auto g = n->queues.begin(); g != n->queues.end(); ++g) {
+      if (g->name != sub->queue) continue;
+      removed = erase_one(g->members, sub);
+      if (g->members.empty()) n->queues.erase(g);
+      break;
+    }
+  }
+  if (!removed) return false;
+  // Prune: walk back up, dropping nodes (and their levels) that became empty.
+  for (size_t i = path.size(); i-- > 0;) {
+    level* pl = path[i].l;
+    auto tok = path[i].tok;
+    std::unique_ptr<node>* slot;
+    if (tok == "*") {
+      slot = &pl->pwc;
+    } else if (tok == ">") {
+      slot = &pl->fwc;
+    } else {
+      auto it = pl->literals.find(tok);
+      slot = &it->second;
+    }
+    node* cur = slot->get();
+    if (cur->next && cur->next->empty()) cur->next.reset();
+    if (!cur->empty()) break;
+    if (tok == "*" || tok == ">") {
+      slot->reset();
+    } else {
+      pl->literals.erase(pl->literals.find(tok));
+    }
+  }
+  count_.fetch_sub(1, std::memory_order_relaxed);
+  return true;
+}
+
+bool sublist::remove(const subscription_ptr& sub) {
+  std::unique_lock lock(mutex_);
+  bool removed = remove_locked(sub);
+  if (removed) generation_.fetch_add(1, std::memory_order_release);
+  return removed;
+}
+
+void sublist::remove_all(const std::vector<subscription_ptr>& subs) {
+  if (subs.empty()) return;
+  std::unique_lock lock(mutex_);
+  for (auto& s : subs) remove_locked(s);
+  generation_.fetch_add(1, std::memory_order_release);
+}
+
+void sublist::add_node(const node* n, match_result& out) {
+  out.plain.insert(out.plain.end(), n->plain.begin(), n->plain.end());
+  for (auto& q : n->queues) {
+    // Members of one queue name form one group even across different patterns.
+    auto g = std::find_if(out.queues.begin(), out.queues.end(),
+                          [&](const match_result::group& x) { return x.name == q.name; });
+    if (g == out.queues.end()) {
+      out.queues.push_back({std::string_view(q.members.front()->queue), q.members});
+    } else {
+      g->members.insert(g->members.end(), q.members.begin(), q.members.end());
+    }
+  }
+}
+
+void sublist::match_level(const level* l, const std::vector<std::string_view>& toks, size_t i,
+                          match_result& out) const {
+  for (; l && i < toks.size(); ++i) {
+    bool last = i + 1 == toks.size();
+    if (l->fwc) add_node(l->fwc.get(), out);
+    if (l->pwc) {
+      if (last) {
+        add_node(l->pwc.get(), out);
+      } else {
+        match_level(l->pwc->next.get(), toks, i + 1, out);
+      }
+    }
+    auto it = l->literals.find(toks[i]);
+    if (it == l->literals.end()) return;
+    const node* n = it->second.get();
+    if (last) {
+      add_node(n, out);
+      return;
+    }
+    l = n->next.get();
+  }
+}
+
+match_result_ptr sublist::match(std::string_view subject) const {
+  if (subject.empty()) return empty_result();
+  std::vector<std::string_view> toks;
+  subject::tokenize(subject, toks);
+  for (auto t : toks)
+    if (t.empty()) return empty_result();
+  auto out = std::make_shared<match_result>();
+  {
+    std::shared_lock lock(mutex_);
+    match_level(root_.get(), toks, 0, *out);
+  }
+  if (out->empty()) return empty_result();
+  return out;
+}
+
+}  // namespace platform

@@ -1,0 +1,94 @@
+#pragma once
+// The subject index: a trie of subject tokens mapping subscriptions to the subjects
+// they match. One per account. Writers (SUB/UNSUB from any I/O thread) take the write
+// lock; readers match under the shared lock, but the hot path rarely gets here: each
+// connection keeps a match_cache keyed by subject and validated against generation(),
+// which every insert/remove bumps. Results are immutable and shared, so a cached result
+// stays valid to read even after the subscriptions in it are removed.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace platform {
+
+// The receiving side of a subscription. The actors layer's client connection derives
+// from it; the index only stores and hands back the pointer.
+class subscriber {
+ public:
+  virtual ~subscriber() = default;
+};
+
+// One SUB. Created by the owning connection; shared by the index and by match results.
+struct subscription {
+  std::string subject;
+  std::string queue;  // empty for a plain subscription
+  std::string sid;
+  std::shared_ptr<subscriber> owner;
+  std::atomic<uint64_t> max_msgs{0};   // auto-unsubscribe limit, 0 = none
+  std::atomic<uint64_t> delivered{0};  // counted only while max_msgs is set
+  std::atomic<bool> closed{false};     // set once removed; deliveries skip it
+};
+using subscription_ptr = std::shared_ptr<subscription>;
+
+// Everything one subject matches: every plain subscriber, and each queue group with its
+// members (one member per group gets the message).
+struct match_result {
+  struct group {
+    std::string_view name;  // points into a member's subscription
+    std::vector<subscription_ptr> members;
+  };
+  std::vector<subscription_ptr> plain;
+  std::vector<group> queues;
+  bool empty() const noexcept { return plain.empty() && queues.empty(); }
+};
+using match_result_ptr = std::shared_ptr<const match_result>;
+
+struct string_hash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+class sublist {
+ public:
+  sublist();
+  ~sublist();
+  sublist(const sublist&) = delete;
+  sublist& operator=(const sublist&) = delete;
+
+  // The subject must already be a valid subscription subject.
+  void insert(const subscription_ptr& sub);
+  // Returns false when the subscription was not in the index.
+  bool remove(const subscription_ptr& sub);
+  void remove_all(const std::vector<subscription_ptr>& subs);
+
+  // Matches a published subject. Wildcard tokens in it match only wildcard subscriptions
+  // (as literals); a subject with an empty token matches nothing.
+  match_result_ptr match(std::string_view subject) const;
+
+  // Bumped by every change; compare to decide whether a cached result is stale.
+  uint64_t generation() const noexcept { return generation_.load(std::memory_order_acquire); }
+  size_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+
+  // A shared empty result, so a miss allocates nothing.
+  static const match_result_ptr& empty_result();
+
+ private:
+  struct level;
+  struct node;
+  void match_level(const level* l, const std::vector<std::string_view>& toks, size_t i,
+                   match_result& out) const;
+  static void add_node(const node* n, match_result& out);
+  bool remove_locked(const subscription_ptr& sub);
+
+  std::unique_ptr<level> root_;
+  mutable std::shared_mutex mutex_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<size_t> count_{0};
+};
+
+}  // namespace platform

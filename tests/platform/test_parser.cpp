@@ -1,0 +1,182 @@
+// The client->server parser: every operation, fed whole, split at every byte boundary
+// and one byte at a time, must produce the same events; bad input gets the right error.
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "libplatform/protocol/parser.hpp"
+
+using namespace platform::protocol;
+
+namespace {
+
+struct recorder : parser_handler {
+  std::vector<std::string> events;
+  bool stop_on_ping = false;
+  bool on_connect(std::string_view json) override {
+    events.push_back("CONNECT " + std::string(json));
+    return true;
+  }
+  bool on_msg(const message_args& m) override {
+    std::string e = m.header_len >= 0 ? "HPUB " : "PUB ";
+    e += std::string(m.subject) + "|" + std::string(m.reply) + "|" + std::to_string(m.header_len) + "|" +
+         std::string(m.data);
+    events.push_back(e);
+    return true;
+  }
+  bool on_sub(std::string_view s, std::string_view q, std::string_view sid) override {
+    events.push_back("SUB " + std::string(s) + "|" + std::string(q) + "|" + std::string(sid));
+    return true;
+  }
+  bool on_unsub(std::string_view sid, int64_t max) override {
+    events.push_back("UNSUB " + std::string(sid) + "|" + std::to_string(max));
+    return true;
+  }
+  bool on_ping() override {
+    events.push_back("PING");
+    return !stop_on_ping;
+  }
+  bool on_pong() override {
+    events.push_back("PONG");
+    return true;
+  }
+};
+
+const std::string all_ops =
+    "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true}\r\n"
+    "PING\r\n"
+    "pong\r\n"
+    "SUB foo 1\r\n"
+    "sub bar.* q1 2\r\n"
+    "SUB\tbaz.>\t\tq2   3\r\n"
+    "PUB foo 5\r\nhello\r\n"
+    "pub foo reply.1 0\r\n\r\n"
+    "PUB foo  reply.2   12\r\nhello\r\nworld\r\n"
+    "HPUB foo 12 17\r\nNATS/1.0\r\n\r\nhello\r\n"
+    "hpub foo r 12 12\r\nNATS/1.0\r\n\r\n\r\n"
+    "UNSUB 1\r\n"
+    "UNSUB 2 10\r\n"
+    "+OK\r\n"
+    "PING\n"
+    "PUB x 3\r\n\r\n\n\r\n";
+
+std::vector<std::string> expected_events() {
+  return {"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true}",
+          "PING",
+          "PONG",
+          "SUB foo||1",
+          "SUB bar.*|q1|2",
+          "SUB baz.>|q2|3",
+          "PUB foo||-1|hello",
+          "PUB foo|reply.1|-1|",
+          "PUB foo|reply.2|-1|hello\r\nworld",
+          "HPUB foo||12|NATS/1.0\r\n\r\nhello",
+          "HPUB foo|r|12|NATS/1.0\r\n\r\n",
+          "UNSUB 1|-1",
+          "UNSUB 2|10",
+          "PING",
+          "PUB x||-1|\r\n\n"};
+}
+
+std::vector<std::string> feed(const std::vector<std::string>& pieces, parse_status* last = nullptr) {
+  server_parser p;
+  recorder r;
+  parse_status st = parse_status::ok;
+  for (auto& piece : pieces) {
+    st = p.parse(piece.data(), piece.size(), r);
+    if (st != parse_status::ok) break;
+  }
+  if (last) *last = st;
+  return r.events;
+}
+
+}  // namespace
+
+TEST_CASE("parser handles every operation in one buffer", "[parser]") {
+  parse_status st;
+  CHECK(feed({all_ops}, &st) == expected_events());
+  CHECK(st == parse_status::ok);
+}
+
+TEST_CASE("parser handles every split point", "[parser]") {
+  auto want = expected_events();
+  for (size_t i = 1; i < all_ops.size(); ++i) {
+    INFO("split at " << i);
+    REQUIRE(feed({all_ops.substr(0, i), all_ops.substr(i)}) == want);
+  }
+}
+
+TEST_CASE("parser handles three-way splits and byte-at-a-time input", "[parser]") {
+  auto want = expected_events();
+  for (size_t i = 1; i < all_ops.size(); i += 7) {
+    for (size_t j = i + 1; j < all_ops.size(); j += 5) {
+      INFO("split at " << i << " and " << j);
+      REQUIRE(feed({all_ops.substr(0, i), all_ops.substr(i, j - i), all_ops.substr(j)}) == want);
+    }
+  }
+  std::vector<std::string> bytes;
+  for (char c : all_ops) bytes.emplace_back(1, c);
+  CHECK(feed(bytes) == want);
+}
+
+TEST_CASE("parser errors", "[parser]") {
+  auto error_of = [](const std::string& input, size_t max_line = 4096, int64_t max_payload = 1 << 20) {
+    server_parser p;
+    p.set_limits(int64_t(max_line), max_payload);
+    recorder r;
+    auto st = p.parse(input.data(), input.size(), r);
+    REQUIRE(st == parse_status::error);
+    return p.error();
+  };
+  SECTION("unknown operations are caught at once, even without a newline") {
+    CHECK(error_of("GARBAGE\r\n") == err::unknown_protocol_operation);
+    CHECK(error_of("XYZ") == err::unknown_protocol_operation);
+    CHECK(error_of("PUBX foo 1\r\n") == err::unknown_protocol_operation);
+    CHECK(error_of("\r\n") == err::unknown_protocol_operation);
+    CHECK(error_of(std::string("\x00\x01\x02\xff", 4)) == err::unknown_protocol_operation);
+  }
+  SECTION("wrong argument counts and sizes") {
+    CHECK(error_of("PUB foo\r\n") == err::unknown_protocol_operation);
+    CHECK(error_of("PUB foo bar baz 1\r\n") == err::unknown_protocol_operation);
+    CHECK(error_of("PUB foo -1\r\n") == err::unknown_protocol_operation);
+    CHECK(error_of("PUB foo abc\r\n") == err::unknown_protocol_operation);
+    CHECK(error_of("HPUB foo 10 5\r\n") == err::unknown_protocol_operation);
+    CHECK(error_of("SUB foo\r\n") == err::unknown_protocol_operation);
+    CHECK(error_of("SUB a b c d\r\n") == err::unknown_protocol_operation);
+    CHECK(error_of("UNSUB\r\n") == err::unknown_protocol_operation);
+    CHECK(error_of("UNSUB 1 x\r\n") == err::unknown_protocol_operation);
+  }
+  SECTION("a payload not followed by CRLF (wrong byte count)") {
+    CHECK(error_of("PUB foo 3\r\nhello\r\n") == err::unknown_protocol_operation);
+    CHECK(error_of("PUB foo 7\r\nhello\r\nPING\r\n") == err::unknown_protocol_operation);
+  }
+  SECTION("limits") {
+    CHECK(error_of("PUB foo 2000000\r\n") == err::maximum_payload_violation);
+    CHECK(error_of("PUB foo 101\r\n", 4096, 100) == err::maximum_payload_violation);
+    CHECK(error_of("SUB " + std::string(5000, 'a') + " 1\r\n") == err::maximum_control_line_exceeded);
+    // No newline yet, but already too long: refused without buffering more.
+    CHECK(error_of("SUB " + std::string(5000, 'a')) == err::maximum_control_line_exceeded);
+    CHECK(error_of("PING " + std::string(100, 'x'), 50) == err::maximum_control_line_exceeded);
+  }
+}
+
+TEST_CASE("parser stops when the handler says so", "[parser]") {
+  server_parser p;
+  recorder r;
+  r.stop_on_ping = true;
+  std::string in = "PING\r\nPONG\r\n";
+  CHECK(p.parse(in.data(), in.size(), r) == parse_status::stopped);
+  CHECK(r.events == std::vector<std::string>{"PING"});
+}
+
+TEST_CASE("parser passes large payloads split across many reads", "[parser]") {
+  std::string payload(300000, 'x');
+  for (size_t i = 0; i < payload.size(); i += 97) payload[i] = char('a' + i % 26);
+  std::string in = "PUB big 300000\r\n" + payload + "\r\nPING\r\n";
+  std::vector<std::string> pieces;
+  for (size_t i = 0; i < in.size(); i += 4096) pieces.push_back(in.substr(i, 4096));
+  auto ev = feed(pieces);
+  REQUIRE(ev.size() == 2);
+  CHECK(ev[0] == "PUB big||-1|" + payload);
+  CHECK(ev[1] == "PING");
+}

@@ -1,0 +1,180 @@
+// The subject index. Every test runs twice through one helper: straight matches and
+// through a per-connection match cache, so the cache can never hide a bug.
+#include <catch2/catch.hpp>
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+
+#include "libplatform/match_cache.hpp"
+#include "libplatform/subject.hpp"
+#include "libplatform/sublist.hpp"
+
+using namespace platform;
+
+namespace {
+
+struct owner : subscriber {};
+
+subscription_ptr make_sub(const std::string& subject, const std::string& queue = "", const std::string& sid = "") {
+  auto s = std::make_shared<subscription>();
+  s->subject = subject;
+  s->queue = queue;
+  s->sid = sid.empty() ? subject + "/" + queue : sid;
+  return s;
+}
+
+// What one lookup sees: plain sids and per-group member sids, sorted.
+struct seen {
+  std::multiset<std::string> plain;
+  std::map<std::string, std::multiset<std::string>> groups;
+  bool operator==(const seen& o) const { return plain == o.plain && groups == o.groups; }
+};
+
+seen collect(const match_result& r) {
+  seen s;
+  for (auto& p : r.plain) s.plain.insert(p->sid);
+  for (auto& g : r.queues)
+    for (auto& m : g.members) s.groups[std::string(g.name)].insert(m->sid);
+  return s;
+}
+
+// The one helper every test matches through: cached (with a long-lived cache, so stale
+// entries would show) or not.
+struct matcher {
+  bool cached;
+  match_cache cache;
+  seen operator()(const sublist& sl, const std::string& subject) {
+    if (cached) return collect(cache.lookup(sl, subject));
+    return collect(*sl.match(subject));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("sublist matches literals and wildcards", "[sublist]") {
+  for (bool cached : {false, true}) {
+    DYNAMIC_SECTION("cache " << (cached ? "on" : "off")) {
+      sublist sl;
+      matcher m{cached, {}};
+      auto a = make_sub("foo.bar", "", "a");
+      auto b = make_sub("foo.*", "", "b");
+      auto c = make_sub("foo.>", "", "c");
+      auto d = make_sub(">", "", "d");
+      auto e = make_sub("*.bar", "", "e");
+      for (auto& s : {a, b, c, d, e}) sl.insert(s);
+      CHECK(sl.count() == 5);
+      CHECK(m(sl, "foo.bar").plain == std::multiset<std::string>{"a", "b", "c", "d", "e"});
+      CHECK(m(sl, "foo.baz").plain == std::multiset<std::string>{"b", "c", "d"});
+      CHECK(m(sl, "foo.bar.baz").plain == std::multiset<std::string>{"c", "d"});
+      CHECK(m(sl, "foo").plain == std::multiset<std::string>{"d"});
+      CHECK(m(sl, "foo..bar").plain.empty());  // empty token matches nothing
+      // A published wildcard token is a literal: only wildcard subscriptions match it.
+      CHECK(m(sl, "foo.*").plain == std::multiset<std::string>{"b", "c", "d"});
+      CHECK(sl.remove(b));
+      CHECK_FALSE(sl.remove(b));
+      CHECK(m(sl, "foo.bar").plain == std::multiset<std::string>{"a", "c", "d", "e"});
+      sl.remove_all({a, c, d, e});
+      CHECK(sl.count() == 0);
+      CHECK(m(sl, "foo.bar").plain.empty());
+    }
+  }
+}
+
+TEST_CASE("sublist groups queue members across patterns", "[sublist]") {
+  for (bool cached : {false, true}) {
+    DYNAMIC_SECTION("cache " << (cached ? "on" : "off")) {
+      sublist sl;
+      matcher m{cached, {}};
+      sl.insert(make_sub("svc.a", "q", "1"));
+      sl.insert(make_sub("svc.*", "q", "2"));
+      sl.insert(make_sub("svc.a", "other", "3"));
+      sl.insert(make_sub("svc.a", "", "4"));
+      auto r = m(sl, "svc.a");
+      CHECK(r.plain == std::multiset<std::string>{"4"});
+      REQUIRE(r.groups.size() == 2);
+      CHECK(r.groups["q"] == std::multiset<std::string>{"1", "2"});
+      CHECK(r.groups["other"] == std::multiset<std::string>{"3"});
+    }
+  }
+}
+
+TEST_CASE("sublist cache notices every change", "[sublist]") {
+  sublist sl;
+  matcher m{true, {}};
+  CHECK(m(sl, "a.b").plain.empty());
+  auto s = make_sub("a.*", "", "x");
+  sl.insert(s);
+  CHECK(m(sl, "a.b").plain.size() == 1);
+  sl.remove(s);
+  CHECK(m(sl, "a.b").plain.empty());
+}
+
+TEST_CASE("sublist agrees with the reference matcher on random subjects", "[sublist]") {
+  std::mt19937 rng(12345);
+  const std::vector<std::string> words = {"a", "b", "c", "foo", "bar"};
+  auto random_subject = [&](bool wildcards) {
+    int n = 1 + int(rng() % 4);
+    std::string s;
+    for (int i = 0; i < n; ++i) {
+      if (i) s += '.';
+      int r = int(rng() % 10);
+      if (wildcards && r == 0) {
+        s += '*';
+      } else if (wildcards && r == 1 && i == n - 1) {
+        s += '>';
+      } else {
+        s += words[rng() % words.size()];
+      }
+    }
+    return s;
+  };
+  for (bool cached : {false, true}) {
+    DYNAMIC_SECTION("cache " << (cached ? "on" : "off")) {
+      sublist sl;
+      matcher m{cached, {}};
+      std::vector<subscription_ptr> subs;
+      for (int round = 0; round < 3000; ++round) {
+        // Mix inserts, removes and lookups so the cache sees changes between lookups.
+        int op = int(rng() % 3);
+        if (op == 0 || subs.empty()) {
+          auto q = rng() % 4 == 0 ? std::string("q") + char('0' + rng() % 2) : std::string();
+          auto s = make_sub(random_subject(true), q, std::to_string(round));
+          sl.insert(s);
+          subs.push_back(s);
+        } else if (op == 1) {
+          size_t i = rng() % subs.size();
+          REQUIRE(sl.remove(subs[i]));
+          subs.erase(subs.begin() + long(i));
+        } else {
+          auto subj = random_subject(false);
+          seen want;
+          for (auto& s : subs) {
+            if (!subject::matches(s->subject, subj)) continue;
+            if (s->queue.empty())
+              want.plain.insert(s->sid);
+            else
+              want.groups[s->queue].insert(s->sid);
+          }
+          INFO("subject " << subj);
+          REQUIRE(m(sl, subj) == want);
+        }
+        REQUIRE(sl.count() == subs.size());
+      }
+    }
+  }
+}
+
+TEST_CASE("sublist prunes empty nodes and handles many subjects", "[sublist]") {
+  sublist sl;
+  std::vector<subscription_ptr> subs;
+  for (int i = 0; i < 20000; ++i) subs.push_back(make_sub("bench.sub." + std::to_string(i)));
+  for (auto& s : subs) sl.insert(s);
+  CHECK(sl.match("bench.sub.19999")->plain.size() == 1);
+  CHECK(sl.match("bench.sub.20000")->empty());
+  auto g = sl.generation();
+  sl.remove_all(subs);
+  CHECK(sl.generation() > g);
+  CHECK(sl.count() == 0);
+  CHECK(sl.match("bench.sub.1")->empty());
+}

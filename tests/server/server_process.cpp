@@ -1,0 +1,228 @@
+#include "server_process.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <stdexcept>
+#include <thread>
+
+namespace testing_support {
+
+namespace {
+
+std::vector<char*> to_argv(const std::vector<std::string>& args) {
+  std::vector<char*> v;
+  for (auto& a : args) v.push_back(const_cast<char*>(a.c_str()));
+  v.push_back(nullptr);
+  return v;
+}
+
+bool read_available(int fd, std::string& out, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, timeout_ms) <= 0) return false;
+  char buf[65536];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  if (n <= 0) return false;
+  out.append(buf, size_t(n));
+  return true;
+}
+
+}  // namespace
+
+std::string write_temp_file(const std::string& name, const std::string& content) {
+  char dir[] = "/tmp/dialtone-test-XXXXXX";
+  if (!mkdtemp(dir)) throw std::runtime_error("mkdtemp failed");
+  std::string path = std::string(dir) + "/" + name;
+  std::ofstream(path) << content;
+  return path;
+}
+
+server_process::server_process(std::vector<std::string> extra_args, const std::string& config_text) {
+  std::vector<std::string> args = {DIALTONE_SERVER_BIN, "-a", "127.0.0.1", "-p", "-1"};
+  if (!config_text.empty()) {
+    config_path_ = write_temp_file("server.conf", config_text);
+    args.push_back("-c");
+    args.push_back(config_path_);
+  }
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  int pipefd[2];
+  if (pipe(pipefd) != 0) throw std::runtime_error("pipe failed");
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(pipefd[1], 2);
+    dup2(pipefd[1], 1);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    auto argv = to_argv(args);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(pipefd[1]);
+  log_fd_ = pipefd[0];
+  fcntl(log_fd_, F_SETFL, O_NONBLOCK);
+  std::regex ready("Listening for client connections on [^ ]+:([0-9]+)");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    read_log(std::chrono::milliseconds(50));
+    std::smatch m;
+    if (std::regex_search(log_, m, ready) && log_.find("Server is ready") != std::string::npos) {
+      port_ = std::stoi(m[1]);
+      return;
+    }
+    int status;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("dialtone-server exited during start-up:\n" + log_);
+    }
+  }
+  kill9();
+  throw std::runtime_error("dialtone-server did not become ready:\n" + log_);
+}
+
+server_process::~server_process() {
+  if (pid_ > 0) stop();
+  if (log_fd_ >= 0) close(log_fd_);
+}
+
+void server_process::read_log(std::chrono::milliseconds wait) {
+  int ms = int(wait.count());
+  while (read_available(log_fd_, log_, ms)) ms = 0;
+}
+
+std::string server_process::log() {
+  read_log(std::chrono::milliseconds(20));
+  return log_;
+}
+
+int server_process::stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 1000; ++i) {
+    read_log(std::chrono::milliseconds(10));
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      read_log(std::chrono::milliseconds(10));
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+  }
+  kill9();
+  return -1;
+}
+
+void server_process::kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+run_result run_command(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  int pipefd[2];
+  if (pipe(pipefd) != 0) throw std::runtime_error("pipe failed");
+  int pid = fork();
+  if (pid == 0) {
+    dup2(pipefd[1], 1);
+    dup2(pipefd[1], 2);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    auto argv = to_argv(args);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(pipefd[1]);
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  bool exited = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    read_available(pipefd[0], out, 20);
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      exited = true;
+      break;
+    }
+  }
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  while (read_available(pipefd[0], out, 0)) {
+  }
+  close(pipefd[0]);
+  return {exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+raw_client::raw_client(int port) {
+  fd_ = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(uint16_t(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect failed");
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+raw_client::~raw_client() {
+  if (fd_ >= 0) close(fd_);
+}
+
+void raw_client::send(const std::string& bytes) {
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return;  // the server may have closed on us; tests check for that
+    off += size_t(n);
+  }
+}
+
+std::string raw_client::read_until(const std::string& needle, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (buffered_.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    if (!read_available(fd_, buffered_, 20)) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR))) break;
+    }
+  }
+  // Hand back everything up to and including the needle; keep the rest for later reads.
+  size_t pos = buffered_.find(needle);
+  size_t cut = pos == std::string::npos ? buffered_.size() : pos + needle.size();
+  std::string out = buffered_.substr(0, cut);
+  buffered_.erase(0, cut);
+  return out;
+}
+
+std::string raw_client::read_for(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) read_available(fd_, buffered_, 10);
+  std::string out;
+  out.swap(buffered_);
+  return out;
+}
+
+bool raw_client::closed_by_server(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 20) > 0) {
+      char buf[65536];
+      ssize_t n = ::read(fd_, buf, sizeof buf);
+      if (n <= 0) return true;
+      buffered_.append(buf, size_t(n));
+    }
+  }
+  return false;
+}
+
+}  // namespace testing_support
