@@ -128,7 +128,9 @@ void server_process::kill9() {
   pid_ = -1;
 }
 
-run_result run_command(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+namespace {
+
+int spawn_captured(const std::vector<std::string>& args, int& out_fd) {
   int pipefd[2];
   if (pipe(pipefd) != 0) throw std::runtime_error("pipe failed");
   int pid = fork();
@@ -142,12 +144,16 @@ run_result run_command(const std::vector<std::string>& args, std::chrono::millis
     _exit(127);
   }
   close(pipefd[1]);
-  std::string out;
+  out_fd = pipefd[0];
+  return pid;
+}
+
+run_result wait_captured(int pid, int fd, std::string& out, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   int status = 0;
   bool exited = false;
   while (std::chrono::steady_clock::now() < deadline) {
-    read_available(pipefd[0], out, 20);
+    read_available(fd, out, 20);
     if (waitpid(pid, &status, WNOHANG) == pid) {
       exited = true;
       break;
@@ -157,10 +163,42 @@ run_result run_command(const std::vector<std::string>& args, std::chrono::millis
     ::kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
   }
-  while (read_available(pipefd[0], out, 0)) {
+  while (read_available(fd, out, 0)) {
   }
-  close(pipefd[0]);
   return {exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+}  // namespace
+
+run_result run_command(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  int fd = -1;
+  int pid = spawn_captured(args, fd);
+  std::string out;
+  auto r = wait_captured(pid, fd, out, timeout);
+  close(fd);
+  return r;
+}
+
+background_command::background_command(const std::vector<std::string>& argv) {
+  pid_ = spawn_captured(argv, fd_);
+}
+
+background_command::~background_command() {
+  if (pid_ > 0) finish(std::chrono::milliseconds(0));
+  if (fd_ >= 0) close(fd_);
+}
+
+run_result background_command::finish(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return {-1, out_};
+  auto r = wait_captured(pid_, fd_, out_, timeout);
+  pid_ = -1;
+  return r;
+}
+
+std::string background_command::output_so_far() {
+  while (read_available(fd_, out_, 10)) {
+  }
+  return out_;
 }
 
 raw_client::raw_client(int port) {

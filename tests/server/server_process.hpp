@@ -42,6 +42,22 @@ struct run_result {
 };
 run_result run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
 
+// A command running in the background (e.g. `dialtone sub`), its output captured.
+class background_command {
+ public:
+  explicit background_command(const std::vector<std::string>& argv);
+  ~background_command();
+  // Waits for it to exit (killing it after the timeout); returns exit code and output.
+  run_result finish(std::chrono::milliseconds timeout);
+  // Output so far, without waiting for exit.
+  std::string output_so_far();
+
+ private:
+  int pid_ = -1;
+  int fd_ = -1;
+  std::string out_;
+};
+
 std::string write_temp_file(const std::string& name, const std::string& content);
 
 class raw_client {
