@@ -26,6 +26,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOST = "127.0.0.1"
 DIALTONE, NATS = "dialtone", "nats-server"
+BUSY_WARN = 0.15  # warn when the machine is busier than this before the run
 
 
 class Scenario:
@@ -145,12 +146,19 @@ class Server:
             self.proc.wait()
 
 
-def loadavg():
+def cpu_busy(seconds=1.0):
+    """Fraction of all CPU time spent busy over `seconds` (from /proc/stat), or None."""
+    def sample():
+        with open("/proc/stat") as f:
+            vals = [int(v) for v in f.readline().split()[1:]]
+        return sum(vals), vals[3] + (vals[4] if len(vals) > 4 else 0)  # total, idle + iowait
     try:
-        with open("/proc/loadavg") as f:
-            return float(f.read().split()[0])
+        t0, i0 = sample()
+        time.sleep(seconds)
+        t1, i1 = sample()
     except (OSError, ValueError, IndexError):
         return None
+    return 1.0 - (i1 - i0) / (t1 - t0) if t1 > t0 else None
 
 
 def version_of(cmd):
@@ -296,8 +304,8 @@ def environment(args, servers, loadgen, load):
     except OSError:
         pass
     invoked = os.environ.get("DIALTONE_BENCH_INVOKED_AS") or sys.argv[0]
-    load_text = "unknown" if load is None else f"{load:.2f} (1-min, at start)"
-    if load is not None and load > 0.5:
+    load_text = "unknown" if load is None else f"CPU {100 * load:.0f}% busy in the second before start"
+    if load is not None and load > BUSY_WARN:
         load_text += " — other work was running; expect noisy numbers"
 
     info = [
@@ -413,10 +421,10 @@ def main():
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, frame: sys.exit(128 + signum))
 
-    load_at_start = loadavg()
-    if load_at_start is not None and load_at_start > 0.5:
-        print(f"warning: load average is {load_at_start:.2f}; other work on this machine will "
-              "make the numbers noisy", file=sys.stderr)
+    load_at_start = cpu_busy()
+    if load_at_start is not None and load_at_start > BUSY_WARN:
+        print(f"warning: the CPUs are {100 * load_at_start:.0f}% busy with other work; "
+              "the numbers will be noisy", file=sys.stderr)
     workdir = tempfile.mkdtemp(prefix="dialtone-bench-")
     servers = {DIALTONE: Server(DIALTONE, resolve_cmd(args.dialtone, "dialtone-server"), workdir),
                NATS: Server(NATS, resolve_cmd(args.nats, "nats-server"), workdir)}
