@@ -18,11 +18,6 @@ constexpr std::size_t read_buf_size = 256 * 1024;
 // cannot starve the others sharing a thread.
 constexpr int max_reads_per_wake = 8;
 
-constexpr std::string_view connect_line =
-    "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,"
-    "\"protocol\":1,\"name\":\"dialtone-loadgen\",\"lang\":\"c++\",\"version\":\"0.1\"}\r\n"
-    "PING\r\n";
-
 int ms_until(bench_clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - bench_clock::now());
   if (left.count() <= 0) return 0;

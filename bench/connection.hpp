@@ -19,6 +19,21 @@ namespace dialtone::bench {
 
 using bench_clock = std::chrono::steady_clock;
 
+inline double seconds_between(bench_clock::time_point a, bench_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+inline bench_clock::time_point deadline_after(double seconds) {
+  return bench_clock::now() +
+         std::chrono::duration_cast<bench_clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+// What every load-generator client sends first; the PONG ends the handshake.
+inline constexpr std::string_view connect_line =
+    "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,"
+    "\"protocol\":1,\"name\":\"dialtone-loadgen\",\"lang\":\"c++\",\"version\":\"0.1\"}\r\n"
+    "PING\r\n";
+
 struct endpoint {
   std::string host = "127.0.0.1";
   std::uint16_t port = 4222;

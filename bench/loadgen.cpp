@@ -4,6 +4,7 @@
 #include "parser_selftest.hpp"
 #include "scenarios.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +23,13 @@ Scenarios:
   fanout     pubsub with --subs 4 unless given
   req        request/reply throughput, --window requests outstanding
   lat        request/reply latency, one request outstanding (p50/p99 in us)
+  index      pubsub 1:1 with --noise-small, then --noise, other subscriptions in the
+             server's index; msgs/s for both and the ratio ("kept"); with
+             --server-pid also the server's CPU time per message
+  idle       --conns idle connections with --subs-per-conn subscriptions each; the
+             server's VmRSS (--server-pid) once all are confirmed, then a health check
+  subunsub   SUB then UNSUB --ops-small, then --ops, distinct subjects on one
+             connection, each pass ended by PING/PONG; us per op and growth
   selftest   check the protocol parser, no server needed
 
 Options:
@@ -34,6 +42,15 @@ Options:
   --window N         req: outstanding requests (256)
   --warmup N         lat: unmeasured requests first (1000)
   --timeout SECONDS  hard time budget for the scenario (30)
+  --noise N          index: other subscriptions, large case (1000000)
+  --noise-small N    index: other subscriptions, small case (10)
+  --conns N          idle: connections (10000)
+  --subs-per-conn N  idle: subscriptions per connection (10)
+  --server-pid PID   idle, index: the server's process, for its VmRSS and CPU time
+                     (read from /proc, so only on the same machine)
+  --ops N            subunsub: subjects, large case (100000)
+  --ops-small N      subunsub: subjects, small case (10000)
+  --reps N           subunsub: passes per size, the fastest counts (5)
 
 Prints one JSON line. Exit status: 0 complete, 1 incomplete or failed, 2 usage.
 )";
@@ -74,12 +91,17 @@ void print_result(std::string_view scenario, const scenario_options& opt, const 
       "{\"scenario\":\"%.*s\",\"port\":%u,\"msgs\":%llu,\"size\":%zu,\"subs\":%d,\"responders\":%d,"
       "\"window\":%d,\"target\":%llu,\"done\":%llu,\"seconds\":%.6f,\"rate\":%.1f,"
       "\"publish_rate\":%.1f,\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,"
-      "\"max_us\":%.2f,\"mean_us\":%.2f,\"complete\":%s,\"error\":\"%s\"}\n",
+      "\"max_us\":%.2f,\"mean_us\":%.2f,\"complete\":%s,\"error\":\"%s\"",
       static_cast<int>(scenario.size()), scenario.data(), opt.server.port,
       static_cast<unsigned long long>(opt.msgs), opt.size, opt.subs, opt.responders, opt.window,
       static_cast<unsigned long long>(r.target), static_cast<unsigned long long>(r.done), r.seconds,
       r.rate, r.publish_rate, r.p50_us, r.p90_us, r.p99_us, r.p999_us, r.max_us, r.mean_us,
       r.complete ? "true" : "false", json_escape(r.error).c_str());
+  for (const auto& [name, value] : r.figures) {
+    if (std::isfinite(value)) std::printf(",\"%s\":%.10g", json_escape(name).c_str(), value);
+    else std::printf(",\"%s\":null", json_escape(name).c_str());
+  }
+  std::printf("}\n");
 }
 
 } // namespace
@@ -106,6 +128,14 @@ int main(int argc, char** argv) {
     else if (flag == "--subs") { opt.subs = static_cast<int>(parse_count(argv[i - 1], value, 1, max_pump_conns)); subs_given = true; }
     else if (flag == "--responders") opt.responders = static_cast<int>(parse_count(argv[i - 1], value, 1, max_pump_conns));
     else if (flag == "--window") opt.window = static_cast<int>(parse_count(argv[i - 1], value, 1, 1'000'000));
+    else if (flag == "--noise") opt.noise = parse_count(argv[i - 1], value, 0, 100'000'000);
+    else if (flag == "--noise-small") opt.noise_small = parse_count(argv[i - 1], value, 0, 100'000'000);
+    else if (flag == "--conns") opt.conns = static_cast<int>(parse_count(argv[i - 1], value, 1, 1'000'000));
+    else if (flag == "--subs-per-conn") opt.subs_per_conn = static_cast<int>(parse_count(argv[i - 1], value, 0, 100'000));
+    else if (flag == "--server-pid") opt.server_pid = static_cast<int>(parse_count(argv[i - 1], value, 0, 1u << 30));
+    else if (flag == "--ops") opt.ops = parse_count(argv[i - 1], value, 1, 100'000'000);
+    else if (flag == "--ops-small") opt.ops_small = parse_count(argv[i - 1], value, 1, 100'000'000);
+    else if (flag == "--reps") opt.reps = static_cast<int>(parse_count(argv[i - 1], value, 1, 1000));
     else if (flag == "--warmup") opt.warmup = parse_count(argv[i - 1], value, 0, 100'000'000);
     else if (flag == "--timeout") {
       char* end = nullptr;
@@ -124,6 +154,12 @@ int main(int argc, char** argv) {
     r = run_request(opt);
   } else if (scenario == "lat") {
     r = run_latency(opt);
+  } else if (scenario == "index") {
+    r = run_index(opt);
+  } else if (scenario == "idle") {
+    r = run_idle(opt);
+  } else if (scenario == "subunsub") {
+    r = run_subunsub(opt);
   } else {
     usage_error("unknown scenario " + std::string(scenario));
   }

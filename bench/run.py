@@ -27,19 +27,49 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOST = "127.0.0.1"
 DIALTONE, NATS = "dialtone", "nats-server"
 BUSY_WARN = 0.15  # warn when the machine is busier than this before the run
+# Before each run, wait (at most QUIET_LIMIT s) until neither server has used more than
+# QUIET_CPU of a core over QUIET_WINDOW s: a server still freeing a million subscriptions
+# or 10,000 connections from the previous run would otherwise steal CPU from the next.
+QUIET_CPU, QUIET_WINDOW, QUIET_LIMIT = 0.10, 0.25, 10.0
+
+
+class Figure:
+    """One number a 'figures' scenario reports: a JSON field of the loadgen line.
+
+    row: shown as a table row (else only on the samples lines); compare: the ratio
+    column holds dialtone / nats-server (else '—', for figures that are ratios
+    themselves); short: its name on the progress lines.
+    """
+
+    def __init__(self, field, label, fmt, row=True, compare=True, short=None):
+        self.field, self.label, self.fmt = field, label, fmt
+        self.row, self.compare, self.short = row, compare, short
 
 
 class Scenario:
-    """One loadgen invocation. kind is 'rate' (higher is better) or 'latency'."""
+    """One loadgen invocation.
 
-    def __init__(self, key, label, args, msgs, kind="rate", min_msgs=1000):
+    kind is 'rate' (higher is better), 'latency', or 'figures' (the rows are
+    `figures`, read from the loadgen line). msgs None: no --msgs and no scaling.
+    isolated: runs on a freshly started server, which is checked and restarted again
+    afterwards, so neither earlier scenarios nor the state it leaves behind (a
+    garbage-collected heap of a million subscriptions, say) skew another figure.
+    pass_pid: the loadgen gets --server-pid to read the server's VmRSS or CPU time.
+    """
+
+    def __init__(self, key, label, args, msgs, kind="rate", min_msgs=1000, figures=(),
+                 isolated=False, pass_pid=False):
         self.key, self.label, self.args, self.msgs = key, label, args, msgs
-        self.kind, self.min_msgs = kind, min_msgs
+        self.kind, self.min_msgs, self.figures = kind, min_msgs, list(figures)
+        self.isolated, self.pass_pid = isolated, pass_pid
 
-    def command(self, loadgen, port, scale, timeout):
-        msgs = max(self.min_msgs, int(self.msgs * scale))
-        return [loadgen] + self.args + ["--msgs", str(msgs), "--port", str(port),
-                                        "--host", HOST, "--timeout", str(timeout)]
+    def command(self, loadgen, server, scale, timeout):
+        cmd = [loadgen] + self.args
+        if self.msgs is not None:
+            cmd += ["--msgs", str(max(self.min_msgs, int(self.msgs * scale)))]
+        if self.pass_pid:
+            cmd += ["--server-pid", str(server.proc.pid)]
+        return cmd + ["--port", str(server.port), "--host", HOST, "--timeout", str(timeout)]
 
 
 SCENARIOS = [
@@ -55,6 +85,50 @@ SCENARIOS = [
              20_000, kind="latency", min_msgs=2000),
     Scenario("lat4", "req/reply latency, 4 responders (queue)", ["lat", "--responders", "4", "--size", "16"],
              20_000, kind="latency", min_msgs=2000),
+    # The scaling scenarios: their connection and subscription counts define them and
+    # are not scaled.
+    Scenario("idle10k", "10k idle connections, 10 subs each",
+             ["idle", "--conns", "10000", "--subs-per-conn", "10"], None, kind="figures",
+             isolated=True, pass_pid=True, figures=[
+                 Figure("rss_kib", "RSS, 10k idle conns + 100k subs (MiB)", lambda v: fmt_mib(v),
+                        short="RSS MiB"),
+                 Figure("kib_per_conn", "RSS growth over the fresh server, per connection (KiB)",
+                        lambda v: f"{v:.1f}", row=False),
+                 Figure("setup_seconds", "open + subscribe all 10k (s)", lambda v: f"{v:.2f}", row=False),
+                 Figure("rss_after_close_kib", "RSS 1 s after closing them all (MiB)", lambda v: fmt_mib(v),
+                        row=False),
+             ]),
+    Scenario("index1m", "pub/sub 1→1 16 B with other subs in the index",
+             ["index", "--size", "16", "--noise-small", "10", "--noise", "1000000"], 5_000_000,
+             kind="figures", isolated=True, pass_pid=True, figures=[
+                 Figure("rate_small", "pub/sub 1→1 16 B, index +10 other subs (msgs/s)", lambda v: fmt_rate(v),
+                        short="10"),
+                 Figure("rate_large", "pub/sub 1→1 16 B, index +1M other subs (msgs/s)", lambda v: fmt_rate(v),
+                        short="1M"),
+                 Figure("kept", "  ↳ kept with 1M subs: rate(1M) / rate(10), target ≥ 0.90",
+                        lambda v: f"{v:.2f}", compare=False, short="kept"),
+                 Figure("server_cpu_ns_small", "server CPU per message, 10 other subs (ns)",
+                        lambda v: f"{v:.0f}", row=False),
+                 Figure("server_cpu_ns_large", "server CPU per message, 1M other subs (ns)",
+                        lambda v: f"{v:.0f}", row=False),
+                 Figure("cpu_kept", "kept by server CPU per message: cpu(10) / cpu(1M)",
+                        lambda v: f"{v:.2f}", row=False, compare=False),
+                 Figure("noise_subs_per_s", "1M other SUBs, pipelined (subs/s)", lambda v: fmt_rate(v), row=False),
+             ]),
+    Scenario("subunsub", "SUB then UNSUB distinct subjects, one connection",
+             ["subunsub", "--ops-small", "10000", "--ops", "100000", "--reps", "5"], None, kind="figures",
+             figures=[
+                 Figure("sub_us_small", "SUB 10k distinct subjects, pipelined (µs/op)", lambda v: fmt_us_op(v),
+                        short="SUB 10k"),
+                 Figure("sub_us_large", "SUB 100k distinct subjects, pipelined (µs/op)", lambda v: fmt_us_op(v),
+                        short="100k"),
+                 Figure("sub_growth", "  ↳ SUB growth: time(100k) / time(10k), 10 = linear",
+                        lambda v: f"{v:.1f}", compare=False, short="growth"),
+                 Figure("unsub_us_small", "UNSUB those 10k (µs/op)", lambda v: fmt_us_op(v), short="UNSUB 10k"),
+                 Figure("unsub_us_large", "UNSUB those 100k (µs/op)", lambda v: fmt_us_op(v), short="100k"),
+                 Figure("unsub_growth", "  ↳ UNSUB growth: time(100k) / time(10k), 10 = linear",
+                        lambda v: f"{v:.1f}", compare=False, short="growth"),
+             ]),
 ]
 
 
@@ -91,7 +165,11 @@ class Server:
     def __init__(self, name, cmd, logdir):
         self.name, self.cmd, self.logdir = name, cmd, logdir
         self.proc, self.port, self.starts = None, None, 0
+        self.fresh_starts = 0  # deliberate restarts around isolated scenarios
+        self.runs_since_start = 0
+        self.needs_restart = False  # an isolated scenario ran on this process
         self.idle_rss_kib = None
+        self.start_rss_kib = None  # VmRSS 0.3 s after the latest start
         self.peak_rss_kib = None  # largest VmHWM seen over all its processes
 
     def argv(self):
@@ -100,6 +178,7 @@ class Server:
     def start(self):
         self.port = free_port()
         self.starts += 1
+        self.runs_since_start, self.needs_restart = 0, False
         log = open(os.path.join(self.logdir, f"{self.name}.{self.starts}.log"), "wb")
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log,
                                      stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
@@ -107,8 +186,31 @@ class Server:
         self._wait_ready()
         time.sleep(0.3)  # let it settle before reading its idle footprint
         rss = proc_status_kib(self.proc.pid, "VmRSS")
+        self.start_rss_kib = rss
         if self.idle_rss_kib is None:
             self.idle_rss_kib = rss
+
+    def restart(self):
+        """A deliberate restart on a new port, so a scenario starts from a fresh server."""
+        self.stop()
+        self.fresh_starts += 1
+        self.start()
+
+    def answers(self, timeout=5.0):
+        """True if a new client gets INFO and a PONG for its CONNECT + PING."""
+        try:
+            with socket.create_connection((HOST, self.port), timeout=timeout) as s:
+                s.settimeout(timeout)
+                s.sendall(b'CONNECT {"verbose":false}\r\nPING\r\n')
+                got, end = b"", time.monotonic() + timeout
+                while b"PONG\r\n" not in got and time.monotonic() < end:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        return False
+                    got += chunk
+                return b"PONG\r\n" in got
+        except OSError:
+            return False
 
     def _wait_ready(self, timeout=10.0):
         end = time.monotonic() + timeout
@@ -161,6 +263,29 @@ def cpu_busy(seconds=1.0):
     return 1.0 - (i1 - i0) / (t1 - t0) if t1 > t0 else None
 
 
+def cpu_seconds(pid):
+    """User + system CPU time a process has used, or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def wait_quiet(servers):
+    """Waits until every running server is idle; returns the names still busy at the limit."""
+    end = time.monotonic() + QUIET_LIMIT
+    while True:
+        live = [s for s in servers if s.alive()]
+        before = {s.name: cpu_seconds(s.proc.pid) for s in live}
+        time.sleep(QUIET_WINDOW)
+        busy = [s.name for s in live if before[s.name] is not None and
+                (cpu_seconds(s.proc.pid) or before[s.name]) - before[s.name] > QUIET_CPU * QUIET_WINDOW]
+        if not busy or time.monotonic() >= end:
+            return busy
+
+
 def version_of(cmd):
     try:
         out = subprocess.run(cmd + ["--version"], capture_output=True, text=True, timeout=2,
@@ -177,7 +302,11 @@ def run_once(loadgen, scenario, server, scale, timeout):
     """Runs one scenario against one server; returns the loadgen JSON dict or an error dict."""
     if not server.alive():
         server.start()
-    cmd = scenario.command(loadgen, server.port, scale, timeout)
+    elif server.needs_restart or (scenario.isolated and server.runs_since_start > 0):
+        server.restart()
+    server.runs_since_start += 1
+    server.needs_restart = scenario.isolated
+    cmd = scenario.command(loadgen, server, scale, timeout)
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 15)
     except subprocess.TimeoutExpired:
@@ -187,7 +316,13 @@ def run_once(loadgen, scenario, server, scale, timeout):
         res = json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError):
         res = {"complete": False, "error": (out.stderr.strip() or f"loadgen exit {out.returncode}")[:200]}
+    if scenario.pass_pid and res.get("rss_kib") and server.start_rss_kib and res.get("target"):
+        res["start_rss_kib"] = server.start_rss_kib
+        res["kib_per_conn"] = (res["rss_kib"] - server.start_rss_kib) / res["target"]
     server.note_peak()
+    if scenario.isolated and server.alive() and not server.answers():
+        res["complete"] = False
+        res["error"] = (res.get("error") or "") + " [server stopped answering PING after the run]"
     if not server.alive():
         res["complete"] = False
         res["error"] = (res.get("error") or "") + f" [server exited with {server.proc.returncode}]"
@@ -222,6 +357,10 @@ def fmt_mib(kib):
     return "n/a" if kib is None else f"{kib / 1024:.1f}"
 
 
+def fmt_us_op(v):
+    return "FAIL" if v is None else f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}"
+
+
 def ratio(d, n):
     return "—" if d is None or n is None or n == 0 else f"{d / n:.2f}"
 
@@ -250,6 +389,20 @@ def build_rows(scenarios, samples, servers):
                          mark_partial(fmt_rate(med[NATS]), vals[NATS]), ratio(med[DIALTONE], med[NATS])])
             for n in (DIALTONE, NATS):
                 details.append(f"{sc.label} / {n}: " + " ".join(fmt_rate(v) for v in vals[n]) + spread(vals[n]))
+        elif sc.kind == "figures":
+            for fig in sc.figures:
+                vals = {n: [r.get(fig.field) if r.get("complete") else None for r in per[n]] for n in per}
+                med = {n: median_or_none(vals[n]) for n in vals}
+                show = lambda v: "FAIL" if v is None else fig.fmt(v)
+                if fig.row:
+                    rows.append([fig.label,
+                                 mark_partial(show(med[DIALTONE]), vals[DIALTONE]),
+                                 mark_partial(show(med[NATS]), vals[NATS]),
+                                 ratio(med[DIALTONE], med[NATS]) if fig.compare else "—"])
+                label = fig.label.strip().removeprefix("↳ ")
+                for n in (DIALTONE, NATS):
+                    details.append(f"{sc.key}: {label} / {n}: " + " ".join(show(v) for v in vals[n]) +
+                                   spread(vals[n]))
         else:
             for pct in ("p50", "p99"):
                 vals = {n: [r.get(pct + "_us") if r.get("complete") else None for r in per[n]] for n in per}
@@ -264,8 +417,8 @@ def build_rows(scenarios, samples, servers):
     rows.append(["peak RSS over the run, VmHWM (MiB)", fmt_mib(d.peak_rss_kib), fmt_mib(n.peak_rss_kib),
                  ratio(d.peak_rss_kib, n.peak_rss_kib)])
     for s in (d, n):
-        if s.starts > 1:
-            notes.append(f"{s.name} was restarted {s.starts - 1} time(s) after exiting mid-run")
+        if s.starts - 1 - s.fresh_starts > 0:
+            notes.append(f"{s.name} was restarted {s.starts - 1 - s.fresh_starts} time(s) after exiting mid-run")
     return rows, details, notes
 
 
@@ -326,8 +479,22 @@ def environment(args, servers, loadgen, load):
 
 
 LEGEND = ("Throughput rows: higher is better, ratio > 1 means dialtone is faster. "
-          "Latency and RSS rows: lower is better, ratio < 1 means dialtone is better. "
+          "Latency, RSS and µs/op rows: lower is better, ratio < 1 means dialtone is better. "
+          "↳ rows are each server's own ratio between the two rows above it (median over rounds), "
+          "so the ratio column is —: 'kept' should be ≥ 0.90, 'growth' near 10 (linear). "
           "FAIL: every round failed; * median of the rounds that completed (see failures).")
+
+
+def progress_text(sc, res):
+    """One run's result for the progress lines on stderr."""
+    if not res.get("complete"):
+        return "FAILED: " + str(res.get("error"))
+    if sc.kind == "latency":
+        return f"{res['p50_us']:.0f}/{res['p99_us']:.0f} µs p50/p99"
+    if sc.kind == "figures":
+        return ", ".join(f"{f.short} {f.fmt(res[f.field]) if res.get(f.field) is not None else 'n/a'}"
+                         for f in sc.figures if f.short)
+    return fmt_rate(res.get("rate"))
 
 
 def report_text(info, rows, details, notes):
@@ -435,18 +602,20 @@ def main():
         info = environment(args, servers, loadgen, load_at_start)
         print("Dialtone benchmark starting; server logs in " + workdir, file=sys.stderr)
         samples = {sc.key: {DIALTONE: [], NATS: []} for sc in scenarios}
+        quiet_notes = []
         for rnd in range(args.rounds):
             order = [DIALTONE, NATS] if rnd % 2 == 0 else [NATS, DIALTONE]
             for sc in scenarios:
                 for name in order:
+                    for busy in wait_quiet(servers.values()):
+                        quiet_notes.append(f"{busy} was still busy {QUIET_LIMIT:.0f} s after the run "
+                                           f"before {sc.key} round {rnd + 1} ({name})")
                     res = run_once(loadgen, sc, servers[name], args.scale, args.timeout)
                     samples[sc.key][name].append(res)
-                    shown = (f"{res['p50_us']:.0f}/{res['p99_us']:.0f} µs p50/p99" if sc.kind == "latency"
-                             else fmt_rate(res.get("rate"))) if res.get("complete") else \
-                        "FAILED: " + str(res.get("error"))
+                    shown = progress_text(sc, res)
                     print(f"  round {rnd + 1}/{args.rounds}  {sc.key:<9} {name:<11} {shown}", file=sys.stderr)
-                    time.sleep(0.2)
         rows, details, notes = build_rows(scenarios, samples, servers)
+        notes += quiet_notes
         print(report_text(info, rows, details, notes))
         if args.markdown:
             with open(args.markdown, "w") as f:

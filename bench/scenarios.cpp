@@ -1,5 +1,7 @@
 #include "scenarios.hpp"
 
+#include "proc_stats.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -16,6 +18,9 @@ constexpr int poll_ms = 50;
 // A reader that sees no progress for this long gives up instead of waiting for
 // the whole time budget: a lost message would otherwise stall it until then.
 constexpr auto stall_limit = std::chrono::seconds(3);
+// index: bursts per phase (the median counts) and the pause after growing the index.
+constexpr int index_bursts = 10;
+constexpr auto index_settle = std::chrono::milliseconds(500);
 
 using conn_list = std::vector<std::unique_ptr<connection>>;
 
@@ -32,15 +37,6 @@ std::string pub_frame(std::string_view subject, std::string_view reply, std::str
   f.append(" ").append(std::to_string(payload.size())).append("\r\n");
   f.append(payload).append("\r\n");
   return f;
-}
-
-double seconds_between(bench_clock::time_point a, bench_clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
-bench_clock::time_point deadline_after(double seconds) {
-  return bench_clock::now() +
-         std::chrono::duration_cast<bench_clock::duration>(std::chrono::duration<double>(seconds));
 }
 
 std::vector<connection*> raw(const conn_list& conns) {
@@ -145,6 +141,90 @@ void finish(scenario_result& r, bench_clock::time_point t0, bench_clock::time_po
   r.complete = r.error.empty() && r.done == r.target;
 }
 
+// Publishes `count` copies of `frame` on `pub` while one thread reads every
+// subscriber; counts only deliveries made during this call, so it can run
+// several times over the same connections.
+scenario_result measure_pubsub(connection& pub, const conn_list& subs, const std::string& frame,
+                               std::uint64_t count, bench_clock::time_point deadline) {
+  scenario_result r;
+  r.target = count * subs.size();
+  std::uint64_t before = 0;
+  for (auto& c : subs) before += c->msgs();
+  // The subscriber thread reads continuously so the server never sees a slow consumer.
+  std::atomic<bool> stop{false};
+  std::atomic<bool> publisher_done{false};
+  bench_clock::time_point last_delivery = bench_clock::now();
+  std::uint64_t delivered = 0;  // during this call
+  std::string sub_error;
+  std::thread reader([&] {
+    auto list = raw(subs);
+    connection* failed = nullptr;
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (!pump(list, poll_ms, &failed)) {
+        sub_error = "subscriber: " + failed->error();
+        break;
+      }
+      std::uint64_t total = 0;
+      for (auto* c : list) total += c->msgs();
+      total -= before;
+      if (total != delivered) {
+        delivered = total;
+        last_delivery = bench_clock::now();
+      }
+      if (delivered >= r.target) break;
+      auto now = bench_clock::now();
+      if (now >= deadline) {
+        sub_error = "subscriber timed out";
+        break;
+      }
+      if (publisher_done.load(std::memory_order_relaxed) && now - last_delivery > stall_limit) {
+        sub_error = "subscribers stalled: " + std::to_string(r.target - delivered) + " messages never delivered";
+        break;
+      }
+    }
+  });
+
+  auto t0 = bench_clock::now();
+  std::string pub_error;
+  std::uint64_t sent = blast(pub, frame, count, deadline, &pub_error);
+  if (pub_error.empty() && !pub.ping_pong(deadline)) pub_error = "publisher: " + pub.error();
+  auto t_pub = bench_clock::now();
+  publisher_done.store(true);
+  if (!pub_error.empty()) stop.store(true);
+  reader.join();
+
+  r.error = !pub_error.empty() ? pub_error : sub_error;
+  r.done = delivered;
+  r.publish_rate = static_cast<double>(sent) / seconds_between(t0, t_pub);
+  finish(r, t0, delivered > 0 ? last_delivery : t_pub);
+  if (delivered == 0) r.rate = 0;
+  return r;
+}
+
+// Subscribes `noise.<i / 1000>.<i % 1000>` (sid i + 1) for i in [from, to) on
+// `conn`, pipelined in large writes, then waits for the PONG that confirms them.
+bool add_noise_subs(connection& conn, std::uint64_t from, std::uint64_t to,
+                    bench_clock::time_point deadline, std::string* error) {
+  std::string batch;
+  batch.reserve(batch_bytes + 64);
+  for (std::uint64_t i = from; i < to; ++i) {
+    batch.append("SUB noise.").append(std::to_string(i / 1000)).append(".");
+    batch.append(std::to_string(i % 1000)).append(" ").append(std::to_string(i + 1)).append("\r\n");
+    if (batch.size() >= batch_bytes || i + 1 == to) {
+      if (!conn.write_all(batch, deadline)) {
+        *error = "subscribing other subjects: " + conn.error();
+        return false;
+      }
+      batch.clear();
+    }
+  }
+  if (!conn.ping_pong(deadline)) {
+    *error = "subscribing other subjects: " + conn.error();
+    return false;
+  }
+  return true;
+}
+
 } // namespace
 
 scenario_result run_pub(const scenario_options& opt) {
@@ -172,55 +252,83 @@ scenario_result run_pubsub(const scenario_options& opt) {
   if (!open_subscribers(opt, opt.subs, "bench.ps", "", deadline, subs, &r.error)) return r;
   auto pub = connection::open(opt.server, deadline, &r.error);
   if (!pub) return r;
-  std::string frame = pub_frame("bench.ps", "", make_payload(opt.size));
+  return measure_pubsub(*pub, subs, pub_frame("bench.ps", "", make_payload(opt.size)), opt.msgs, deadline);
+}
 
-  // The subscriber thread reads continuously so the server never sees a slow consumer.
-  std::atomic<bool> stop{false};
-  std::atomic<bool> publisher_done{false};
-  bench_clock::time_point last_delivery = bench_clock::now();
-  std::uint64_t delivered = 0;
-  std::string sub_error;
-  std::thread reader([&] {
-    auto list = raw(subs);
-    connection* failed = nullptr;
-    while (!stop.load(std::memory_order_relaxed)) {
-      if (!pump(list, poll_ms, &failed)) {
-        sub_error = "subscriber: " + failed->error();
-        break;
-      }
-      std::uint64_t total = 0;
-      for (auto* c : list) total += c->msgs();
-      if (total != delivered) {
-        delivered = total;
-        last_delivery = bench_clock::now();
-      }
-      if (delivered >= r.target) break;
-      auto now = bench_clock::now();
-      if (now >= deadline) {
-        sub_error = "subscriber timed out";
-        break;
-      }
-      if (publisher_done.load(std::memory_order_relaxed) && now - last_delivery > stall_limit) {
-        sub_error = "subscribers stalled: " + std::to_string(r.target - delivered) + " messages never delivered";
-        break;
-      }
-    }
-  });
+scenario_result run_index(const scenario_options& opt) {
+  scenario_result r;
+  const std::uint64_t per_burst = std::max<std::uint64_t>(1, opt.msgs / index_bursts);
+  r.target = 2 * index_bursts * per_burst;
+  auto deadline = deadline_after(opt.timeout_s);
+  conn_list subs;
+  if (!open_subscribers(opt, 1, "bench.idx", "", deadline, subs, &r.error)) return r;
+  auto pub = connection::open(opt.server, deadline, &r.error);
+  if (!pub) return r;
+  auto noise = connection::open(opt.server, deadline, &r.error);
+  if (!noise) return r;
+  std::string frame = pub_frame("bench.idx", "", make_payload(opt.size));
 
+  // Small index: settle, warm up, measure; grow the index: the same again. The same
+  // connections throughout, so only the index size differs between the two phases.
+  // Each phase is index_bursts bursts and takes the median, so one scheduling
+  // hiccup on a shared machine does not decide the ratio. With --server-pid, the
+  // server's CPU time per message is measured too: it depends much less on how
+  // the threads happen to be scheduled than msgs/s does.
+  double rates[2] = {0, 0};
+  double cpu_ns[2] = {0, 0};  // server CPU per delivered message, with --server-pid
+  const std::uint64_t sizes[2] = {opt.noise_small, std::max(opt.noise_small, opt.noise)};
+  std::uint64_t have = 0;
   auto t0 = bench_clock::now();
-  std::string pub_error;
-  std::uint64_t sent = blast(*pub, frame, opt.msgs, deadline, &pub_error);
-  if (pub_error.empty() && !pub->ping_pong(deadline)) pub_error = "publisher: " + pub->error();
-  auto t_pub = bench_clock::now();
-  publisher_done.store(true);
-  if (!pub_error.empty()) stop.store(true);
-  reader.join();
-
-  r.error = !pub_error.empty() ? pub_error : sub_error;
-  r.done = delivered;
-  r.publish_rate = static_cast<double>(sent) / seconds_between(t0, t_pub);
-  finish(r, t0, delivered > 0 ? last_delivery : t_pub);
-  if (delivered == 0) r.rate = 0;
+  for (int phase = 0; phase < 2; ++phase) {
+    auto t_sub = bench_clock::now();
+    if (!add_noise_subs(*noise, have, sizes[phase], deadline, &r.error)) return r;
+    if (phase == 1) {
+      double s = seconds_between(t_sub, bench_clock::now());
+      r.figures.emplace_back("noise_sub_seconds", s);
+      r.figures.emplace_back("noise_subs_per_s", s > 0 ? static_cast<double>(sizes[1] - sizes[0]) / s : 0);
+    }
+    have = sizes[phase];
+    std::string where = "with " + std::to_string(have) + " other subs: ";
+    // Lets the server finish any background work the SUBs caused (a GC, say).
+    std::this_thread::sleep_for(index_settle);
+    scenario_result w = measure_pubsub(*pub, subs, frame, per_burst, deadline);
+    if (!w.complete) {
+      r.error = where + "warm-up: " + w.error;
+      return r;
+    }
+    std::vector<double> burst_rates, burst_cpu_ns;
+    for (int b = 0; b < index_bursts; ++b) {
+      double cpu0 = read_cpu_seconds(opt.server_pid);
+      scenario_result m = measure_pubsub(*pub, subs, frame, per_burst, deadline);
+      double cpu1 = read_cpu_seconds(opt.server_pid);
+      if (!m.complete) {
+        r.error = where + m.error;
+        return r;
+      }
+      burst_rates.push_back(m.rate);
+      if (cpu0 >= 0 && cpu1 >= 0) burst_cpu_ns.push_back((cpu1 - cpu0) * 1e9 / static_cast<double>(m.done));
+      r.done += m.done;
+      r.publish_rate = m.publish_rate;
+    }
+    std::sort(burst_rates.begin(), burst_rates.end());
+    rates[phase] = burst_rates[burst_rates.size() / 2];
+    const char* tag = phase == 0 ? "_small" : "_large";
+    r.figures.emplace_back(std::string("spread") + tag, (burst_rates.back() - burst_rates.front()) / rates[phase]);
+    if (burst_cpu_ns.size() == burst_rates.size()) {
+      std::sort(burst_cpu_ns.begin(), burst_cpu_ns.end());
+      cpu_ns[phase] = burst_cpu_ns[burst_cpu_ns.size() / 2];
+      r.figures.emplace_back(std::string("server_cpu_ns") + tag, cpu_ns[phase]);
+    }
+  }
+  r.seconds = seconds_between(t0, bench_clock::now());
+  r.rate = rates[1];
+  r.complete = r.done == r.target;
+  r.figures.emplace_back("noise_small", static_cast<double>(sizes[0]));
+  r.figures.emplace_back("noise_large", static_cast<double>(sizes[1]));
+  r.figures.emplace_back("rate_small", rates[0]);
+  r.figures.emplace_back("rate_large", rates[1]);
+  r.figures.emplace_back("kept", rates[0] > 0 ? rates[1] / rates[0] : 0);
+  if (cpu_ns[0] > 0 && cpu_ns[1] > 0) r.figures.emplace_back("cpu_kept", cpu_ns[0] / cpu_ns[1]);
   return r;
 }
 

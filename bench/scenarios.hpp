@@ -2,13 +2,16 @@
 // server, runs until its message count is reached or its time budget is spent,
 // and returns what it measured. All run on the calling thread plus at most one
 // worker thread (subscribers or responders share it, each with its own socket),
-// because the benchmark machine may have only two cores.
+// because the benchmark machine may have only two cores. The scaling scenarios
+// (idle connections, subscribe/unsubscribe) live in scaling.cpp.
 #pragma once
 
 #include "connection.hpp"
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace dialtone::bench {
 
@@ -21,6 +24,14 @@ struct scenario_options {
   int window = 256;                // req: outstanding requests
   std::uint64_t warmup = 1'000;    // lat: requests not measured
   double timeout_s = 30.0;         // hard time budget for the whole scenario
+  int conns = 10'000;              // idle: client connections held open
+  int subs_per_conn = 10;          // idle: subscriptions per connection
+  std::uint64_t noise = 1'000'000; // index: non-matching subscriptions, large case
+  std::uint64_t noise_small = 10;  // index: non-matching subscriptions, small case
+  std::uint64_t ops = 100'000;     // subunsub: SUBs (then UNSUBs), large case
+  std::uint64_t ops_small = 10'000;// subunsub: small case
+  int reps = 5;                    // subunsub: repetitions per size; the fastest counts
+  int server_pid = 0;              // idle: read this process's VmRSS (0 = don't)
 };
 
 struct scenario_result {
@@ -33,6 +44,8 @@ struct scenario_result {
   std::string error;            // first failure, if any
   // lat only, microseconds
   double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, max_us = 0, mean_us = 0;
+  // Scenario-specific figures, printed as extra fields of the JSON line.
+  std::vector<std::pair<std::string, double>> figures;
 };
 
 // Publisher only: pre-built PUB frames written in large batches, then PING/PONG.
@@ -43,5 +56,13 @@ scenario_result run_pubsub(const scenario_options& opt);
 scenario_result run_request(const scenario_options& opt);
 // One request outstanding at a time; latency percentiles.
 scenario_result run_latency(const scenario_options& opt);
+// pubsub 1:1 while the index holds opt.noise_small, then opt.noise, other subscriptions;
+// opt.msgs per phase, in bursts whose median rate counts.
+scenario_result run_index(const scenario_options& opt);
+// scaling.cpp: opt.conns idle connections with opt.subs_per_conn subscriptions each;
+// the server's VmRSS once all are confirmed; then a health check after closing them.
+scenario_result run_idle(const scenario_options& opt);
+// scaling.cpp: SUB then UNSUB opt.ops_small, then opt.ops, subjects on one connection.
+scenario_result run_subunsub(const scenario_options& opt);
 
 } // namespace dialtone::bench
