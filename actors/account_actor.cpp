@@ -2,13 +2,26 @@
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
+#include <malloc.h>
+
 #include <unordered_map>
 
 #include "actors/atoms.hpp"
 
 namespace actors {
+struct subscription_batch {
+  std::shared_ptr<std::vector<platform::subscription_ptr>> subs;
+  size_t next = 0;
+};
+}  // namespace actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actors::subscription_batch)
+
+namespace actors {
 
 namespace {
+
+constexpr size_t release_chunk = 16384;
 
 struct account_state {
   account_ptr acc;
@@ -43,6 +56,21 @@ caf::behavior account_actor(caf::stateful_actor<account_state>* self, account_pt
         auto it = self->state.connections.find(cid);
         if (it != self->state.connections.end()) self->send(it->second, kick_atom::value);
       },
+      [=](release_atom, subscription_batch& batch) {
+        auto& all = *batch.subs;
+        size_t end = std::min(all.size(), batch.next + release_chunk);
+        std::vector<platform::subscription_ptr> chunk(all.begin() + long(batch.next), all.begin() + long(end));
+        self->state.acc->subjects().remove_all(chunk);
+        batch.next = end;
+        if (end < all.size()) {
+          // Yield: the write lock is free between chunks.
+          self->send(self, release_atom::value, std::move(batch));
+        } else {
+          all.clear();
+          all.shrink_to_fit();
+          malloc_trim(0);  // a million subscriptions freed: give the memory back
+        }
+      },
       [=](info_atom) -> std::string {
         auto& a = *self->state.acc;
         nlohmann::json j;
@@ -58,6 +86,11 @@ caf::behavior account_actor(caf::stateful_actor<account_state>* self, account_pt
 
 caf::actor spawn_account_actor(caf::actor_system& sys, account_ptr acc) {
   return sys.spawn(account_actor, std::move(acc));
+}
+
+void release_subscriptions(const caf::actor& account_actor, std::vector<platform::subscription_ptr> subs) {
+  subscription_batch batch{std::make_shared<std::vector<platform::subscription_ptr>>(std::move(subs)), 0};
+  caf::anon_send(account_actor, release_atom::value, std::move(batch));
 }
 
 }  // namespace actors

@@ -7,6 +7,9 @@
 //   (list_atom)                                      -> std::vector<uint64_t> client ids
 //   (kick_atom, uint64_t cid)                        -> closes that connection
 //   (info_atom)                                      -> std::string, account JSON summary
+//   (release_atom, subscription_batch)               -> removes closed subscriptions from
+//                                                       the index in chunks, yielding between
+//                                                       them so matches on other loops go on
 #include <caf/fwd.hpp>
 
 #include "actors/account.hpp"
@@ -14,5 +17,8 @@
 namespace actors {
 
 caf::actor spawn_account_actor(caf::actor_system& sys, account_ptr acc);
+
+// Sends a batch of closed subscriptions to an account actor for removal.
+void release_subscriptions(const caf::actor& account_actor, std::vector<platform::subscription_ptr> subs);
 
 }  // namespace actors

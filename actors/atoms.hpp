@@ -15,5 +15,10 @@ using start_atom = caf::atom_constant<caf::atom("start")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using account_atom = caf::atom_constant<caf::atom("account")>;
+using event_atom = caf::atom_constant<caf::atom("event")>;
+using verify_atom = caf::atom_constant<caf::atom("verify")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using sysreq_atom = caf::atom_constant<caf::atom("sysreq")>;
 
 }  // namespace actors

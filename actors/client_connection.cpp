@@ -1,9 +1,6 @@
 #include "actors/client_connection.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -11,8 +8,10 @@
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
+#include "actors/authenticator.hpp"
 #include "actors/control_plane.hpp"
 #include "actors/io/event_loop.hpp"
+#include "actors/permissions.hpp"
 #include "actors/router.hpp"
 #include "actors/server_core.hpp"
 #include "libplatform/subject.hpp"
@@ -22,37 +21,56 @@ namespace actors {
 using platform::protocol::err;
 namespace proto = platform::protocol;
 
-client_connection::client_connection(server_core& server, io::event_loop& loop,
-                                     asio::ip::tcp::socket socket, uint64_t id)
+namespace {
+
+// Reply subjects the server mints for its own routing; clients may not forge them.
+bool reserved_reply(std::string_view reply) {
+  return reply.rfind("_R_.", 0) == 0 || reply.rfind("$JS.ACK.", 0) == 0 || reply.rfind("$GNR.", 0) == 0;
+}
+
+const std::string no_user;
+
+}  // namespace
+
+client_connection::client_connection(server_core& server, io::event_loop& loop, asio::ip::tcp::socket socket,
+                                     uint64_t id)
     : server_(server),
       loop_(loop),
       socket_(std::move(socket)),
       fd_(socket_.native_handle()),
       id_(id),
-      account_(server.global_account()) {
+      // Without auth every client is in the global account from the first byte; with
+      // auth, nothing but CONNECT is accepted until the account is known.
+      account_(server.auth().required() ? nullptr : server.global_account().get()) {
   std::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
-  if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  if (!ec) {
+    ip_ = ep.address().to_string();
+    remote_ = ip_ + ":" + std::to_string(ep.port());
+  }
   socket_.non_blocking(true, ec);
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   auto& o = server_.opts();
   parser_.set_limits(o.max_control_line, o.max_payload);
   trace_ = o.trace;
   started_ = last_read_ = clock::now();
+  started_wall_ = std::chrono::system_clock::now();
   next_ping_ = started_ + o.ping_interval;
 }
 
 client_connection::~client_connection() = default;
 
+const std::string& client_connection::user_name() const noexcept { return user_ ? user_->name : no_user; }
+
+platform::match_cache& client_connection::cache_for(const account& a) {
+  if (&a == account_) return cache_;
+  return foreign_caches_[&a];
+}
+
 void client_connection::start() {
   loop_.attach(shared_from_this());
-  std::string ip;
-  std::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
-  if (!ec) ip = ep.address().to_string();
-  enqueue(server_.info_line(id_, ip));
-  auto& counters = server_.counters();
-  if (counters.current_connections.load() > server_.opts().max_connections) {
+  enqueue(server_.info_line(id_, ip_));
+  if (server_.counters().current_connections.load() > server_.opts().max_connections) {
     send_error(err::maximum_connections_exceeded);
     close(close_reason::max_connections);
     return;
@@ -65,7 +83,7 @@ void client_connection::start() {
 // ---- reading ------------------------------------------------------------------------
 
 void client_connection::arm_read() {
-  if (is_closed()) return;
+  if (is_closed() || auth_pending_) return;
   socket_.async_wait(asio::socket_base::wait_read,
                      [self = shared_from_this()](const std::error_code& ec) { self->on_readable(ec); });
 }
@@ -77,6 +95,25 @@ void client_connection::on_readable(const std::error_code& ec) {
     return;
   }
   read_some();
+}
+
+bool client_connection::process_input(const char* data, size_t len) {
+  auto st = parser_.parse(data, len, *this);
+  if (st == proto::parse_status::error) {
+    auto e = parser_.error();
+    spdlog::debug("{} - cid:{} - protocol error: {}", remote_, id_, proto::text(e));
+    send_error(e);
+    close(e == err::maximum_payload_violation        ? close_reason::max_payload
+          : e == err::maximum_control_line_exceeded ? close_reason::max_control_line
+                                                    : close_reason::protocol_violation);
+    return false;
+  }
+  if (st == proto::parse_status::stopped) {
+    // A CONNECT waiting for a password check: keep what came behind it for later.
+    if (auth_pending_ && !is_closed()) deferred_input_.assign(data + parser_.consumed(), len - parser_.consumed());
+    return false;
+  }
+  return !is_closed();
 }
 
 void client_connection::read_some() {
@@ -95,18 +132,9 @@ void client_connection::read_some() {
       return;
     }
     last_read_ = clock::now();
-    auto st = parser_.parse(buf, size_t(n), *this);
+    bool go_on = process_input(buf, size_t(n));
     bool backed_up = loop_.flush_pending();
-    if (st == proto::parse_status::error) {
-      auto e = parser_.error();
-      spdlog::debug("{} - cid:{} - protocol error: {}", remote_, id_, proto::text(e));
-      send_error(e);
-      close(e == err::maximum_payload_violation        ? close_reason::max_payload
-            : e == err::maximum_control_line_exceeded ? close_reason::max_control_line
-                                                      : close_reason::protocol_violation);
-      return;
-    }
-    if (st == proto::parse_status::stopped || is_closed()) return;
+    if (!go_on) return;
     if (backed_up) {
       stall_then_read();
       return;
@@ -190,7 +218,7 @@ bool client_connection::flush_locked() {
       }
       return false;
     }
-    // Broken pipe or reset: the reader side will notice and close.
+    // Broken pipe or reset: drop the output and let the connection close.
     out_.clear();
     closing_ = true;
     close_async(close_reason::write_error);
@@ -243,8 +271,18 @@ void client_connection::close(close_reason why) {
     }
     subs_.clear();
   }
-  account_->subjects().remove_all(subs);
+  if (account_) {
+    // Small sets go at once; a huge one (a client with a million subscriptions) is
+    // handed to the account actor so this loop's other clients do not wait on it.
+    auto* cp = server_.control();
+    if (subs.size() > 4096 && cp) {
+      cp->release_subscriptions(*account_, std::move(subs));
+    } else {
+      account_->subjects().remove_all(subs);
+    }
+  }
   cache_.clear();
+  foreign_caches_.clear();
   if (connected_) account_->connections--;
   server_.counters().current_connections--;
   if (why == close_reason::client_closed || why == close_reason::server_shutdown) {
@@ -254,7 +292,9 @@ void client_connection::close(close_reason why) {
   }
   auto self = shared_from_this();
   loop_.detach(self);
-  if (auto* cp = server_.control()) cp->client_closed(self, why);
+  if (connected_) {
+    if (auto* cp = server_.control()) cp->client_closed(self, why);
+  }
 }
 
 // ---- protocol -----------------------------------------------------------------------
@@ -272,11 +312,18 @@ void client_connection::send_ok() {
   loop_.add_pending(shared_from_this());
 }
 
+bool client_connection::auth_violation() {
+  spdlog::info("{} - cid:{} - Authorization Error{}", remote_, id_, connected_ ? "" : " (before CONNECT)");
+  send_error(err::authorization_violation);
+  close(close_reason::auth_violation);
+  return false;
+}
+
 bool client_connection::on_connect(std::string_view json) {
   if (trace_) spdlog::trace("{} - cid:{} - <<- [CONNECT {}]", remote_, id_, json);
   auto j = nlohmann::json::parse(json, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
-    send_error_text("Invalid CONNECT JSON");
+    send_error(err::invalid_connect_json);
     close(close_reason::protocol_violation);
     return false;
   }
@@ -309,12 +356,94 @@ bool client_connection::on_connect(std::string_view json) {
     close(close_reason::protocol_violation);
     return false;
   }
-  if (!connected_) {
-    connected_ = true;
-    account_->connections++;
-    if (auto* cp = server_.control()) cp->client_connected(shared_from_this());
+  // Obsolete fields nats-server treats as an authorization violation.
+  if (j.contains("account") || j.contains("new_account")) return auth_violation();
+  if (connected_) {  // a repeated CONNECT only updates the options
+    if (opts_.verbose) send_ok();
+    return true;
   }
+  credentials creds{get_str("user"), get_str("pass"), get_str("auth_token")};
+  auto d = server_.auth().decide(creds);
+  using outcome = authenticator::decision::outcome;
+  if (d.result == outcome::reject) return auth_violation();
+  if (d.result == outcome::accept) return finish_connect(d.user, d.acc);
+  // Bcrypt: verified off the I/O threads; reading pauses until the answer comes back.
+  auth_pending_ = true;
+  std::weak_ptr<client_connection> weak = shared_from_this();
+  server_.control()->verify_password(d.stored, d.given, [weak, user = d.user, acc = d.acc](bool ok) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->loop_.post([self, ok, user, acc] {
+      if (self->is_closed()) return;
+      self->auth_pending_ = false;
+      bool go_on = ok ? self->finish_connect(user, acc) : self->auth_violation();
+      if (go_on && !self->deferred_input_.empty()) {
+        std::string rest;
+        rest.swap(self->deferred_input_);
+        go_on = self->process_input(rest.data(), rest.size());
+      }
+      self->loop_.flush_pending();
+      if (go_on) self->arm_read();
+    });
+  });
+  return false;
+}
+
+bool client_connection::finish_connect(const user_record* user, account* acc) {
+  auto& limits = acc->limits;
+  if (limits.max_connections >= 0 && acc->connections.fetch_add(1) >= limits.max_connections) {
+    acc->connections--;
+    send_error(err::maximum_account_connections_exceeded);
+    close(close_reason::max_connections);
+    return false;
+  }
+  if (limits.max_connections < 0) acc->connections++;
+  account_ = acc;
+  user_ = user;
+  perms_ = user ? user->permissions : nullptr;
+  delivery_filter_ = perms_ && (perms_->has_sub_deny() || perms_->responses_max);
+  int64_t max_payload = server_.opts().max_payload;
+  if (limits.max_payload > 0 && limits.max_payload < max_payload) max_payload = limits.max_payload;
+  parser_.set_limits(server_.opts().max_control_line, max_payload);
+  connected_ = true;
+  if (auto* cp = server_.control()) cp->client_connected(shared_from_this());
   if (opts_.verbose) send_ok();
+  return true;
+}
+
+bool client_connection::allowed_to_publish(std::string_view subject) {
+  auto it = publish_decisions_.find(std::string(subject));
+  bool allowed;
+  if (it != publish_decisions_.end()) {
+    allowed = it->second;
+  } else {
+    allowed = perms_->can_publish(subject);
+    if (publish_decisions_.size() >= 256) publish_decisions_.erase(publish_decisions_.begin());
+    publish_decisions_.emplace(subject, allowed);
+  }
+  if (allowed || !perms_->responses_max) return allowed;
+  // allow_responses: a reply subject this client received may be answered.
+  std::lock_guard lock(replies_mutex_);
+  auto r = replies_.find(std::string(subject));
+  if (r == replies_.end()) return false;
+  if (r->second.expires < clock::now()) {
+    replies_.erase(r);
+    return false;
+  }
+  if (--r->second.left <= 0) replies_.erase(r);
+  return true;
+}
+
+bool client_connection::accepts_delivery(std::string_view subject, std::string_view reply) {
+  if (perms_->has_sub_deny() && perms_->delivery_denied(subject)) return false;
+  if (perms_->responses_max && !reply.empty()) {
+    std::lock_guard lock(replies_mutex_);
+    auto now = clock::now();
+    if (replies_.size() > 10000) {  // bounded: drop what expired
+      for (auto it = replies_.begin(); it != replies_.end();) it = it->second.expires < now ? replies_.erase(it) : ++it;
+    }
+    replies_[std::string(reply)] = {*perms_->responses_max, now + perms_->responses_expires};
+  }
   return true;
 }
 
@@ -326,30 +455,52 @@ bool client_connection::on_msg(const proto::message_args& m) {
     else
       spdlog::trace("{} - cid:{} - <<- [PUB {} {} {}]", remote_, id_, m.subject, m.reply, m.data.size());
   }
+  if (!account_) return auth_violation();
   if (m.header_len >= 0 && !opts_.headers) {
-    send_error_text("message headers not supported");
+    send_error(err::headers_not_supported);
     close(close_reason::protocol_violation);
     return false;
+  }
+  if (perms_ && perms_->restricts_publish() && !allowed_to_publish(m.subject)) {
+    spdlog::debug("{} - cid:{} - Publish Violation - Subject \"{}\"", remote_, id_, m.subject);
+    send_error_text(proto::permissions_publish(m.subject));
+    return true;
+  }
+  if (!m.reply.empty() && reserved_reply(m.reply)) {
+    send_error_text(proto::permissions_reply(m.reply));
+    return true;
   }
   if (opts_.pedantic && !platform::subject::valid_publish(m.subject)) {
     // Pedantic clients are told, but the message is still delivered (nats-server does).
     send_error(err::invalid_publish_subject);
   }
-  router::deliver(*this, m);
   if (opts_.verbose) send_ok();
+  router::deliver(*this, m);
   return true;
 }
 
 bool client_connection::on_sub(std::string_view subject, std::string_view queue, std::string_view sid) {
   if (trace_) spdlog::trace("{} - cid:{} - <<- [SUB {} {} {}]", remote_, id_, subject, queue, sid);
+  if (!account_) return auth_violation();
   if (!platform::subject::valid_subscription(subject) || (!queue.empty() && !platform::subject::valid_queue(queue))) {
     send_error(err::invalid_subject);
+    return true;
+  }
+  if (perms_ && !perms_->can_subscribe(subject, queue)) {
+    spdlog::debug("{} - cid:{} - Subscription Violation - Subject \"{}\"", remote_, id_, subject);
+    send_error_text(queue.empty() ? proto::permissions_subscribe(subject)
+                                  : proto::permissions_subscribe_queue(subject, queue));
     return true;
   }
   {
     std::lock_guard lock(subs_mutex_);
     auto it = subs_.find(std::string(sid));
     if (it == subs_.end() || it->second->closed.load()) {
+      int64_t max_subs = account_->limits.max_subscriptions;
+      if (max_subs >= 0 && int64_t(subs_.size()) >= max_subs) {
+        send_error(err::maximum_subscriptions_exceeded);
+        return true;
+      }
       auto sub = std::make_shared<platform::subscription>();
       sub->subject.assign(subject);
       sub->queue.assign(queue);
@@ -366,6 +517,7 @@ bool client_connection::on_sub(std::string_view subject, std::string_view queue,
 
 bool client_connection::on_unsub(std::string_view sid, int64_t max_msgs) {
   if (trace_) spdlog::trace("{} - cid:{} - <<- [UNSUB {} {}]", remote_, id_, sid, max_msgs);
+  if (!account_) return auth_violation();
   platform::subscription_ptr sub;
   {
     std::lock_guard lock(subs_mutex_);
@@ -400,6 +552,7 @@ size_t client_connection::subscription_count() {
 
 bool client_connection::on_ping() {
   if (trace_) spdlog::trace("{} - cid:{} - <<- [PING]", remote_, id_);
+  if (!account_) return auth_violation();
   enqueue("PONG\r\n");
   loop_.add_pending(shared_from_this());
   return true;
@@ -407,6 +560,7 @@ bool client_connection::on_ping() {
 
 bool client_connection::on_pong() {
   if (trace_) spdlog::trace("{} - cid:{} - <<- [PONG]", remote_, id_);
+  if (!account_) return auth_violation();
   pings_out_ = 0;
   return true;
 }
@@ -416,6 +570,11 @@ bool client_connection::on_pong() {
 void client_connection::housekeeping(clock::time_point now) {
   if (is_closed()) return;
   auto& o = server_.opts();
+  if (!connected_ && !auth_pending_ && server_.auth().required() && now - started_ > o.auth_timeout) {
+    send_error(err::authentication_timeout);
+    close(close_reason::auth_timeout);
+    return;
+  }
   {
     std::unique_lock lock(out_mutex_);
     if (write_blocked_ && now - blocked_since_ > o.write_deadline) {

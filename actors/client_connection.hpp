@@ -4,7 +4,7 @@
 // Other loops' threads deliver into it: they append to the outbound buffer and may
 // write the socket, both under out_mutex_. Closing happens on the owning loop.
 // Its control-plane face is a connection actor (connection_actor.hpp), reached through
-// control_; the data path never goes through an actor.
+// actor_; the data path never goes through an actor.
 // Lifetime: shared_ptr; subscriptions and match results keep it alive after close
 // (with the socket closed and buffers freed) until the last result referring to it goes.
 #include <asio/ip/tcp.hpp>
@@ -29,10 +29,12 @@ namespace io {
 class event_loop;
 }
 class server_core;
+class permission_set;
+struct user_record;
 struct actor_handle;  // the connection actor, defined where CAF is included
 
 struct client_options {
-  bool verbose = true;   // protocol defaults when CONNECT omits a field
+  bool verbose = true;  // protocol defaults when CONNECT omits a field
   bool pedantic = true;
   bool echo = true;
   bool headers = false;
@@ -47,13 +49,12 @@ class client_connection final : public platform::subscriber,
  public:
   using clock = std::chrono::steady_clock;
 
-  client_connection(server_core& server, io::event_loop& loop, asio::ip::tcp::socket socket,
-                    uint64_t id);
+  client_connection(server_core& server, io::event_loop& loop, asio::ip::tcp::socket socket, uint64_t id);
   ~client_connection() override;
 
   // Loop thread: sends INFO and starts reading.
   void start();
-  // Loop thread: closes with a reason; an optional -ERR is flushed first.
+  // Loop thread: closes with a reason; queued output (an -ERR) is flushed first.
   void close(close_reason why);
   // Any thread: asks the owning loop to close the connection.
   void close_async(close_reason why);
@@ -84,10 +85,21 @@ class client_connection final : public platform::subscriber,
   account& acc() noexcept { return *account_; }
   io::event_loop& loop() noexcept { return loop_; }
   platform::match_cache& cache() noexcept { return cache_; }
+  // The cache for matches in another account (import hops), keyed by that account.
+  platform::match_cache& cache_for(const account& a);
   bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
   const std::string& remote_address() const noexcept { return remote_; }
+  const std::string& remote_ip() const noexcept { return ip_; }
+  const std::string& user_name() const noexcept;
+  std::chrono::system_clock::time_point started_at() const noexcept { return started_wall_; }
   // Loop-local mark so a receiver is added to a loop's pending set once per batch.
   uint64_t flush_mark[8] = {};
+
+  // Delivery-time checks some users need (a sub deny list, allow_responses).
+  bool has_delivery_filter() const noexcept { return delivery_filter_; }
+  // Any thread: false when the message must not be delivered here; records the reply
+  // subject for allow_responses.
+  bool accepts_delivery(std::string_view subject, std::string_view reply);
 
   // Called by the router when a subscription reached its auto-unsubscribe limit.
   void remove_subscription(const platform::subscription_ptr& sub);
@@ -97,11 +109,11 @@ class client_connection final : public platform::subscriber,
   // Stats, readable from any thread.
   std::atomic<uint64_t> msgs_in{0}, bytes_in{0}, msgs_out{0}, bytes_out{0};
   size_t subscription_count();
-  clock::time_point started() const noexcept { return started_; }
 
  private:
   void on_readable(const std::error_code& ec);
   void read_some();
+  bool process_input(const char* data, size_t len);
   void arm_read();
   void arm_write();
   void stall_then_read();
@@ -109,29 +121,48 @@ class client_connection final : public platform::subscriber,
   void send_error_text(std::string_view text);
   void send_ok();
   bool flush_locked();  // out_mutex_ held
+  bool auth_violation();
+  // CONNECT, once credentials are known good: binds the account and applies limits.
+  bool finish_connect(const user_record* user, account* acc);
+  bool allowed_to_publish(std::string_view subject);
 
   server_core& server_;
   io::event_loop& loop_;
   asio::ip::tcp::socket socket_;
   int fd_;
   uint64_t id_;
-  std::string remote_;
-  account_ptr account_;
+  std::string remote_, ip_;
+  account* account_;
+  const user_record* user_ = nullptr;
+  std::shared_ptr<const permission_set> perms_;
   client_options opts_;
   platform::protocol::server_parser parser_;
   platform::match_cache cache_;
+  std::unordered_map<const account*, platform::match_cache> foreign_caches_;
+  std::unordered_map<std::string, bool> publish_decisions_;  // per-connection permission cache
   std::shared_ptr<actor_handle> actor_;
 
   // Owning-loop state.
-  bool connected_ = false;  // CONNECT seen
+  bool connected_ = false;     // CONNECT accepted
+  bool auth_pending_ = false;  // waiting for a bcrypt check; reading is paused
   bool trace_ = false;
+  bool delivery_filter_ = false;
   int pings_out_ = 0;
   int stall_rounds_ = 0;
+  std::string deferred_input_;  // bytes that arrived behind a CONNECT being verified
   clock::time_point started_, last_read_, next_ping_;
+  std::chrono::system_clock::time_point started_wall_;
   std::unique_ptr<asio::steady_timer> stall_timer_;
 
   std::mutex subs_mutex_;  // loop thread and routers (auto-unsubscribe)
   std::unordered_map<std::string, platform::subscription_ptr> subs_;
+
+  struct reply_grant {
+    int left;
+    clock::time_point expires;
+  };
+  std::mutex replies_mutex_;  // allow_responses: reply subjects this client may answer
+  std::unordered_map<std::string, reply_grant> replies_;
 
   std::mutex out_mutex_;  // guards everything below
   platform::outbound_buffer out_;

@@ -1,16 +1,33 @@
 #include "actors/connection_actor.hpp"
 
 #include <caf/all.hpp>
+#include <functional>
 #include <nlohmann/json.hpp>
 
+#include "actors/account.hpp"
+#include "actors/account_actor.hpp"
 #include "actors/atoms.hpp"
 #include "actors/client_connection.hpp"
+#include "libplatform/accounts/auth_config.hpp"
+#include "libplatform/time_format.hpp"
 
 namespace actors {
 
 struct actor_handle {
   caf::actor self;
 };
+
+// A bcrypt check handed to a verifier actor.
+struct password_job {
+  std::string stored, given;
+  std::function<void(bool)> done;
+};
+
+}  // namespace actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actors::password_job)
+
+namespace actors {
 
 namespace {
 
@@ -19,21 +36,23 @@ struct connection_state {
   static inline const char* name = "connection";
 };
 
-std::string describe(client_connection& c) {
+nlohmann::json describe(client_connection& c) {
   nlohmann::json j;
   j["cid"] = c.id();
-  j["ip"] = c.remote_address();
-  j["account"] = c.acc().name();
+  j["ip"] = c.remote_ip();
+  j["acc"] = c.acc().name();
+  if (!c.user_name().empty()) j["user"] = c.user_name();
   j["name"] = c.options().name;
   j["lang"] = c.options().lang;
   j["version"] = c.options().version;
+  j["start"] = platform::rfc3339(c.started_at());
   j["in_msgs"] = c.msgs_in.load();
   j["in_bytes"] = c.bytes_in.load();
   j["out_msgs"] = c.msgs_out.load();
   j["out_bytes"] = c.bytes_out.load();
   j["pending_bytes"] = c.pending_bytes();
   j["subscriptions"] = c.subscription_count();
-  return j.dump();
+  return j;
 }
 
 caf::behavior connection_actor(caf::stateful_actor<connection_state>* self, std::shared_ptr<client_connection> c) {
@@ -43,36 +62,108 @@ caf::behavior connection_actor(caf::stateful_actor<connection_state>* self, std:
         if (auto conn = self->state.conn.lock()) conn->close_async(close_reason::kicked);
       },
       [=](info_atom) -> std::string {
-        if (auto conn = self->state.conn.lock()) return describe(*conn);
+        if (auto conn = self->state.conn.lock()) return describe(*conn).dump();
         return "{}";
       },
       [=](closed_atom) { self->quit(); },
   };
 }
 
+caf::behavior password_verifier(caf::event_based_actor*) {
+  return {
+      [](verify_atom, const password_job& job) {
+        job.done(platform::accounts::password_matches(job.stored, job.given));
+      },
+  };
+}
+
 class actor_control_plane final : public control_plane {
  public:
-  actor_control_plane(caf::actor_system& sys, caf::actor account) : sys_(sys), account_(std::move(account)) {}
+  actor_control_plane(caf::actor_system& sys, std::map<std::string, caf::actor> accounts, caf::actor server,
+                      std::string server_name, std::string server_id)
+      : sys_(sys),
+        accounts_(std::move(accounts)),
+        server_(std::move(server)),
+        server_name_(std::move(server_name)),
+        server_id_(std::move(server_id)) {
+    // Two verifiers, each on its own thread: bcrypt never blocks an I/O loop or the
+    // cooperative scheduler, and two logins can be checked at once on two cores.
+    for (int i = 0; i < 2; ++i) verifiers_.push_back(sys_.spawn<caf::detached>(password_verifier));
+  }
+
+  ~actor_control_plane() override {
+    for (auto& v : verifiers_) caf::anon_send_exit(v, caf::exit_reason::user_shutdown);
+  }
 
   void client_connected(const std::shared_ptr<client_connection>& c) override {
     auto a = sys_.spawn(connection_actor, c);
     c->set_actor(std::make_shared<actor_handle>(actor_handle{a}));
-    caf::anon_send(account_, register_atom::value, c->id(), a);
+    auto it = accounts_.find(c->acc().name());
+    if (it != accounts_.end()) caf::anon_send(it->second, register_atom::value, c->id(), a);
+    publish_event(*c, "CONNECT", "io.nats.server.advisory.v1.client_connect", nullptr);
   }
 
-  void client_closed(const std::shared_ptr<client_connection>& c, close_reason) override {
+  void client_closed(const std::shared_ptr<client_connection>& c, close_reason why) override {
     if (auto& h = c->actor()) caf::anon_send(h->self, closed_atom::value);
+    publish_event(*c, "DISCONNECT", "io.nats.server.advisory.v1.client_disconnect", &why);
+  }
+
+  void release_subscriptions(account& acc, std::vector<platform::subscription_ptr> subs) override {
+    auto it = accounts_.find(acc.name());
+    if (it == accounts_.end()) {
+      acc.subjects().remove_all(subs);
+      return;
+    }
+    actors::release_subscriptions(it->second, std::move(subs));
+  }
+
+  void verify_password(std::string stored, std::string given, std::function<void(bool)> done) override {
+    auto& v = verifiers_[next_++ % verifiers_.size()];
+    caf::anon_send(v, verify_atom::value, password_job{std::move(stored), std::move(given), std::move(done)});
   }
 
  private:
+  // $SYS.ACCOUNT.<acc>.CONNECT|DISCONNECT, built here (on the I/O thread, where the
+  // connection's details are at hand) and published by the server actor.
+  void publish_event(client_connection& c, const char* what, const char* type, const close_reason* why) {
+    auto now = std::chrono::system_clock::now();
+    nlohmann::json j;
+    j["type"] = type;
+    j["id"] = server_id_.substr(1, 10) + std::to_string(++event_seq_);
+    j["timestamp"] = platform::rfc3339(now);
+    j["server"] = {{"name", server_name_}, {"id", server_id_}, {"ver", DIALTONE_VERSION},
+                   {"seq", event_seq_.load()}, {"time", platform::rfc3339(now)}};
+    nlohmann::json client = describe(c);
+    client["id"] = c.id();
+    client["host"] = c.remote_ip();
+    client["server"] = server_name_;
+    j["client"] = std::move(client);
+    if (why) {
+      j["sent"] = {{"msgs", c.msgs_out.load()}, {"bytes", c.bytes_out.load()}};
+      j["received"] = {{"msgs", c.msgs_in.load()}, {"bytes", c.bytes_in.load()}};
+      j["reason"] = std::string(to_string(*why));
+    }
+    std::string subject = "$SYS.ACCOUNT." + c.acc().name() + "." + what;
+    caf::anon_send(server_, event_atom::value, std::move(subject), j.dump());
+  }
+
   caf::actor_system& sys_;
-  caf::actor account_;
+  std::map<std::string, caf::actor> accounts_;
+  caf::actor server_;
+  std::string server_name_, server_id_;
+  std::vector<caf::actor> verifiers_;
+  std::atomic<size_t> next_{0};
+  std::atomic<uint64_t> event_seq_{0};
 };
 
 }  // namespace
 
-std::unique_ptr<control_plane> make_actor_control_plane(caf::actor_system& sys, const caf::actor& account_actor) {
-  return std::make_unique<actor_control_plane>(sys, account_actor);
+std::unique_ptr<control_plane> make_actor_control_plane(caf::actor_system& sys,
+                                                        std::map<std::string, caf::actor> accounts,
+                                                        caf::actor server, std::string server_name,
+                                                        std::string server_id) {
+  return std::make_unique<actor_control_plane>(sys, std::move(accounts), std::move(server), std::move(server_name),
+                                               std::move(server_id));
 }
 
 }  // namespace actors

@@ -2,11 +2,26 @@
 
 #include <random>
 
+#include "actors/account.hpp"
 #include "actors/client_connection.hpp"
+#include "actors/internal_subscriber.hpp"
 #include "actors/io/event_loop.hpp"
 #include "libplatform/protocol/writer.hpp"
 
-namespace actors::router {
+namespace actors {
+
+platform::subscription_ptr add_internal_subscription(account& acc, std::string_view subject,
+                                                     std::shared_ptr<internal_subscriber> owner) {
+  auto sub = std::make_shared<platform::subscription>();
+  sub->subject.assign(subject);
+  sub->sid = "internal";
+  sub->internal = true;
+  sub->owner = std::move(owner);
+  acc.subjects().insert(sub);
+  return sub;
+}
+
+namespace router {
 
 namespace {
 
@@ -26,18 +41,27 @@ inline void bump(std::atomic<uint64_t>& a, uint64_t n) {
   a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
-bool deliver_to(client_connection& from, const platform::subscription_ptr& sp, const message_args& m,
-                bool respect_echo = true) {
+// Delivers to one subscription; returns how many client subscriptions got the message.
+size_t deliver_to(context& ctx, const platform::subscription_ptr& sp, const message_args& m,
+                  bool respect_echo = true) {
   platform::subscription& s = *sp;
-  if (s.closed.load(std::memory_order_relaxed)) return false;
+  if (s.closed.load(std::memory_order_relaxed)) return 0;
+  if (s.internal) {
+    if (ctx.depth >= context::max_depth) return 0;
+    ++ctx.depth;
+    size_t n = static_cast<internal_subscriber*>(s.owner.get())->deliver(ctx, m);
+    --ctx.depth;
+    return n;
+  }
   auto* to = static_cast<client_connection*>(s.owner.get());
-  if (respect_echo && to == &from && !from.options().echo) return false;
+  if (respect_echo && to == ctx.from && !to->options().echo) return 0;
+  if (to->has_delivery_filter() && !to->accepts_delivery(m.subject, m.reply)) return 0;
 
   uint64_t max = s.max_msgs.load(std::memory_order_relaxed);
   bool last = false;
   if (max) {
     uint64_t n = s.delivered.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (n > max) return false;
+    if (n > max) return 0;
     last = n == max;
   } else {
     bump(s.delivered, 1);
@@ -52,12 +76,33 @@ bool deliver_to(client_connection& from, const platform::subscription_ptr& sp, c
     body = m.payload();
     platform::protocol::format_msg_line(line, m.subject, s.sid, m.reply, -1, body.size());
   }
-  if (line.overflow) return false;
+  if (line.overflow) return 0;
   size_t pending = to->enqueue(line.view(), body, "\r\n");
   if (last) to->remove_subscription(sp);
-  if (pending == 0) return false;
-  from.loop().add_pending(std::static_pointer_cast<client_connection>(s.owner));
-  return true;
+  if (pending == 0) return 0;
+  if (ctx.loop) {
+    ctx.loop->add_pending(std::static_pointer_cast<client_connection>(s.owner));
+  } else {
+    to->flush();
+  }
+  return 1;
+}
+
+size_t deliver_result(context& ctx, const platform::match_result& r, const message_args& m) {
+  size_t delivered = 0;
+  for (auto& s : r.plain) delivered += deliver_to(ctx, s, m);
+  for (auto& g : r.queues) {
+    size_t n = g.members.size();
+    size_t start = fast_random() % n;
+    for (size_t k = 0; k < n; ++k) {
+      size_t got = deliver_to(ctx, g.members[(start + k) % n], m);
+      if (got) {
+        delivered += got;
+        break;
+      }
+    }
+  }
+  return delivered;
 }
 
 void send_no_responders(client_connection& from, std::string_view reply) {
@@ -67,39 +112,51 @@ void send_no_responders(client_connection& from, std::string_view reply) {
   m.subject = reply;
   m.header_len = int64_t(status.size());
   m.data = status;
+  context ctx{&from, &from.loop(), 0};
   auto mine = [&](const platform::subscription_ptr& s) {
-    return s->owner.get() == static_cast<platform::subscriber*>(&from);
+    return !s->internal && s->owner.get() == static_cast<platform::subscriber*>(&from);
   };
   for (auto& s : r.plain)
-    if (mine(s) && deliver_to(from, s, m, false)) return;
+    if (mine(s) && deliver_to(ctx, s, m, false)) return;
   for (auto& g : r.queues)
     for (auto& s : g.members)
-      if (mine(s) && deliver_to(from, s, m, false)) return;
+      if (mine(s) && deliver_to(ctx, s, m, false)) return;
 }
 
 }  // namespace
 
+size_t deliver_in(account& acc, context& ctx, const message_args& m) {
+  if (ctx.from) {
+    // Another account's results are cached per publisher too, keyed by that account;
+    // hold a reference so nested hops cannot invalidate what is being iterated.
+    auto r = ctx.from->cache_for(acc).lookup_ptr(acc.subjects(), m.subject);
+    return deliver_result(ctx, *r, m);
+  }
+  auto r = acc.subjects().match(m.subject);
+  return deliver_result(ctx, *r, m);
+}
+
 size_t deliver(client_connection& from, const message_args& m) {
   bump(from.msgs_in, 1);
   bump(from.bytes_in, m.data.size());
-  // The reference stays valid until the next lookup on this cache: no lookup may
-  // happen while `r` is in use.
+  context ctx{&from, &from.loop(), 0};
+  // The reference stays valid until the next lookup on this cache; deliveries into
+  // other accounts use other caches, so nothing below looks this cache up again.
   const platform::match_result& r = from.cache().lookup(from.acc().subjects(), m.subject);
-  size_t delivered = 0;
-  for (auto& s : r.plain) delivered += deliver_to(from, s, m);
-  for (auto& g : r.queues) {
-    size_t n = g.members.size();
-    size_t start = fast_random() % n;
-    for (size_t k = 0; k < n; ++k) {
-      if (deliver_to(from, g.members[(start + k) % n], m)) {
-        ++delivered;
-        break;
-      }
-    }
-  }
-  if (delivered == 0 && !m.reply.empty() && from.options().no_responders)
-    send_no_responders(from, m.reply);
+  size_t delivered = deliver_result(ctx, r, m);
+  if (delivered == 0 && !m.reply.empty() && from.options().no_responders) send_no_responders(from, m.reply);
   return delivered;
 }
 
-}  // namespace actors::router
+size_t publish_internal(account& acc, std::string_view subject, std::string_view payload,
+                        std::string_view reply) {
+  message_args m;
+  m.subject = subject;
+  m.reply = reply;
+  m.data = payload;
+  context ctx;
+  return deliver_in(acc, ctx, m);
+}
+
+}  // namespace router
+}  // namespace actors

@@ -4,62 +4,123 @@
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "actors/account_actor.hpp"
 #include "actors/atoms.hpp"
 #include "actors/connection_actor.hpp"
+#include "actors/internal_subscriber.hpp"
 #include "actors/server_core.hpp"
+#include "libplatform/time_format.hpp"
 
 namespace actors {
 
 namespace {
 
+// $SYS.REQ.SERVER.PING and friends: handed to the server actor, answered from there.
+class system_request final : public internal_subscriber {
+ public:
+  explicit system_request(caf::actor server) : server_(std::move(server)) {}
+  size_t deliver(router::context&, const platform::protocol::message_args& m) override {
+    if (m.reply.empty()) return 0;
+    caf::anon_send(server_, sysreq_atom::value, std::string(m.subject), std::string(m.reply));
+    return 1;
+  }
+
+ private:
+  caf::actor server_;
+};
+
 struct server_state {
   platform::config::server_options opts;
-  std::unique_ptr<control_plane> control;
+  platform::accounts::auth_config auth;
   std::unique_ptr<server_core> core;
-  caf::actor global_account;
+  std::unique_ptr<control_plane> control;
+  std::map<std::string, caf::actor> accounts;
+  std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
   static inline const char* name = "server";
 };
 
-caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::config::server_options opts) {
+nlohmann::json statsz(server_state& st) {
+  auto& core = *st.core;
+  auto& c = core.counters();
+  size_t subs = 0;
+  for (auto& [name, acc] : core.accounts()) subs += acc->subjects().count();
+  nlohmann::json j;
+  j["server"] = {{"name", core.server_name()},
+                 {"host", core.opts().host},
+                 {"id", core.server_id()},
+                 {"ver", DIALTONE_VERSION},
+                 {"time", platform::rfc3339(std::chrono::system_clock::now())}};
+  j["statsz"] = {{"start", platform::rfc3339(st.started)},
+                 {"cores", std::thread::hardware_concurrency()},
+                 {"connections", c.current_connections.load()},
+                 {"total_connections", c.total_connections.load()},
+                 {"active_accounts", core.accounts().size()},
+                 {"subscriptions", subs},
+                 {"slow_consumers", c.slow_consumers.load()}};
+  return j;
+}
+
+caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::config::server_options opts,
+                           platform::accounts::auth_config auth) {
   self->state.opts = std::move(opts);
+  self->state.auth = std::move(auth);
   return {
       [=](start_atom) -> std::string {
         auto& st = self->state;
         if (st.core) return "already started";
-        // Accounts first: their actors are what the control plane registers connections with.
-        auto global = std::make_shared<account>(global_account_name);
-        st.global_account = spawn_account_actor(self->system(), global);
-        st.control = make_actor_control_plane(self->system(), st.global_account);
-        auto core = std::make_unique<server_core>(st.opts, st.control.get(), global);
-        auto err = core->start();
-        if (!err.empty()) return err;
-        spdlog::info("Listening for client connections on {}:{}", st.opts.host, core->port());
+        st.core = std::make_unique<server_core>(st.opts, st.auth);
+        for (auto& [name, acc] : st.core->accounts()) st.accounts[name] = spawn_account_actor(self->system(), acc);
+        st.control = make_actor_control_plane(self->system(), st.accounts, caf::actor_cast<caf::actor>(self),
+                                              st.core->server_name(), st.core->server_id());
+        st.core->set_control(st.control.get());
+        auto sys_acc = st.core->system_account();
+        auto handler = std::make_shared<system_request>(caf::actor_cast<caf::actor>(self));
+        for (auto subject : {"$SYS.REQ.SERVER.PING", "$SYS.REQ.SERVER.PING.STATSZ"})
+          sys_acc->keep(add_internal_subscription(*sys_acc, subject, handler));
+        auto err = st.core->start();
+        if (!err.empty()) {
+          st.core.reset();
+          return err;
+        }
+        if (st.auth.auth_required())
+          spdlog::info("Authentication required: {} user(s), {} account(s)", st.auth.users.size(),
+                       st.core->accounts().size());
+        spdlog::info("Listening for client connections on {}:{}", st.opts.host, st.core->port());
         spdlog::info("Server is ready");
-        st.core = std::move(core);
+        self->delayed_send(self, std::chrono::seconds(1), sweep_atom::value);
         return {};
       },
+      [=](event_atom, const std::string& subject, const std::string& json) {
+        if (auto& core = self->state.core) router::publish_internal(*core->system_account(), subject, json);
+      },
+      [=](sysreq_atom, const std::string&, const std::string& reply) {
+        if (auto& core = self->state.core)
+          router::publish_internal(*core->system_account(), reply, statsz(self->state).dump());
+      },
+      [=](sweep_atom) {
+        auto& core = self->state.core;
+        if (!core) return;
+        auto now = std::chrono::steady_clock::now();
+        for (auto& [name, acc] : core->accounts()) acc->responses().expire(now);
+        self->delayed_send(self, std::chrono::seconds(1), sweep_atom::value);
+      },
       [=](stats_atom) -> std::string {
-        auto& st = self->state;
-        nlohmann::json j;
-        if (st.core) {
-          auto& c = st.core->counters();
-          j["server_id"] = st.core->server_id();
-          j["connections"] = c.current_connections.load();
-          j["total_connections"] = c.total_connections.load();
-          j["slow_consumers"] = c.slow_consumers.load();
-          j["subscriptions"] = st.core->global_account()->subjects().count();
-        }
-        return j.dump();
+        if (!self->state.core) return "{}";
+        return statsz(self->state).dump();
       },
       [=](account_atom, const std::string& name) -> caf::actor {
-        return name == global_account_name ? self->state.global_account : caf::actor{};
+        auto it = self->state.accounts.find(name);
+        return it == self->state.accounts.end() ? caf::actor{} : it->second;
       },
       [=](stop_atom) -> bool {
         auto& st = self->state;
         if (st.core) st.core->stop();
-        if (st.global_account) self->send_exit(st.global_account, caf::exit_reason::user_shutdown);
+        st.core.reset();
+        st.control.reset();
+        for (auto& [name, a] : st.accounts) self->send_exit(a, caf::exit_reason::user_shutdown);
+        st.accounts.clear();
         self->quit();
         return true;
       },
@@ -68,8 +129,9 @@ caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::co
 
 }  // namespace
 
-caf::actor spawn_server_actor(caf::actor_system& sys, platform::config::server_options opts) {
-  return sys.spawn(server_actor, std::move(opts));
+caf::actor spawn_server_actor(caf::actor_system& sys, platform::config::server_options opts,
+                              platform::accounts::auth_config auth) {
+  return sys.spawn(server_actor, std::move(opts), std::move(auth));
 }
 
 }  // namespace actors

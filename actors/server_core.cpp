@@ -30,12 +30,21 @@ constexpr const char* compatible_nats_version = "2.10.0";
 
 }  // namespace
 
-server_core::server_core(platform::config::server_options opts, control_plane* cp, account_ptr global)
-    : opts_(std::move(opts)), control_(cp), server_id_(random_server_id()), global_(std::move(global)) {
+server_core::server_core(platform::config::server_options opts, const platform::accounts::auth_config& auth)
+    : opts_(std::move(opts)), server_id_(random_server_id()) {
   server_name_ = opts_.server_name.empty() ? server_id_ : opts_.server_name;
+  accounts_ = make_accounts(auth);
+  global_ = accounts_.at(global_account_name);
+  system_ = accounts_.at(auth.system_account);
+  wire_imports(auth, accounts_, server_name_);
+  auth_ = authenticator(auth, accounts_);
 }
 
-server_core::~server_core() { stop(); }
+server_core::~server_core() {
+  stop();
+  // Imports hold subscriptions across accounts: release them explicitly.
+  for (auto& [name, acc] : accounts_) acc->clear();
+}
 
 std::string server_core::start() {
   unsigned n = std::thread::hardware_concurrency();
@@ -121,6 +130,7 @@ std::string server_core::info_line(uint64_t client_id, const std::string& client
   j["port"] = bound_port_;
   j["headers"] = true;
   j["max_payload"] = opts_.max_payload;
+  if (auth_.advertise_auth_required()) j["auth_required"] = true;
   j["client_id"] = client_id;
   j["client_ip"] = client_ip;
   return "INFO " + j.dump() + "\r\n";

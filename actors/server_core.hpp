@@ -1,16 +1,19 @@
 #pragma once
-// The non-actor core of a running server: options, accounts, I/O loops and the
-// listener. Owned by the server actor, which starts and stops it; read by connections
-// on every loop (options and accounts do not change while running).
+// The non-actor core of a running server: options, accounts, the authenticator, I/O
+// loops and the listener. Owned by the server actor, which starts and stops it; read
+// by connections on every loop (options, accounts and users do not change while
+// running).
 #include <asio/ip/tcp.hpp>
 #include <atomic>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "actors/account.hpp"
+#include "actors/authenticator.hpp"
+#include "actors/imports.hpp"
 #include "actors/io/event_loop.hpp"
+#include "libplatform/accounts/auth_config.hpp"
 #include "libplatform/config/server_options.hpp"
 
 namespace actors {
@@ -26,9 +29,12 @@ struct server_counters {
 
 class server_core {
  public:
-  server_core(platform::config::server_options opts, control_plane* cp, account_ptr global);
+  // Builds the accounts, their imports and the user table from a validated config.
+  server_core(platform::config::server_options opts, const platform::accounts::auth_config& auth);
   ~server_core();
 
+  // Must be set before start().
+  void set_control(control_plane* cp) { control_ = cp; }
   // Binds the listener and starts the loops. Returns an error text on failure.
   std::string start();
   // Stops accepting, closes every connection (flushing what it can), joins the loops.
@@ -38,7 +44,10 @@ class server_core {
   const std::string& server_id() const noexcept { return server_id_; }
   const std::string& server_name() const noexcept { return server_name_; }
   int port() const noexcept { return bound_port_; }
+  const account_map& accounts() const noexcept { return accounts_; }
   account_ptr global_account() const { return global_; }
+  account_ptr system_account() const { return system_; }
+  const authenticator& auth() const noexcept { return auth_; }
   control_plane* control() const noexcept { return control_; }
   server_counters& counters() noexcept { return counters_; }
   size_t loop_count() const noexcept { return loops_.size(); }
@@ -51,10 +60,12 @@ class server_core {
   void accept_next();
 
   platform::config::server_options opts_;
-  control_plane* control_;
+  control_plane* control_ = nullptr;
   std::string server_id_, server_name_;
   int bound_port_ = 0;
-  account_ptr global_;
+  account_map accounts_;
+  account_ptr global_, system_;
+  authenticator auth_;
   std::vector<std::unique_ptr<io::event_loop>> loops_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::atomic<uint64_t> next_client_id_{0};

@@ -32,6 +32,12 @@ class match_cache {
     return *e.result;
   }
 
+  // As lookup(), but shares ownership of the result: safe to hold across other lookups.
+  match_result_ptr lookup_ptr(const sublist& index, std::string_view subject) {
+    lookup(index, subject);
+    return entries_.find(subject)->second.result;
+  }
+
   void clear() { entries_.clear(); }
   size_t size() const { return entries_.size(); }
 

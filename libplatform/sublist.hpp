@@ -32,6 +32,7 @@ struct subscription {
   std::atomic<uint64_t> max_msgs{0};   // auto-unsubscribe limit, 0 = none
   std::atomic<uint64_t> delivered{0};  // counted only while max_msgs is set
   std::atomic<bool> closed{false};     // set once removed; deliveries skip it
+  bool internal = false;  // owned by the server (an import, a system service), not a client
 };
 using subscription_ptr = std::shared_ptr<subscription>;
 

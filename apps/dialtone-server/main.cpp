@@ -1,6 +1,7 @@
 // dialtone-server: command-line flags (nats-server's), config file, logging, the CAF
 // actor system, and the signal wait. Everything else lives in actors/.
 #include <signal.h>
+#include <sys/resource.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/server_actor.hpp"
+#include "libplatform/accounts/auth_config.hpp"
 #include "libplatform/config/load_options.hpp"
 #include "logging.hpp"
 
@@ -52,9 +54,15 @@ int main(int argc, char** argv) {
   }
 
   platform::config::server_options opts;
+  platform::accounts::auth_config auth;
   if (!f.config.empty()) {
     try {
-      opts = platform::config::load_options_file(f.config);
+      auto root = platform::config::parse_file(f.config);
+      platform::config::load_options(root, opts);
+      opts.config_file = f.config;
+      // Accounts, users and imports are checked whole before anything starts: the
+      // server never runs with a half-applied configuration.
+      auth = platform::accounts::load_auth_config(root);
     } catch (const std::exception& e) {
       std::cerr << "dialtone-server: configuration error: " << e.what() << "\n";
       return 1;
@@ -78,6 +86,13 @@ int main(int argc, char** argv) {
   if (!opts.config_file.empty()) spdlog::info("  Using configuration file: {}", opts.config_file);
   for (auto& w : opts.warnings) spdlog::warn("{}", w);
 
+  // Every client is a file descriptor: use the hard limit, as Go (and so nats-server) does.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+
   // Signals are taken synchronously by this thread; block them before any thread starts
   // so every thread inherits the mask. Writes to closed sockets must return EPIPE.
   sigset_t sigs;
@@ -94,7 +109,7 @@ int main(int argc, char** argv) {
     cfg.set("scheduler.max-threads", size_t{2});
     cfg.set("scheduler.max-throughput", size_t{300});
     caf::actor_system sys{cfg};
-    auto server = actors::spawn_server_actor(sys, opts);
+    auto server = actors::spawn_server_actor(sys, opts, auth);
     caf::scoped_actor self{sys};
     std::string start_error;
     self->request(server, caf::infinite, actors::start_atom::value)

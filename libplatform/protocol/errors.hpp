@@ -19,6 +19,9 @@ enum class err {
   maximum_connections_exceeded,
   maximum_account_connections_exceeded,
   secure_connection_tls_required,
+  // Dialtone's own (nats-server closes silently in these cases; we say why).
+  invalid_connect_json,
+  headers_not_supported,
   // Keep the connection open.
   invalid_subject,
   invalid_publish_subject,
@@ -39,6 +42,8 @@ constexpr std::string_view text(err e) noexcept {
     case err::maximum_account_connections_exceeded:
       return "maximum account active connections exceeded";
     case err::secure_connection_tls_required: return "Secure Connection - TLS Required";
+    case err::invalid_connect_json: return "Invalid CONNECT JSON";
+    case err::headers_not_supported: return "message headers not supported";
     case err::invalid_subject: return "Invalid Subject";
     case err::invalid_publish_subject: return "Invalid Publish Subject";
     case err::maximum_subscriptions_exceeded: return "maximum subscriptions exceeded";
@@ -74,7 +79,7 @@ inline std::string permissions_publish(std::string_view subj) {
 inline std::string permissions_reply(std::string_view reply) {
   return "Permissions Violation for Publish with Reply of \"" + std::string(reply) + "\"";
 }
-inline std::string permissions_subscribe(std::string_view subj) {
+inline std::string permissions_subscribe(std::string_view subj) {  // NOLINT
   return "Permissions Violation for Subscription to \"" + std::string(subj) + "\"";
 }
 inline std::string permissions_subscribe_queue(std::string_view subj, std::string_view queue) {

@@ -99,7 +99,10 @@ parse_status server_parser::parse(const char* data, size_t len, parser_handler& 
     m.data = std::string_view(payload_.data(), size);
     bool go_on = h.on_msg(m);
     payload_.clear();
-    if (!go_on) return parse_status::stopped;
+    if (!go_on) {
+      consumed_ = size_t(p - data);
+      return parse_status::stopped;
+    }
   }
 
   while (p < end) {
@@ -122,7 +125,10 @@ parse_status server_parser::parse(const char* data, size_t len, parser_handler& 
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     auto st = process_line(line, p, end, h);
     line_.clear();
-    if (st != parse_status::ok) return st;
+    if (st != parse_status::ok) {
+      consumed_ = size_t(p - data);
+      return st;
+    }
   }
   return parse_status::ok;
 }

@@ -53,6 +53,9 @@ class server_parser {
   parse_status parse(const char* data, size_t len, parser_handler& h);
 
   err error() const noexcept { return error_; }
+  // After parse_status::stopped: how many bytes of that call's input were consumed, so
+  // the caller can keep the rest and feed it again later (e.g. after async auth).
+  size_t consumed() const noexcept { return consumed_; }
   // Bytes the parser holds between calls (partial line or payload).
   size_t buffered() const noexcept { return line_.size() + payload_.size(); }
   // Releases memory held for split frames once they are no longer needed.
@@ -70,6 +73,7 @@ class server_parser {
   bool valid_partial_op(std::string_view partial) const;
 
   enum class state { line, payload };
+  size_t consumed_ = 0;
   state state_ = state::line;
   err error_ = err::unknown_protocol_operation;
   int64_t max_control_line_ = 4096;

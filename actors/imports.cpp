@@ -1,0 +1,226 @@
+#include "actors/imports.hpp"
+
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "actors/client_connection.hpp"
+#include "actors/internal_subscriber.hpp"
+#include "libplatform/accounts/subject_transform.hpp"
+#include "libplatform/time_format.hpp"
+
+namespace actors {
+
+namespace {
+
+using platform::accounts::subject_transform;
+using platform::protocol::message_args;
+
+std::string random_id() {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string s;
+  for (int i = 0; i < 22; ++i) s += alphabet[rng() % 62];
+  return s;
+}
+
+// Who is on one end of a sampled request, as nats-server describes a client.
+nlohmann::json describe_client(const client_connection* c, const account& acc, const std::string& server_name) {
+  nlohmann::json j;
+  j["acc"] = acc.name();
+  j["server"] = server_name;
+  j["rtt"] = 0;
+  if (c) {
+    j["cid"] = c->id();
+    j["ip"] = c->remote_ip();
+    j["start"] = platform::rfc3339(c->started_at());
+    if (!c->user_name().empty()) j["user"] = c->user_name();
+    if (!c->options().name.empty()) j["name"] = c->options().name;
+    if (!c->options().lang.empty()) j["lang"] = c->options().lang;
+    if (!c->options().version.empty()) j["ver"] = c->options().version;
+  }
+  return j;
+}
+
+// Trace headers that make a request sampled under `sampling: headers`.
+bool has_trace_header(std::string_view headers) {
+  for (auto key : {"Uber-Trace-Id:", "X-B3-Sampled:", "X-B3-TraceId:", "B3:", "Traceparent:", "traceparent:"})
+    if (headers.find(key) != std::string_view::npos) return true;
+  return false;
+}
+
+class stream_import final : public internal_subscriber {
+ public:
+  stream_import(account* importer, subject_transform t) : importer_(importer), transform_(std::move(t)) {}
+
+  size_t deliver(router::context& ctx, const message_args& m) override {
+    std::string subject = transform_.apply(m.subject);
+    message_args out = m;
+    out.subject = subject;
+    return router::deliver_in(*importer_, ctx, out);
+  }
+
+ private:
+  account* importer_;
+  subject_transform transform_;
+};
+
+class service_import final : public internal_subscriber {
+ public:
+  service_import(account* importer, account* exporter, subject_transform t, platform::accounts::export_entry exp,
+                 std::string server_name)
+      : importer_(importer),
+        exporter_(exporter),
+        transform_(std::move(t)),
+        export_(std::move(exp)),
+        server_name_(std::move(server_name)) {}
+
+  size_t deliver(router::context& ctx, const message_args& m) override {
+    std::string subject = transform_.apply(m.subject);
+    message_args out = m;
+    out.subject = subject;
+    std::string reply;
+    if (!m.reply.empty()) {
+      pending_response r;
+      r.requester = importer_;
+      r.reply.assign(m.reply);
+      r.type = export_.response;
+      r.threshold = export_.response_threshold;
+      if (export_.latency && sampled(m)) {
+        latency_sample s;
+        s.subject = export_.latency->subject;
+        s.service_subject = subject;
+        s.requestor_json = describe_client(ctx.from, *importer_, server_name_).dump();
+        s.start = std::chrono::system_clock::now();
+        s.forwarded = std::chrono::steady_clock::now();
+        r.latency = std::move(s);
+      }
+      reply = exporter_->responses().add(std::move(r));
+      out.reply = reply;
+    }
+    size_t n = router::deliver_in(*exporter_, ctx, out);
+    if (n == 0 && !reply.empty()) exporter_->responses().remove(reply);
+    return n;
+  }
+
+ private:
+  bool sampled(const message_args& m) const {
+    int rate = export_.latency->sampling;
+    if (rate == 0) return has_trace_header(m.headers());
+    if (rate >= 100) return true;
+    thread_local std::mt19937 rng{std::random_device{}()};
+    return int(rng() % 100) < rate;
+  }
+
+  account* importer_;
+  account* exporter_;
+  subject_transform transform_;
+  platform::accounts::export_entry export_;
+  std::string server_name_;
+};
+
+class response_router final : public internal_subscriber {
+ public:
+  response_router(account* exporter, std::string server_name)
+      : exporter_(exporter), server_name_(std::move(server_name)) {}
+
+  size_t deliver(router::context& ctx, const message_args& m) override {
+    auto route = exporter_->responses().take(m.subject, m.payload().empty());
+    if (!route) return 0;
+    message_args out = m;
+    out.subject = route->reply;
+    out.reply = {};  // a reply subject in the exporter's namespace means nothing to the requester
+    size_t n = router::deliver_in(*route->requester, ctx, out);
+    if (route->latency) report_latency(ctx, *route->latency);
+    return n;
+  }
+
+ private:
+  void report_latency(router::context& ctx, const latency_sample& s) {
+    auto service = std::chrono::steady_clock::now() - s.forwarded;
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(service).count();
+    nlohmann::json j;
+    j["type"] = "io.nats.server.metric.v1.service_latency";
+    j["id"] = random_id();
+    j["timestamp"] = platform::rfc3339(std::chrono::system_clock::now());
+    j["status"] = 200;
+    j["requestor"] = nlohmann::json::parse(s.requestor_json);
+    j["responder"] = describe_client(ctx.from, *exporter_, server_name_);
+    j["start"] = platform::rfc3339(s.start);
+    j["service"] = ns;
+    j["system"] = 0;  // one server: no hops between servers
+    j["total"] = ns;
+    std::string payload = j.dump();
+    message_args m;
+    m.subject = s.subject;
+    m.data = payload;
+    router::deliver_in(*exporter_, ctx, m);
+  }
+
+  account* exporter_;
+  std::string server_name_;
+};
+
+}  // namespace
+
+account_map make_accounts(const platform::accounts::auth_config& cfg) {
+  account_map out;
+  for (auto& a : cfg.accounts) {
+    auto acc = std::make_shared<account>(a.name);
+    acc->limits.max_connections = a.max_connections;
+    acc->limits.max_subscriptions = a.max_subscriptions;
+    acc->limits.max_payload = a.max_payload;
+    acc->is_system = a.name == cfg.system_account;
+    out.emplace(a.name, std::move(acc));
+  }
+  for (auto name : {std::string(global_account_name), cfg.system_account}) {
+    if (!out.count(name)) {
+      auto acc = std::make_shared<account>(name);
+      acc->is_system = name == cfg.system_account;
+      out.emplace(name, std::move(acc));
+    }
+  }
+  return out;
+}
+
+void wire_imports(const platform::accounts::auth_config& cfg, const account_map& accounts,
+                  const std::string& server_name) {
+  using kind = platform::accounts::import_entry::kind;
+  for (auto& a : cfg.accounts) {
+    account* importer = accounts.find(a.name)->second.get();
+    for (auto& imp : a.imports) {
+      auto exp_it = accounts.find(imp.account);
+      const auto* exporter_cfg = cfg.find_account(imp.account);
+      if (exp_it == accounts.end() || !exporter_cfg) continue;  // validate() rejected this already
+      account* exporter = exp_it->second.get();
+      if (imp.type == kind::stream) {
+        std::optional<subject_transform> t;
+        if (!imp.prefix.empty()) {
+          t = subject_transform::prefix(imp.prefix);
+        } else {
+          t = subject_transform::create(imp.subject, imp.to.empty() ? imp.subject : imp.to);
+        }
+        if (!t) continue;
+        exporter->keep(add_internal_subscription(*exporter, imp.subject,
+                                                 std::make_shared<stream_import>(importer, std::move(*t))));
+      } else {
+        std::string local = imp.to.empty() ? imp.subject : imp.to;
+        auto t = subject_transform::create(local, imp.subject);
+        const auto* exp = platform::accounts::find_export(*exporter_cfg, platform::accounts::export_entry::kind::service,
+                                                          a.name, imp.subject);
+        if (!t || !exp) continue;
+        importer->keep(add_internal_subscription(
+            *importer, local, std::make_shared<service_import>(importer, exporter, std::move(*t), *exp, server_name)));
+      }
+    }
+  }
+  for (auto& a : cfg.accounts) {
+    bool exports_services = false;
+    for (auto& e : a.exports) exports_services |= e.type == platform::accounts::export_entry::kind::service;
+    if (!exports_services) continue;
+    account* exporter = accounts.find(a.name)->second.get();
+    exporter->keep(add_internal_subscription(*exporter, exporter->responses().reply_prefix() + ">",
+                                             std::make_shared<response_router>(exporter, server_name)));
+  }
+}
+
+}  // namespace actors

@@ -1,0 +1,81 @@
+#include "actors/response_table.hpp"
+
+#include <random>
+
+namespace actors {
+
+namespace {
+
+constexpr char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+void append_base62(std::string& out, uint64_t v, size_t min_width) {
+  char tmp[16];
+  size_t n = 0;
+  do {
+    tmp[n++] = digits[v % 62];
+    v /= 62;
+  } while (v && n < sizeof tmp);
+  while (n < min_width) tmp[n++] = '0';
+  while (n) out += tmp[--n];
+}
+
+}  // namespace
+
+response_table::response_table(std::string prefix) : reply_prefix_("_R_." + prefix + ".") {
+  // Start the sequence at a random point so reply subjects are not guessable across
+  // restarts; each one also carries random characters.
+  next_ = std::random_device{}();
+}
+
+std::string response_table::add(pending_response r) {
+  std::string subject = reply_prefix_;
+  std::lock_guard lock(mutex_);
+  append_base62(subject, ++next_, 1);
+  append_base62(subject, std::hash<uint64_t>{}(next_ * 0x9E3779B97F4A7C15ull) % (62ull * 62 * 62 * 62), 4);
+  r.expires = std::chrono::steady_clock::now() + r.threshold;
+  routes_.emplace(subject, std::move(r));
+  return subject;
+}
+
+std::optional<pending_response> response_table::take(std::string_view subject, bool empty_payload) {
+  std::lock_guard lock(mutex_);
+  auto it = routes_.find(std::string(subject));
+  if (it == routes_.end()) return std::nullopt;
+  using platform::accounts::response_type;
+  if (it->second.type == response_type::singleton || empty_payload) {
+    pending_response r = std::move(it->second);
+    routes_.erase(it);
+    return r;
+  }
+  // Streamed responses keep the route; only the first one reports latency.
+  pending_response copy = it->second;
+  it->second.latency.reset();
+  it->second.expires = std::chrono::steady_clock::now() + it->second.threshold;
+  return copy;
+}
+
+void response_table::remove(const std::string& subject) {
+  std::lock_guard lock(mutex_);
+  routes_.erase(subject);
+}
+
+size_t response_table::expire(std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  size_t n = 0;
+  for (auto it = routes_.begin(); it != routes_.end();) {
+    if (it->second.expires <= now) {
+      it = routes_.erase(it);
+      ++n;
+    } else {
+      ++it;
+    }
+  }
+  return n;
+}
+
+size_t response_table::size() {
+  std::lock_guard lock(mutex_);
+  return routes_.size();
+}
+
+}  // namespace actors

@@ -1,0 +1,62 @@
+#pragma once
+// In-flight service requests of one exporting account. When a request crosses into the
+// exporter through a service import, its reply subject is replaced by a fresh
+// "_R_.<account prefix>.<id>" and an entry here remembers where the answer goes (the
+// importing account and the original reply). The exporter's response router (an
+// internal subscription on "_R_.<prefix>.>") takes entries out as answers arrive.
+// Thread-safe (one mutex); entries expire after the export's response_threshold.
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "libplatform/accounts/auth_config.hpp"
+
+namespace actors {
+
+class account;
+
+// What a sampled request remembers for its latency report.
+struct latency_sample {
+  std::string subject;          // where the report is published, in the exporter
+  std::string service_subject;  // the exporter's subject the request went to
+  std::string requestor_json;   // {"acc":..,"name":..,...}, built when the request arrived
+  std::chrono::system_clock::time_point start;
+  std::chrono::steady_clock::time_point forwarded;
+};
+
+struct pending_response {
+  account* requester = nullptr;
+  std::string reply;  // the requester's own reply subject
+  platform::accounts::response_type type = platform::accounts::response_type::singleton;
+  std::chrono::nanoseconds threshold{};
+  std::chrono::steady_clock::time_point expires;
+  std::optional<latency_sample> latency;  // only on the first response
+};
+
+class response_table {
+ public:
+  explicit response_table(std::string prefix);
+
+  // "_R_.<prefix>." (the subscription subject is this plus ">").
+  const std::string& reply_prefix() const noexcept { return reply_prefix_; }
+  // Registers a response route and returns the reply subject to use in the exporter.
+  std::string add(pending_response r);
+  // Finds the route for a response on `subject`. Singleton routes are removed; stream
+  // and chunked routes are removed on an empty payload and otherwise extended.
+  std::optional<pending_response> take(std::string_view subject, bool empty_payload);
+  void remove(const std::string& subject);
+  // Drops routes whose threshold passed; returns how many.
+  size_t expire(std::chrono::steady_clock::time_point now);
+  size_t size();
+
+ private:
+  std::string reply_prefix_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, pending_response> routes_;
+  uint64_t next_ = 0;
+};
+
+}  // namespace actors

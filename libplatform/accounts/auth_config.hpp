@@ -1,0 +1,122 @@
+#pragma once
+// Multi-tenancy and authentication settings read from a nats-server config:
+// `authorization { ... }`, `accounts { ... }`, `no_auth_user`, `system_account`.
+// Plain data plus validation; no CAF, no I/O. Built once at start-up by
+// load_auth_config(); the server builds its account actors and user table from it.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "libplatform/config/conf_parser.hpp"
+
+namespace platform::accounts {
+
+enum class response_type { singleton, stream, chunked };
+
+// Service latency tracking: sample `sampling` percent of requests (1..100) and publish a
+// report on `subject` in the exporting account. sampling == 0 means "headers": only
+// requests carrying a trace header are sampled.
+struct latency_config {
+  int sampling = 100;
+  std::string subject;
+};
+
+struct export_entry {
+  enum class kind { stream, service };
+  kind type = kind::stream;
+  std::string subject;
+  std::vector<std::string> approved;  // empty: public; else only these accounts may import
+  int account_token_position = 0;     // 1-based token that must equal the importer's name; 0 = none
+  response_type response = response_type::singleton;
+  std::chrono::nanoseconds response_threshold{std::chrono::minutes(2)};
+  std::optional<latency_config> latency;
+  config::position pos;
+};
+
+struct import_entry {
+  enum class kind { stream, service };
+  kind type = kind::stream;
+  std::string account;  // the exporter
+  std::string subject;  // subject in the exporter's namespace
+  std::string prefix;   // stream only: deliver on "<prefix>.<subject>"
+  std::string to;       // stream: local subject mapping; service: local subject (defaults to subject)
+  config::position pos;
+};
+
+struct subject_permission {
+  std::vector<std::string> allow;  // empty with has_allow == false: everything allowed
+  std::vector<std::string> deny;
+  bool has_allow = false;
+};
+
+struct user_permissions {
+  std::optional<subject_permission> publish;
+  std::optional<subject_permission> subscribe;  // entries may be "subject queue"
+  // allow_responses: may publish to reply subjects of received messages.
+  std::optional<int> responses_max;             // set when allow_responses is configured
+  std::chrono::milliseconds responses_expires{std::chrono::minutes(2)};
+};
+
+struct user_entry {
+  std::string name;
+  std::string password;  // plain, or a bcrypt hash ($2a$/$2b$/$2x$/$2y$)
+  std::string account;   // "$G" when the user is not inside an account
+  std::optional<user_permissions> permissions;
+  // allowed_connection_types, upper-case ("STANDARD", "WEBSOCKET", ...); empty: any.
+  std::vector<std::string> allowed_connection_types;
+  config::position pos;
+};
+
+struct account_entry {
+  std::string name;
+  std::vector<export_entry> exports;
+  std::vector<import_entry> imports;
+  int64_t max_connections = -1;   // -1: unlimited
+  int64_t max_subscriptions = -1;
+  int64_t max_payload = -1;
+  int64_t max_leafnodes = -1;
+  config::position pos;
+};
+
+struct auth_config {
+  std::vector<account_entry> accounts;  // as configured; "$G" and the system account are
+                                        // added by load_auth_config when missing
+  std::vector<user_entry> users;        // from authorization{} and from every account
+  std::string token;                    // authorization { token } (may be bcrypt)
+  std::string no_auth_user;
+  std::string system_account = "$SYS";
+  std::optional<std::chrono::milliseconds> auth_timeout;
+  // Where token, no_auth_user and system_account were set, for validation errors.
+  config::position token_pos, no_auth_user_pos, system_account_pos;
+  // nats-server settings that were accepted but are not implemented yet, in
+  // load_options' form: "file:line: text".
+  std::vector<std::string> warnings;
+
+  // True when clients must authenticate (users or a token are configured).
+  bool auth_required() const { return !users.empty() || !token.empty(); }
+  const account_entry* find_account(std::string_view name) const;
+  const user_entry* find_user(std::string_view name) const;
+};
+
+// Reads the auth-related keys from a parsed config root and validates everything,
+// throwing config::parse_error (file:line:column: reason) on the first problem.
+auth_config load_auth_config(const config::value& root);
+
+// Validation used by load_auth_config, exposed for tests. Throws config::parse_error.
+void validate(const auth_config& cfg);
+
+// The export of `exporter` that lets account `importer` import `subject` as `type`, or
+// nullptr. Applies public/private (approved) rules and account_token_position.
+const export_entry* find_export(const account_entry& exporter, export_entry::kind type,
+                                std::string_view importer, std::string_view subject);
+
+// True when `stored` is a bcrypt hash.
+bool is_bcrypt(std::string_view stored);
+// Compares a client's password with a stored one: constant time for plain text, bcrypt
+// (libcrypt) for hashes. Bcrypt is slow on purpose: callers keep it off I/O threads.
+bool password_matches(std::string_view stored, std::string_view given);
+
+}  // namespace platform::accounts
