@@ -204,7 +204,11 @@ void wire_imports(const platform::accounts::auth_config& cfg, const account_map&
                                                  std::make_shared<stream_import>(importer, std::move(*t))));
       } else {
         std::string local = imp.to.empty() ? imp.subject : imp.to;
-        auto t = subject_transform::create(local, imp.subject);
+        // Defined from the exporter's subject to the local one (where $N may appear), then
+        // turned around: requests travel local -> exporter.
+        auto forward = subject_transform::create(imp.subject, local);
+        std::optional<subject_transform> t;
+        if (forward) t = forward->reverse();
         const auto* exp = platform::accounts::find_export(*exporter_cfg, platform::accounts::export_entry::kind::service,
                                                           a.name, imp.subject);
         if (!t || !exp) continue;

@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
       // Accounts, users and imports are checked whole before anything starts: the
       // server never runs with a half-applied configuration.
       auth = platform::accounts::load_auth_config(root);
+      opts.warnings.insert(opts.warnings.end(), auth.warnings.begin(), auth.warnings.end());
     } catch (const std::exception& e) {
       std::cerr << "dialtone-server: configuration error: " << e.what() << "\n";
       return 1;

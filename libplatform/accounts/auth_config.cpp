@@ -312,6 +312,10 @@ auth_config load_auth_config(const value& root) {
   if (const value* v = root.find("no_auth_user")) {
     cfg.no_auth_user = text(*v, "no_auth_user");
     cfg.no_auth_user_pos = v->pos;
+    // nats-server looks for it in users lists only (validateNoAuthUser).
+    if (auth.user_at != nullptr && auth.user_at->s == cfg.no_auth_user)
+      fail(v->pos, "no_auth_user " + quoted(cfg.no_auth_user) +
+                       " is the single authorization user; it must name a user from a users list");
   }
   // nats-server reads system_account first and falls back to its alias.
   const value* sys = root.find("system_account");

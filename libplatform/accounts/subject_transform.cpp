@@ -156,6 +156,36 @@ subject_transform subject_transform::prefix(std::string_view prefix) {
   return t;
 }
 
+std::optional<subject_transform> subject_transform::reverse() const {
+  if (!prefix_.empty()) return create(prefix_ + ">", ">");
+  if (!uses_every_wildcard_) return std::nullopt;
+  // The new source is the destination with its placeholders turned into '*'; the new
+  // destination is the old source, each '*' naming the new wildcard that carries it.
+  std::string from, to;
+  std::vector<int> carrier(wildcard_positions_.size(), 0);  // old wildcard -> new wildcard (1-based)
+  int placed = 0;
+  for (size_t i = 0; i < parts_.size(); ++i) {
+    const part& p = parts_[i];
+    if (i) from += '.';
+    if (p.type == part::literal) from += p.text;
+    else if (p.type == part::rest) from += '>';
+    else {
+      from += '*';
+      ++placed;
+      if (carrier[p.index] == 0) carrier[p.index] = placed;
+    }
+  }
+  std::vector<std::string_view> tokens;
+  subject::tokenize(from_, tokens);
+  int wildcard = 0;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (i) to += '.';
+    if (tokens[i] == "*") to += "$" + std::to_string(carrier[wildcard++]);
+    else to += tokens[i];
+  }
+  return create(from, to);
+}
+
 bool subject_transform::matches(std::string_view subject) const { return subject::matches(from_, subject); }
 
 std::string subject_transform::apply(std::string_view subject) const {

@@ -28,6 +28,10 @@ class subject_transform {
   // True when the destination places every wildcard of the source. Imports need this
   // (nats-server's strict transforms): a service import's mapping must be reversible.
   bool uses_every_wildcard() const { return uses_every_wildcard_; }
+  // The mapping back (nats-server reverse()): "svc.*.*" -> "req.$2.$1" gives
+  // "req.*.*" -> "svc.$2.$1". A service import is configured exporter subject -> local
+  // subject but runs local -> exporter. nullopt unless uses_every_wildcard().
+  std::optional<subject_transform> reverse() const;
 
  private:
   struct part {

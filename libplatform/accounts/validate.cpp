@@ -7,7 +7,7 @@
 // closes it.
 #include <algorithm>
 #include <map>
-#include <set>
+#include <unordered_map>
 
 #include "libplatform/accounts/load_util.hpp"
 #include "libplatform/accounts/subject_relations.hpp"
@@ -22,6 +22,7 @@ namespace {
 
 // nats-server's MaxAccountCycleSearchDepth.
 constexpr size_t max_cycle_search_depth = 1024;
+constexpr std::string_view too_deep = "the cycle check gave up after following imports through 1024 accounts";
 
 std::string kind_name(export_entry::kind k) { return k == export_entry::kind::stream ? "stream" : "service"; }
 export_entry::kind export_kind(import_entry::kind k) {
@@ -120,12 +121,11 @@ std::string untokenize(std::string_view s) {
 // ---- accounts, users, top-level settings ----
 
 void check_accounts(const auth_config& cfg) {
-  for (size_t i = 0; i < cfg.accounts.size(); ++i) {
-    const account_entry& a = cfg.accounts[i];
+  std::unordered_map<std::string_view, const account_entry*> seen;
+  for (const account_entry& a : cfg.accounts) {
     if (a.name.empty()) fail(a.pos, "an account needs a name");
-    for (size_t j = 0; j < i; ++j)
-      if (cfg.accounts[j].name == a.name)
-        fail(a.pos, "account " + quoted(a.name) + " is configured twice (also at " + where(cfg.accounts[j].pos) + ")");
+    if (auto [it, fresh] = seen.emplace(a.name, &a); !fresh)
+      fail(a.pos, "account " + quoted(a.name) + " is configured twice (also at " + where(it->second->pos) + ")");
   }
 }
 
@@ -219,28 +219,34 @@ void check_exports(const auth_config& cfg, const account_entry& acc) {
 // ---- imports ----
 
 // The imports accepted so far, for duplicate and cycle checks (nats-server's
-// a.imports.services / a.imports.streams).
+// a.imports.services / a.imports.streams). Accounts are referred to by their index in
+// cfg.accounts, whose names check_accounts() has made unique.
 class import_checker {
  public:
-  explicit import_checker(const auth_config& cfg) : cfg_(cfg) {}
+  explicit import_checker(const auth_config& cfg)
+      : cfg_(cfg), services_(cfg.accounts.size()), streams_(cfg.accounts.size()) {
+    for (size_t i = 0; i < cfg.accounts.size(); ++i) index_.emplace(cfg.accounts[i].name, i);
+  }
 
-  void check(const account_entry& importer, const import_entry& im) {
+  void check(size_t importer, const import_entry& im) {
+    const account_entry& acc = cfg_.accounts[importer];
     const std::string kind = im.type == import_entry::kind::stream ? "stream" : "service";
-    const refuser refuse{"account " + quoted(importer.name) + " cannot import " + kind + " " + quoted(im.subject) +
+    const refuser refuse{"account " + quoted(acc.name) + " cannot import " + kind + " " + quoted(im.subject) +
                              " from account " + quoted(im.account),
                          im.pos};
-    const account_entry* exporter = cfg_.find_account(im.account);
-    if (exporter == nullptr) refuse("there is no such account");
+    auto found = index_.find(im.account);
+    if (found == index_.end()) refuse("there is no such account");
+    const account_entry& exporter = cfg_.accounts[found->second];
     if (!subject::valid_subscription(im.subject)) refuse("the subject is not valid");
-    if (find_export(*exporter, export_kind(im.type), importer.name, im.subject) == nullptr)
-      refuse(refusal(*exporter, export_kind(im.type), importer.name, im.subject));
-    if (im.type == import_entry::kind::stream) add_stream(importer, *exporter, im, refuse);
-    else add_service(importer, *exporter, im, refuse);
+    if (find_export(exporter, export_kind(im.type), acc.name, im.subject) == nullptr)
+      refuse(refusal(exporter, export_kind(im.type), acc.name, im.subject));
+    if (im.type == import_entry::kind::stream) add_stream(importer, found->second, im, refuse);
+    else add_service(importer, found->second, im, refuse);
   }
 
  private:
   struct accepted {
-    std::string exporter;
+    size_t exporter;
     std::string local;   // the subject in the importing account
     std::string remote;  // the subject in the exporting account
   };
@@ -250,12 +256,27 @@ class import_checker {
     position pos;
     [[noreturn]] void operator()(const std::string& why) const { fail(pos, head + ": " + why); }
   };
-  using refuse_fn = const refuser&;
+  // One cycle search: the accounts seen so far and the path taken, for the message.
+  struct search {
+    std::vector<char> visited;
+    size_t visited_count = 0;
+    std::vector<size_t> path;
+    const refuser& refuse;
+
+    search(size_t accounts, size_t importer, size_t exporter, const refuser& r)
+        : visited(accounts, 0), path{importer, exporter}, refuse(r) {
+      visit(importer);
+    }
+    void visit(size_t account) {
+      if (!visited[account]) ++visited_count;
+      visited[account] = 1;
+      if (visited_count >= max_cycle_search_depth) refuse(std::string(too_deep));
+    }
+  };
 
   // addMappedStreamImportWithClaim: messages on `remote` in the exporter are delivered on
   // `local` in the importer.
-  void add_stream(const account_entry& importer, const account_entry& exporter, const import_entry& im,
-                  refuse_fn refuse) {
+  void add_stream(size_t importer, size_t exporter, const import_entry& im, const refuser& refuse) {
     std::string to = im.to.empty() ? im.subject : im.to;
     if (!im.prefix.empty()) {
       if (!im.to.empty()) refuse("a stream import cannot have both a prefix and a to");
@@ -272,22 +293,19 @@ class import_checker {
       if (!t->uses_every_wildcard())
         refuse("cannot map it to " + quoted(to) + ": the destination must use every wildcard of the subject");
     }
-    for (const accepted& a : streams_[importer.name])
-      if (a.exporter == exporter.name && a.remote == im.subject) refuse("it is already imported");
+    for (const accepted& a : streams_[importer])
+      if (a.exporter == exporter && a.remote == im.subject) refuse("it is already imported");
     std::string local = untokenize(to);
     for (const std::string& s : {local, im.subject}) {
-      std::set<std::string> visited{importer.name};
-      std::vector<std::string> path{importer.name, exporter.name};
-      if (stream_cycle(exporter.name, s, visited, path))
-        refuse("the import forms a cycle (" + join_path(path) + ")");
+      search q(cfg_.accounts.size(), importer, exporter, refuse);
+      if (stream_cycle(exporter, s, q)) refuse("the import forms a cycle (" + path_text(q.path) + ")");
     }
-    streams_[importer.name].push_back({exporter.name, local, im.subject});
+    streams_[importer].push_back({exporter, local, im.subject});
   }
 
   // addServiceImportWithClaim: requests on `local` in the importer go to `remote` in the
   // exporter.
-  void add_service(const account_entry& importer, const account_entry& exporter, const import_entry& im,
-                   refuse_fn refuse) {
+  void add_service(size_t importer, size_t exporter, const import_entry& im, const refuser& refuse) {
     if (!im.prefix.empty()) refuse("a prefix applies to stream imports only");
     std::string local = im.to.empty() ? im.subject : im.to;
     if (!subject::valid_subscription(local)) refuse("the local subject " + quoted(local) + " is not valid");
@@ -302,66 +320,57 @@ class import_checker {
                quoted(im.subject));
       local = untokenize(local);
     }
-    for (const accepted& a : services_[importer.name])
-      if (a.exporter == exporter.name && a.local == local)
+    for (const accepted& a : services_[importer])
+      if (a.exporter == exporter && a.local == local)
         refuse("it already imports " + quoted(a.remote) + " from that account on the local subject " + quoted(local));
-    std::set<std::string> visited{importer.name};
-    std::vector<std::string> path{importer.name, exporter.name};
-    if (service_cycle(exporter.name, local, visited, path))
-      refuse("the import forms a cycle (" + join_path(path) + ")");
-    services_[importer.name].push_back({exporter.name, local, im.subject});
+    search q(cfg_.accounts.size(), importer, exporter, refuse);
+    if (service_cycle(exporter, local, q)) refuse("the import forms a cycle (" + path_text(q.path) + ")");
+    services_[importer].push_back({exporter, local, im.subject});
   }
 
   // checkServiceImportsForCycles: follow the service imports of `account` that requests on
   // `from` could reach; reaching an account already visited is a cycle.
-  bool service_cycle(const std::string& account, const std::string& from, std::set<std::string>& visited,
-                     std::vector<std::string>& path) {
-    if (visited.size() >= max_cycle_search_depth) fail_depth();
+  bool service_cycle(size_t account, const std::string& from, search& q) {
     for (const accepted& si : services_[account]) {
       if (!subjects_collide(from, si.remote)) continue;
-      path.push_back(si.exporter);
-      if (visited.count(si.exporter)) return true;
-      visited.insert(account);
+      q.path.push_back(si.exporter);
+      if (q.visited[si.exporter]) return true;
+      q.visit(account);
       const std::string& next = is_subset(si.local, from) ? si.local : from;
-      if (service_cycle(si.exporter, next, visited, path)) return true;
-      path.pop_back();
+      if (service_cycle(si.exporter, next, q)) return true;
+      q.path.pop_back();
     }
     return false;
   }
 
   // checkStreamImportsForCycles: only an account that exports `to` can pass it on.
-  bool stream_cycle(const std::string& account, const std::string& to, std::set<std::string>& visited,
-                    std::vector<std::string>& path) {
-    if (visited.size() >= max_cycle_search_depth) fail_depth();
-    const account_entry* acc = cfg_.find_account(account);
-    bool exported = false;
-    for (const export_entry& e : acc->exports)
-      exported = exported || (e.type == export_entry::kind::stream && is_subset(to, e.subject));
-    if (!exported) return false;
+  bool stream_cycle(size_t account, const std::string& to, search& q) {
+    const auto& exports = cfg_.accounts[account].exports;
+    if (std::none_of(exports.begin(), exports.end(), [&](const export_entry& e) {
+          return e.type == export_entry::kind::stream && is_subset(to, e.subject);
+        }))
+      return false;
     for (const accepted& si : streams_[account]) {
       if (!subjects_collide(to, si.local)) continue;
-      path.push_back(si.exporter);
-      if (visited.count(si.exporter)) return true;
-      visited.insert(account);
+      q.path.push_back(si.exporter);
+      if (q.visited[si.exporter]) return true;
+      q.visit(account);
       const std::string& next = is_subset(si.local, to) ? si.local : to;
-      if (stream_cycle(si.exporter, next, visited, path)) return true;
-      path.pop_back();
+      if (stream_cycle(si.exporter, next, q)) return true;
+      q.path.pop_back();
     }
     return false;
   }
 
-  [[noreturn]] void fail_depth() const {
-    throw config::parse_error(position{}, "imports chain through more than 1024 accounts");
-  }
-
-  static std::string join_path(const std::vector<std::string>& path) {
+  std::string path_text(const std::vector<size_t>& path) const {
     std::string out;
-    for (size_t i = 0; i < path.size(); ++i) out += (i ? " -> " : "") + path[i];
+    for (size_t i = 0; i < path.size(); ++i) out += (i ? " -> " : "") + cfg_.accounts[path[i]].name;
     return out;
   }
 
   const auth_config& cfg_;
-  std::map<std::string, std::vector<accepted>> services_, streams_;
+  std::unordered_map<std::string_view, size_t> index_;
+  std::vector<std::vector<accepted>> services_, streams_;  // by importer
 };
 
 }  // namespace
@@ -390,8 +399,8 @@ void validate(const auth_config& cfg) {
   check_users(cfg);
   for (const account_entry& a : cfg.accounts) check_exports(cfg, a);
   import_checker imports(cfg);
-  for (const account_entry& a : cfg.accounts)
-    for (const import_entry& im : a.imports) imports.check(a, im);
+  for (size_t i = 0; i < cfg.accounts.size(); ++i)
+    for (const import_entry& im : cfg.accounts[i].imports) imports.check(i, im);
   check_settings(cfg);
 }
 

@@ -162,7 +162,7 @@ TEST_CASE("a multi-account config loads with its exports, imports, users and lim
   // A service import without `to` is published on its own subject.
   CHECK(account(cfg, "B").imports[1].to == "svc.stream");
 
-  // Users from every account, then from authorization{} (in $G).
+  // Users from authorization{} (in $G) and from every account.
   REQUIRE(cfg.users.size() == 5);
   CHECK(user(cfg, "svc").account == "SVC");
   CHECK(is_bcrypt(user(cfg, "svc").password));
@@ -374,6 +374,23 @@ TEST_CASE("nats-server's import cycle cases", "[accounts]") {
   D { exports [ { service: help } ] }
 })conf"));
   }
+}
+
+TEST_CASE("the cycle search gives up after 1024 accounts, as nats-server's", "[accounts]") {
+  // A chain C1 -> C2 -> ... written from its far end, so that each import is checked
+  // against the whole chain behind it.
+  const int n = 1100;
+  std::string conf = "accounts {\n";
+  for (int i = n; i >= 1; --i) {
+    conf += "  C" + std::to_string(i) + " { exports [ {service: help} ]";
+    if (i < n) conf += ", imports [ {service: {account: C" + std::to_string(i + 1) + ", subject: help}} ]";
+    conf += " }\n";
+  }
+  conf += "}\n";
+  std::string error = load_error(conf);
+  CHECK_THAT(error, Catch::Matchers::EndsWith(
+                        "cannot import service \"help\" from account \"C" + std::to_string(n - 1023) +
+                        "\": the cycle check gave up after following imports through 1024 accounts"));
 }
 
 TEST_CASE("imports the exporter does not allow are refused at the import", "[accounts]") {
@@ -596,6 +613,8 @@ TEST_CASE("no_auth_user must name a configured user", "[accounts]") {
   CHECK(load_error("accounts { A { users = [ {user: a} ] } }\nno_auth_user: b\n") ==
         "accounts.conf:2:15: no_auth_user \"b\" is not a user in authorization{} or in any account");
   CHECK(load_error("no_auth_user: b\n") == "accounts.conf:1:15: no_auth_user \"b\" is set, but no users are configured");
+  CHECK(load_error("authorization { user: a, password: b }\nno_auth_user: a\n") ==
+        "accounts.conf:2:15: no_auth_user \"a\" is the single authorization user; it must name a user from a users list");
   CHECK(load("accounts { A { users = [ {user: a} ] } }\nno_auth_user: a\n").no_auth_user == "a");
 }
 

@@ -121,3 +121,33 @@ TEST_CASE("impossible mappings are refused with a reason", "[transform]") {
   // Without an error pointer create() still refuses.
   CHECK_FALSE(subject_transform::create("a.*", "b.$2").has_value());
 }
+
+TEST_CASE("reverse() maps back, as a service import runs", "[transform]") {
+  // Configured exporter subject -> local subject; requests travel local -> exporter.
+  auto forward = make("svc.pair.*.*", "pair.$2.$1");
+  auto back = forward.reverse();
+  REQUIRE(back);
+  CHECK(back->from() == "pair.*.*");
+  CHECK(back->to() == "svc.pair.$2.$1");
+  CHECK(forward.apply("svc.pair.x.y") == "pair.y.x");
+  CHECK(back->apply("pair.y.x") == "svc.pair.x.y");
+
+  auto positional = make("svc.*.b.*", "local.*.*").reverse();
+  REQUIRE(positional);
+  CHECK(positional->apply("local.1.2") == "svc.1.b.2");
+
+  auto rest = make("a.*.>", "b.{{wildcard(1)}}.>").reverse();
+  REQUIRE(rest);
+  CHECK(rest->apply("b.x.y.z") == "a.x.y.z");
+
+  auto literal = make("svc.usage.A", "usage").reverse();
+  REQUIRE(literal);
+  CHECK(literal->apply("usage") == "svc.usage.A");
+
+  auto prefix = subject_transform::prefix("imports").reverse();
+  REQUIRE(prefix);
+  CHECK(prefix->apply("imports.public.x") == "public.x");
+
+  // A wildcard the destination drops cannot be recovered.
+  CHECK_FALSE(make("a.*.*", "b.$1").reverse());
+}
