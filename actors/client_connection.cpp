@@ -313,7 +313,7 @@ void client_connection::send_ok() {
 }
 
 bool client_connection::auth_violation() {
-  spdlog::info("{} - cid:{} - Authorization Error{}", remote_, id_, connected_ ? "" : " (before CONNECT)");
+  spdlog::info("{} - cid:{} - Authorization Error", remote_, id_);
   send_error(err::authorization_violation);
   close(close_reason::auth_violation);
   return false;

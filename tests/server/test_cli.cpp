@@ -123,3 +123,23 @@ TEST_CASE("server: a port in use is a clear start-up error", "[cli][bad-input]")
   CHECK(r.exit_code == 1);
   CHECK(r.output.find("cannot listen on 127.0.0.1:" + std::to_string(first.port())) != std::string::npos);
 }
+
+TEST_CASE("the README's example configurations behave as documented", "[cli][accounts]") {
+  const std::string dir = std::string(DIALTONE_SOURCE_DIR) + "/examples/configs/";
+  {
+    server_process s({"-c", dir + "usage-service.conf"});
+    background_command rep({cli, "-s", "nats://svc:svcpass@127.0.0.1:" + std::to_string(s.port()), "reply",
+                            "svc.usage.*", "{\"calls\": 1234}", "--count", "1"});
+    wait_listening(rep);
+    auto r = run_command({cli, "-s", "nats://alice:alicepass@127.0.0.1:" + std::to_string(s.port()), "req", "usage",
+                          "how much?"},
+                         5s);
+    CHECK(r.exit_code == 0);
+    CHECK(r.output == "{\"calls\": 1234}\n");
+    CHECK(rep.finish(5s).output.find("Received on \"svc.usage.A\"") != std::string::npos);
+  }
+  auto bad = run_command({server_bin, "-c", dir + "forbidden-import.conf"}, 5s);
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.output.find("forbidden-import.conf:14:7: account \"A\" cannot import service \"svc.usage.B\"") !=
+        std::string::npos);
+}

@@ -9,7 +9,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const serverBin =
   process.env.DIALTONE_SERVER ?? join(here, "..", "..", "..", "build", "dialtone-server");
 
-export async function startServer(configText) {
+// The peer: nats-server from Debian, used to check that a configuration behaves the
+// same on both servers.
+export const natsServerBin = process.env.NATS_SERVER ?? "/usr/sbin/nats-server";
+
+export async function startServer(configText, bin = serverBin) {
   const args = ["-a", "127.0.0.1", "-p", "-1"];
   if (configText) {
     const dir = mkdtempSync(join(tmpdir(), "dialtone-node-"));
@@ -17,7 +21,7 @@ export async function startServer(configText) {
     writeFileSync(conf, configText);
     args.push("-c", conf);
   }
-  const proc = spawn(serverBin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("server did not start:\n" + log)), 15000);
