@@ -207,3 +207,51 @@ TEST_CASE("libnats: max payload is advertised and enforced", "[libnats][bad-inpu
   CHECK(natsConnection_Publish(nc.get(), "foo", fits.data(), int(fits.size())) == NATS_OK);
   CHECK(natsConnection_Flush(nc.get()) == NATS_OK);
 }
+
+TEST_CASE("libnats: accounts, a bound service import and a wrong password", "[libnats][accounts]") {
+  server_process s({}, R"(
+accounts {
+  SVC { users = [ {user: svc, password: s} ], exports = [ {service: "svc.usage.*", account_token_position: 3} ] }
+  A { users = [ {user: a, password: a} ], imports = [ {service: {account: SVC, subject: "svc.usage.A"}, to: "usage"} ] }
+  B { users = [ {user: b, password: b} ] }
+}
+)");
+  auto as = [&](const char* user, const char* pass, natsStatus* status = nullptr) {
+    natsOptions* o = nullptr;
+    natsOptions_Create(&o);
+    natsOptions_SetURL(o, s.url().c_str());
+    natsOptions_SetUserInfo(o, user, pass);
+    natsOptions_SetAllowReconnect(o, false);
+    natsConnection* nc = nullptr;
+    auto st = natsConnection_Connect(&nc, o);
+    natsOptions_Destroy(o);
+    if (status) *status = st;
+    return conn_ptr(nc);
+  };
+  auto svc = as("svc", "s");
+  REQUIRE(svc);
+  natsSubscription* raw = nullptr;
+  REQUIRE(natsConnection_Subscribe(
+              &raw, svc.get(), "svc.usage.*",
+              [](natsConnection* nc, natsSubscription*, natsMsg* m, void*) {
+                natsConnection_PublishString(nc, natsMsg_GetReply(m), natsMsg_GetSubject(m));
+                natsMsg_Destroy(m);
+              },
+              nullptr) == NATS_OK);
+  sub_ptr sub(raw);
+  natsConnection_Flush(svc.get());
+  auto a = as("a", "a");
+  REQUIRE(a);
+  natsMsg* reply = nullptr;
+  REQUIRE(natsConnection_RequestString(&reply, a.get(), "usage", "?", 2000) == NATS_OK);
+  msg_ptr r(reply);
+  CHECK(data(r.get()) == "svc.usage.A");  // the responder saw who asked
+  // B imports nothing: isolated.
+  auto b = as("b", "b");
+  REQUIRE(b);
+  CHECK(natsConnection_RequestString(&reply, b.get(), "usage", "?", 2000) == NATS_NO_RESPONDERS);
+  natsStatus st = NATS_OK;
+  auto bad = as("a", "wrong", &st);
+  CHECK_FALSE(bad);
+  CHECK(st == NATS_CONNECTION_AUTH_FAILED);
+}
