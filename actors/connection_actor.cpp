@@ -69,7 +69,9 @@ caf::behavior connection_actor(caf::stateful_actor<connection_state>* self, std:
   };
 }
 
-caf::behavior password_verifier(caf::event_based_actor*) {
+// Takes an id only because CAF 0.17's spawn of an argument-less function actor binds a
+// reference to a null empty tuple (undefined behaviour that UBSan reports).
+caf::behavior password_verifier(caf::event_based_actor*, int /*id*/) {
   return {
       [](verify_atom, const password_job& job) {
         job.done(platform::accounts::password_matches(job.stored, job.given));
@@ -88,7 +90,7 @@ class actor_control_plane final : public control_plane {
         server_id_(std::move(server_id)) {
     // Two verifiers, each on its own thread: bcrypt never blocks an I/O loop or the
     // cooperative scheduler, and two logins can be checked at once on two cores.
-    for (int i = 0; i < 2; ++i) verifiers_.push_back(sys_.spawn<caf::detached>(password_verifier));
+    for (int i = 0; i < 2; ++i) verifiers_.push_back(sys_.spawn<caf::detached>(password_verifier, i));
   }
 
   ~actor_control_plane() override {

@@ -47,6 +47,48 @@ std::string write_temp_file(const std::string& name, const std::string& content)
   return path;
 }
 
+namespace {
+
+int spawn_captured(const std::vector<std::string>& args, int& out_fd) {
+  int pipefd[2];
+  if (pipe(pipefd) != 0) throw std::runtime_error("pipe failed");
+  int pid = fork();
+  if (pid == 0) {
+    dup2(pipefd[1], 1);
+    dup2(pipefd[1], 2);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    auto argv = to_argv(args);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(pipefd[1]);
+  out_fd = pipefd[0];
+  return pid;
+}
+
+run_result wait_captured(int pid, int fd, std::string& out, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  bool exited = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    read_available(fd, out, 20);
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      exited = true;
+      break;
+    }
+  }
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  while (read_available(fd, out, 0)) {
+  }
+  return {exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+}  // namespace
+
 server_process::server_process(std::vector<std::string> extra_args, const std::string& config_text) {
   std::vector<std::string> args = {DIALTONE_SERVER_BIN, "-a", "127.0.0.1", "-p", "-1"};
   if (!config_text.empty()) {
@@ -55,20 +97,7 @@ server_process::server_process(std::vector<std::string> extra_args, const std::s
     args.push_back(config_path_);
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  int pipefd[2];
-  if (pipe(pipefd) != 0) throw std::runtime_error("pipe failed");
-  pid_ = fork();
-  if (pid_ == 0) {
-    dup2(pipefd[1], 2);
-    dup2(pipefd[1], 1);
-    close(pipefd[0]);
-    close(pipefd[1]);
-    auto argv = to_argv(args);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(pipefd[1]);
-  log_fd_ = pipefd[0];
+  pid_ = spawn_captured(args, log_fd_);
   fcntl(log_fd_, F_SETFL, O_NONBLOCK);
   std::regex ready("Listening for client connections on [^ ]+:([0-9]+)");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
@@ -128,47 +157,6 @@ void server_process::kill9() {
   pid_ = -1;
 }
 
-namespace {
-
-int spawn_captured(const std::vector<std::string>& args, int& out_fd) {
-  int pipefd[2];
-  if (pipe(pipefd) != 0) throw std::runtime_error("pipe failed");
-  int pid = fork();
-  if (pid == 0) {
-    dup2(pipefd[1], 1);
-    dup2(pipefd[1], 2);
-    close(pipefd[0]);
-    close(pipefd[1]);
-    auto argv = to_argv(args);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(pipefd[1]);
-  out_fd = pipefd[0];
-  return pid;
-}
-
-run_result wait_captured(int pid, int fd, std::string& out, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  bool exited = false;
-  while (std::chrono::steady_clock::now() < deadline) {
-    read_available(fd, out, 20);
-    if (waitpid(pid, &status, WNOHANG) == pid) {
-      exited = true;
-      break;
-    }
-  }
-  if (!exited) {
-    ::kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-  }
-  while (read_available(fd, out, 0)) {
-  }
-  return {exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-}  // namespace
 
 run_result run_command(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
   int fd = -1;
