@@ -6,6 +6,7 @@
 
 #include <asio/post.hpp>
 #include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "actors/authenticator.hpp"
@@ -14,6 +15,7 @@
 #include "actors/permissions.hpp"
 #include "actors/router.hpp"
 #include "actors/server_core.hpp"
+#include "libplatform/protocol/writer.hpp"
 #include "libplatform/subject.hpp"
 
 namespace actors {
@@ -164,10 +166,29 @@ size_t client_connection::enqueue(std::string_view a, std::string_view b, std::s
   std::lock_guard lock(out_mutex_);
   if (closing_) return 0;
   out_.append3(a, b, c);
+  return appended_locked(b.size(), !c.empty());
+}
+
+size_t client_connection::enqueue_msg(std::string_view subject, std::string_view sid, std::string_view reply,
+                                      int64_t header_len, std::string_view body) {
+  size_t line = proto::msg_line_length(subject, sid, reply, header_len, body.size());
+  std::lock_guard lock(out_mutex_);
+  if (closing_) return 0;
+  char* start = out_.reserve(line + body.size() + 2);
+  char* p = proto::write_msg_line(start, subject, sid, reply, header_len, body.size());
+  std::memcpy(p, body.data(), body.size());
+  p += body.size();
+  *p++ = '\r';
+  *p++ = '\n';
+  out_.commit(size_t(p - start));
+  return appended_locked(body.size(), true);
+}
+
+size_t client_connection::appended_locked(size_t payload_bytes, bool is_message) {
   size_t n = out_.size();
-  if (!c.empty()) {  // a message frame, not a protocol line
+  if (is_message) {  // not a protocol line
     msgs_out.store(msgs_out.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    bytes_out.store(bytes_out.load(std::memory_order_relaxed) + b.size(), std::memory_order_relaxed);
+    bytes_out.store(bytes_out.load(std::memory_order_relaxed) + payload_bytes, std::memory_order_relaxed);
   }
   if (int64_t(n) > server_.opts().max_pending) {
     // Slow consumer: drop what is queued and cut the connection off.

@@ -62,6 +62,9 @@ class client_connection final : public platform::subscriber,
   // Any thread (delivery). Appends one frame; returns bytes now pending, or 0 when the
   // connection is closed or was just marked as a slow consumer.
   size_t enqueue(std::string_view a, std::string_view b = {}, std::string_view c = {});
+  // Any thread (delivery): one MSG/HMSG frame, its line formatted in place.
+  size_t enqueue_msg(std::string_view subject, std::string_view sid, std::string_view reply, int64_t header_len,
+                     std::string_view body);
   // Any thread: writes what is pending without blocking; arms a write wait if the
   // socket is full.
   void flush();
@@ -121,6 +124,7 @@ class client_connection final : public platform::subscriber,
   void send_error_text(std::string_view text);
   void send_ok();
   bool flush_locked();  // out_mutex_ held
+  size_t appended_locked(size_t payload_bytes, bool is_message);  // out_mutex_ held
   bool auth_violation();
   // CONNECT, once credentials are known good: binds the account and applies limits.
   bool finish_connect(const user_record* user, account* acc);

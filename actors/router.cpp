@@ -6,7 +6,6 @@
 #include "actors/client_connection.hpp"
 #include "actors/internal_subscriber.hpp"
 #include "actors/io/event_loop.hpp"
-#include "libplatform/protocol/writer.hpp"
 
 namespace actors {
 
@@ -67,17 +66,13 @@ size_t deliver_to(context& ctx, const platform::subscription_ptr& sp, const mess
     bump(s.delivered, 1);
   }
 
-  platform::protocol::line_buffer line;
-  std::string_view body = m.data;
+  size_t pending;
   if (m.header_len >= 0 && to->options().headers) {
-    platform::protocol::format_msg_line(line, m.subject, s.sid, m.reply, m.header_len, m.data.size());
+    pending = to->enqueue_msg(m.subject, s.sid, m.reply, m.header_len, m.data);
   } else {
     // A receiver that did not ask for headers gets the payload alone.
-    body = m.payload();
-    platform::protocol::format_msg_line(line, m.subject, s.sid, m.reply, -1, body.size());
+    pending = to->enqueue_msg(m.subject, s.sid, m.reply, -1, m.payload());
   }
-  if (line.overflow) return 0;
-  size_t pending = to->enqueue(line.view(), body, "\r\n");
   if (last) to->remove_subscription(sp);
   if (pending == 0) return 0;
   if (ctx.loop) {

@@ -3,6 +3,7 @@
 // only by the I/O thread that reads that connection, so it needs no lock. An entry is
 // reused while its generation equals the sublist's; otherwise that one entry is
 // re-matched. Bounded: past max_entries an arbitrary entry is evicted.
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -17,28 +18,41 @@ class match_cache {
 
   const match_result& lookup(const sublist& index, std::string_view subject) {
     uint64_t gen = index.generation();
+    // Publishers often repeat one subject: compare with the last one before hashing.
+    if (last_ && subject.size() == last_->first.size() &&
+        std::memcmp(subject.data(), last_->first.data(), subject.size()) == 0 && last_->second.generation == gen)
+      return *last_->second.result;
     auto it = entries_.find(subject);
     if (it != entries_.end()) {
-      if (it->second.generation == gen) return *it->second.result;
-      it->second.result = index.match(subject);
-      it->second.generation = gen;
+      if (it->second.generation != gen) {
+        it->second.result = index.match(subject);
+        it->second.generation = gen;
+      }
+      last_ = &*it;
       return *it->second.result;
     }
-    if (entries_.size() >= max_entries) entries_.erase(entries_.begin());
+    if (entries_.size() >= max_entries) {
+      entries_.erase(entries_.begin());
+      last_ = nullptr;
+    }
     auto res = index.match(subject);
-    auto& e = entries_[std::string(subject)];
-    e.generation = gen;
-    e.result = std::move(res);
-    return *e.result;
+    auto [pos, inserted] = entries_.try_emplace(std::string(subject));
+    pos->second.generation = gen;
+    pos->second.result = std::move(res);
+    last_ = &*pos;
+    return *pos->second.result;
   }
 
   // As lookup(), but shares ownership of the result: safe to hold across other lookups.
   match_result_ptr lookup_ptr(const sublist& index, std::string_view subject) {
     lookup(index, subject);
-    return entries_.find(subject)->second.result;
+    return last_->second.result;
   }
 
-  void clear() { entries_.clear(); }
+  void clear() {
+    entries_.clear();
+    last_ = nullptr;
+  }
   size_t size() const { return entries_.size(); }
 
  private:
@@ -46,7 +60,9 @@ class match_cache {
     uint64_t generation = 0;
     match_result_ptr result;
   };
-  std::unordered_map<std::string, entry, string_hash, std::equal_to<>> entries_;
+  using map = std::unordered_map<std::string, entry, string_hash, std::equal_to<>>;
+  map entries_;
+  map::value_type* last_ = nullptr;  // the entry looked up last (nodes are stable)
 };
 
 }  // namespace platform

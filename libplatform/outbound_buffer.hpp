@@ -22,6 +22,17 @@ class outbound_buffer {
   // One message is usually header + payload + CRLF: one bounds check for all three.
   void append3(std::string_view a, std::string_view b, std::string_view c);
 
+  // Room for n bytes at the tail, to be filled by the caller and then commit(n)ed.
+  // Lets a message line be formatted straight into the buffer.
+  char* reserve(size_t n) {
+    block& t = tail_for(n);
+    return t.data.get() + t.end;
+  }
+  void commit(size_t n) noexcept {
+    blocks_.back().end += uint32_t(n);
+    size_ += n;
+  }
+
   size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
 

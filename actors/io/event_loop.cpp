@@ -1,6 +1,9 @@
 #include "actors/io/event_loop.hpp"
 
+#include <pthread.h>
+
 #include <asio/post.hpp>
+#include <string>
 
 #include "actors/client_connection.hpp"
 
@@ -20,6 +23,7 @@ event_loop::~event_loop() {
 
 void event_loop::start() {
   thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), ("dialtone-io-" + std::to_string(index_)).c_str());
     thread_id_ = std::this_thread::get_id();
     schedule_housekeeping();
     context_.run();

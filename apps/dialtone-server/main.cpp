@@ -109,6 +109,9 @@ int main(int argc, char** argv) {
     // The actors carry control-plane work only; the I/O loops have the cores.
     cfg.set("scheduler.max-threads", size_t{2});
     cfg.set("scheduler.max-throughput", size_t{300});
+    // Work sharing sleeps on a condition variable when idle; the default work stealing
+    // spins after every burst of actor work, taking CPU (and latency) from the I/O loops.
+    cfg.set("scheduler.policy", caf::atom("sharing"));
     caf::actor_system sys{cfg};
     auto server = actors::spawn_server_actor(sys, opts, auth);
     caf::scoped_actor self{sys};

@@ -35,6 +35,32 @@ size_t split_args(std::string_view s, arg_list& out) noexcept {
   return n;
 }
 
+// PUB's arguments, split without a general tokenizer: the subject is the first token,
+// the size the last, and a reply (if any) sits between them. Returns false when the
+// count of tokens is not 2 or 3.
+bool split_pub_args(std::string_view s, std::string_view& subject, std::string_view& reply,
+                    std::string_view& size) noexcept {
+  const char* p = s.data();
+  const char* e = p + s.size();
+  while (p < e && is_blank(*p)) ++p;
+  while (e > p && is_blank(e[-1])) --e;
+  const char* subj_end = p;
+  while (subj_end < e && !is_blank(*subj_end)) ++subj_end;
+  const char* size_begin = e;
+  while (size_begin > subj_end && !is_blank(size_begin[-1])) --size_begin;
+  if (subj_end == p || size_begin == subj_end) return false;  // fewer than 2 tokens
+  subject = std::string_view(p, size_t(subj_end - p));
+  size = std::string_view(size_begin, size_t(e - size_begin));
+  const char* mid = subj_end;
+  const char* mid_end = size_begin;
+  while (mid < mid_end && is_blank(*mid)) ++mid;
+  while (mid_end > mid && is_blank(mid_end[-1])) --mid_end;
+  reply = std::string_view(mid, size_t(mid_end - mid));
+  for (char c : reply)
+    if (is_blank(c)) return false;  // more than 3 tokens
+  return true;
+}
+
 // Parses a non-negative decimal; -1 when it is not one.
 int64_t parse_size(std::string_view s) noexcept {
   if (s.empty() || s.size() > 18) return -1;
@@ -147,16 +173,15 @@ parse_status server_parser::process_line(std::string_view line, const char*& p, 
   bool is_hpub =
       !is_pub && c0 == 'h' && starts_with_op(line, "hpub") && line.size() > 4 && is_blank(line[4]);
   if (is_pub || is_hpub) {
-    size_t n = split_args(rest_after(is_pub ? 3 : 4), a);
     message_args m;
     int64_t total;
     if (is_pub) {
-      if (n != 2 && n != 3) return fail(err::unknown_protocol_operation);
-      m.subject = a[0];
-      if (n == 3) m.reply = a[1];
-      total = parse_size(a[n - 1]);
+      std::string_view size;
+      if (!split_pub_args(rest_after(3), m.subject, m.reply, size)) return fail(err::unknown_protocol_operation);
+      total = parse_size(size);
       if (total < 0) return fail(err::unknown_protocol_operation);
     } else {
+      size_t n = split_args(rest_after(4), a);
       if (n != 3 && n != 4) return fail(err::unknown_protocol_operation);
       m.subject = a[0];
       if (n == 4) m.reply = a[1];

@@ -1,63 +1,60 @@
 #pragma once
-// Formats server->client control lines (MSG/HMSG headers) into a caller's stack buffer,
-// so the hot path formats without allocating.
+// Formats server->client MSG/HMSG lines straight into the receiver's outbound buffer,
+// so the hot path formats without allocating or copying the line twice:
+// "MSG <subject> <sid> [reply] <size>\r\n" or, with header_len >= 0,
+// "HMSG <subject> <sid> [reply] <header_len> <total>\r\n".
 #include <charconv>
 #include <cstring>
 #include <string_view>
 
 namespace platform::protocol {
 
-// Large enough for "HMSG " + subject + reply (both from one PUB line) + sid (from one SUB
-// line) + two sizes with the default 4 KiB max_control_line. With a larger configured
-// limit a line may not fit: overflow is set and the caller must handle it.
-struct line_buffer {
-  char data[8448];
-  size_t len = 0;
-  bool overflow = false;
-  void put(std::string_view s) noexcept {
-    if (len + s.size() > sizeof(data)) {
-      overflow = true;
-      return;
-    }
-    std::memcpy(data + len, s.data(), s.size());
-    len += s.size();
+inline size_t decimal_digits(uint64_t v) noexcept {
+  size_t n = 1;
+  while (v >= 10) {
+    v /= 10;
+    ++n;
   }
-  void put(char c) noexcept {
-    if (len + 1 > sizeof(data)) {
-      overflow = true;
-      return;
-    }
-    data[len++] = c;
-  }
-  void put_uint(uint64_t v) noexcept {
-    char tmp[24];
-    auto r = std::to_chars(tmp, tmp + sizeof(tmp), v);
-    put(std::string_view(tmp, size_t(r.ptr - tmp)));
-  }
-  std::string_view view() const noexcept { return {data, len}; }
-};
+  return n;
+}
 
-// "MSG <subject> <sid> [reply] <size>\r\n" or, with header_len >= 0,
-// "HMSG <subject> <sid> [reply] <header_len> <total>\r\n".
-inline void format_msg_line(line_buffer& b, std::string_view subject, std::string_view sid,
-                            std::string_view reply, int64_t header_len, size_t total) noexcept {
-  b.len = 0;
-  b.overflow = false;
-  b.put(header_len >= 0 ? std::string_view("HMSG ") : std::string_view("MSG "));
-  b.put(subject);
-  b.put(' ');
-  b.put(sid);
-  b.put(' ');
+// The exact length of the line format_msg_line/write_msg_line produce.
+inline size_t msg_line_length(std::string_view subject, std::string_view sid, std::string_view reply,
+                              int64_t header_len, size_t total) noexcept {
+  size_t n = (header_len >= 0 ? 5 : 4) + subject.size() + 1 + sid.size() + 1 + decimal_digits(total) + 2;
+  if (!reply.empty()) n += reply.size() + 1;
+  if (header_len >= 0) n += decimal_digits(uint64_t(header_len)) + 1;
+  return n;
+}
+
+// Writes the line at dst (which has msg_line_length() bytes of room); returns the end.
+inline char* write_msg_line(char* dst, std::string_view subject, std::string_view sid, std::string_view reply,
+                            int64_t header_len, size_t total) noexcept {
+  auto put = [&](std::string_view s) {
+    std::memcpy(dst, s.data(), s.size());
+    dst += s.size();
+  };
+  if (header_len >= 0) {
+    put("HMSG ");
+  } else {
+    put("MSG ");
+  }
+  put(subject);
+  *dst++ = ' ';
+  put(sid);
+  *dst++ = ' ';
   if (!reply.empty()) {
-    b.put(reply);
-    b.put(' ');
+    put(reply);
+    *dst++ = ' ';
   }
   if (header_len >= 0) {
-    b.put_uint(uint64_t(header_len));
-    b.put(' ');
+    dst = std::to_chars(dst, dst + 24, uint64_t(header_len)).ptr;
+    *dst++ = ' ';
   }
-  b.put_uint(total);
-  b.put("\r\n");
+  dst = std::to_chars(dst, dst + 24, total).ptr;
+  *dst++ = '\r';
+  *dst++ = '\n';
+  return dst;
 }
 
 }  // namespace platform::protocol
