@@ -32,6 +32,9 @@ bool reserved_reply(std::string_view reply) {
 
 const std::string no_user;
 
+// Debian's abseil has its own string_view type: convert at the map boundary.
+inline absl::string_view key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
 }  // namespace
 
 client_connection::client_connection(server_core& server, io::event_loop& loop, asio::ip::tcp::socket socket,
@@ -515,7 +518,7 @@ bool client_connection::on_sub(std::string_view subject, std::string_view queue,
   }
   {
     std::lock_guard lock(subs_mutex_);
-    auto it = subs_.find(std::string(sid));
+    auto it = subs_.find(key(sid));
     if (it == subs_.end() || it->second->closed.load()) {
       int64_t max_subs = account_->limits.max_subscriptions;
       if (max_subs >= 0 && int64_t(subs_.size()) >= max_subs) {
@@ -542,7 +545,7 @@ bool client_connection::on_unsub(std::string_view sid, int64_t max_msgs) {
   platform::subscription_ptr sub;
   {
     std::lock_guard lock(subs_mutex_);
-    auto it = subs_.find(std::string(sid));
+    auto it = subs_.find(key(sid));
     if (it != subs_.end()) sub = it->second;
   }
   if (sub) {

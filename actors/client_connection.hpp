@@ -17,6 +17,8 @@
 #include <string>
 #include <unordered_map>
 
+#include <absl/container/flat_hash_map.h>
+
 #include "actors/account.hpp"
 #include "actors/close_reason.hpp"
 #include "libplatform/match_cache.hpp"
@@ -159,7 +161,7 @@ class client_connection final : public platform::subscriber,
   std::unique_ptr<asio::steady_timer> stall_timer_;
 
   std::mutex subs_mutex_;  // loop thread and routers (auto-unsubscribe)
-  std::unordered_map<std::string, platform::subscription_ptr> subs_;
+  absl::flat_hash_map<std::string, platform::subscription_ptr> subs_;  // by sid
 
   struct reply_grant {
     int left;

@@ -79,4 +79,17 @@ void tokenize(std::string_view s, std::vector<std::string_view>& out) {
   });
 }
 
+token_list::token_list(std::string_view s) {
+  for_each_token(s, [&](std::string_view tok, bool) {
+    if (size_ < inline_capacity) {
+      inline_[size_++] = tok;
+      return true;
+    }
+    if (heap_.empty()) heap_.assign(inline_, inline_ + inline_capacity);
+    heap_.push_back(tok);
+    ++size_;
+    return true;
+  });
+}
+
 }  // namespace platform::subject

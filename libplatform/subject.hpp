@@ -28,4 +28,19 @@ bool matches(std::string_view pattern, std::string_view subject) noexcept;
 // Splits on '.' without validating; views point into `s`.
 void tokenize(std::string_view s, std::vector<std::string_view>& out);
 
+// The tokens of one subject, without allocating for subjects of up to 16 tokens (the
+// subject index tokenizes on every SUB, UNSUB and cache miss).
+class token_list {
+ public:
+  explicit token_list(std::string_view s);
+  size_t size() const noexcept { return size_; }
+  std::string_view operator[](size_t i) const noexcept { return heap_.empty() ? inline_[i] : heap_[i]; }
+
+ private:
+  static constexpr size_t inline_capacity = 16;
+  std::string_view inline_[inline_capacity];
+  std::vector<std::string_view> heap_;
+  size_t size_ = 0;
+};
+
 }  // namespace platform::subject

@@ -3,9 +3,16 @@
 #include <algorithm>
 #include <mutex>
 
+#include <absl/container/flat_hash_map.h>
+
 #include "libplatform/subject.hpp"
 
 namespace platform {
+
+namespace {
+// Debian's abseil has its own string_view type: convert at the map boundary.
+inline absl::string_view key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+}  // namespace
 
 struct sublist::node {
   std::unique_ptr<level> next;
@@ -19,7 +26,7 @@ struct sublist::node {
 };
 
 struct sublist::level {
-  std::unordered_map<std::string, std::unique_ptr<node>, string_hash, std::equal_to<>> literals;
+  absl::flat_hash_map<std::string, std::unique_ptr<node>> literals;
   std::unique_ptr<node> pwc;  // '*'
   std::unique_ptr<node> fwc;  // '>'
   bool empty() const { return literals.empty() && !pwc && !fwc; }
@@ -38,8 +45,7 @@ const match_result_ptr& sublist::empty_result() {
 }
 
 void sublist::insert(const subscription_ptr& sub) {
-  std::vector<std::string_view> toks;
-  subject::tokenize(sub->subject, toks);
+  subject::token_list toks(sub->subject);
   std::unique_lock lock(mutex_);
   level* l = root_.get();
   node* n = nullptr;
@@ -51,9 +57,7 @@ void sublist::insert(const subscription_ptr& sub) {
     } else if (tok == ">") {
       slot = &l->fwc;
     } else {
-      auto it = l->literals.find(tok);
-      if (it == l->literals.end()) it = l->literals.emplace(std::string(tok), nullptr).first;
-      slot = &it->second;
+      slot = &l->literals.try_emplace(key(tok)).first->second;
     }
     if (!*slot) *slot = std::make_unique<node>();
     n = slot->get();
@@ -91,15 +95,20 @@ bool erase_one(Vec& v, const subscription_ptr& sub) {
 }  // namespace
 
 bool sublist::remove_locked(const subscription_ptr& sub) {
-  std::vector<std::string_view> toks;
-  subject::tokenize(sub->subject, toks);
+  subject::token_list toks(sub->subject);
   // Remember the path so empty nodes can be pruned bottom-up.
   struct step {
     level* l;
     std::string_view tok;
   };
-  std::vector<step> path;
-  path.reserve(toks.size());
+  step inline_path[16];
+  std::vector<step> heap_path;
+  step* path = inline_path;
+  if (toks.size() > 16) {
+    heap_path.resize(toks.size());
+    path = heap_path.data();
+  }
+  size_t depth = 0;
   level* l = root_.get();
   node* n = nullptr;
   for (size_t i = 0; i < toks.size(); ++i) {
@@ -110,11 +119,11 @@ bool sublist::remove_locked(const subscription_ptr& sub) {
     } else if (tok == ">") {
       n = l->fwc.get();
     } else {
-      auto it = l->literals.find(tok);
+      auto it = l->literals.find(key(tok));
       n = it == l->literals.end() ? nullptr : it->second.get();
     }
     if (!n) return false;
-    path.push_back({l, tok});
+    path[depth++] = {l, tok};
     l = n->next.get();
   }
   bool removed = false;
@@ -130,7 +139,7 @@ bool sublist::remove_locked(const subscription_ptr& sub) {
   }
   if (!removed) return false;
   // Prune: walk back up, dropping nodes (and their levels) that became empty.
-  for (size_t i = path.size(); i-- > 0;) {
+  for (size_t i = depth; i-- > 0;) {
     level* pl = path[i].l;
     auto tok = path[i].tok;
     std::unique_ptr<node>* slot;
@@ -139,7 +148,7 @@ bool sublist::remove_locked(const subscription_ptr& sub) {
     } else if (tok == ">") {
       slot = &pl->fwc;
     } else {
-      auto it = pl->literals.find(tok);
+      auto it = pl->literals.find(key(tok));
       slot = &it->second;
     }
     node* cur = slot->get();
@@ -148,7 +157,7 @@ bool sublist::remove_locked(const subscription_ptr& sub) {
     if (tok == "*" || tok == ">") {
       slot->reset();
     } else {
-      pl->literals.erase(pl->literals.find(tok));
+      pl->literals.erase(pl->literals.find(key(tok)));
     }
   }
   count_.fetch_sub(1, std::memory_order_relaxed);
@@ -183,7 +192,7 @@ void sublist::add_node(const node* n, match_result& out) {
   }
 }
 
-void sublist::match_level(const level* l, const std::vector<std::string_view>& toks, size_t i,
+void sublist::match_level(const level* l, const subject::token_list& toks, size_t i,
                           match_result& out) const {
   for (; l && i < toks.size(); ++i) {
     bool last = i + 1 == toks.size();
@@ -195,7 +204,7 @@ void sublist::match_level(const level* l, const std::vector<std::string_view>& t
         match_level(l->pwc->next.get(), toks, i + 1, out);
       }
     }
-    auto it = l->literals.find(toks[i]);
+    auto it = l->literals.find(key(toks[i]));
     if (it == l->literals.end()) return;
     const node* n = it->second.get();
     if (last) {
@@ -208,10 +217,9 @@ void sublist::match_level(const level* l, const std::vector<std::string_view>& t
 
 match_result_ptr sublist::match(std::string_view subject) const {
   if (subject.empty()) return empty_result();
-  std::vector<std::string_view> toks;
-  subject::tokenize(subject, toks);
-  for (auto t : toks)
-    if (t.empty()) return empty_result();
+  subject::token_list toks(subject);
+  for (size_t i = 0; i < toks.size(); ++i)
+    if (toks[i].empty()) return empty_result();
   auto out = std::make_shared<match_result>();
   {
     std::shared_lock lock(mutex_);

@@ -15,6 +15,9 @@
 #include <vector>
 
 namespace platform {
+namespace subject {
+class token_list;
+}
 
 // The receiving side of a subscription. The actors layer's client connection derives
 // from it; the index only stores and hands back the pointer.
@@ -54,6 +57,16 @@ struct string_hash {
   size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
 
+}  // namespace platform
+
+// libstdc++ caches hash codes in hash table nodes only for hashes it does not consider
+// "fast"; string hashing is not fast, and without the cached code every rehash and
+// every bucket walk re-hashes or re-compares keys (the dominant cost at 100k+ entries).
+template <>
+struct std::__is_fast_hash<platform::string_hash> : std::false_type {};
+
+namespace platform {
+
 class sublist {
  public:
   sublist();
@@ -81,7 +94,7 @@ class sublist {
  private:
   struct level;
   struct node;
-  void match_level(const level* l, const std::vector<std::string_view>& toks, size_t i,
+  void match_level(const level* l, const subject::token_list& toks, size_t i,
                    match_result& out) const;
   static void add_node(const node* n, match_result& out);
   bool remove_locked(const subscription_ptr& sub);
