@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
@@ -118,8 +120,20 @@ server_process::server_process(std::vector<std::string> extra_args, const std::s
   throw std::runtime_error("dialtone-server did not become ready:\n" + log_);
 }
 
+namespace {
+std::atomic<int> bad_exits{0};
+}  // namespace
+
+int bad_server_exits() { return bad_exits.load(); }
+
 server_process::~server_process() {
-  if (pid_ > 0) stop();
+  if (pid_ > 0) {
+    int rc = stop();
+    if (rc != 0) {
+      ++bad_exits;
+      std::fprintf(stderr, "dialtone-server exited with %d when stopped; its log:\n%s\n", rc, log_.c_str());
+    }
+  }
   if (log_fd_ >= 0) close(log_fd_);
 }
 
@@ -137,8 +151,12 @@ int server_process::stop() {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
   int status = 0;
-  for (int i = 0; i < 1000; ++i) {
+  // By the clock, not by iterations: once the server closes its end of the log pipe,
+  // reading returns at once, while the process may take a moment more to be reapable.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
     read_log(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
       read_log(std::chrono::milliseconds(10));

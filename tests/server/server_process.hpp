@@ -7,6 +7,10 @@
 
 namespace testing_support {
 
+// Servers that exited badly when stopped (e.g. a sanitizer report at exit); the test
+// runner fails the run when this is not zero.
+int bad_server_exits();
+
 class server_process {
  public:
   // Starts dialtone-server with `-a 127.0.0.1 -p -1` plus extra args (or a config file

@@ -41,7 +41,8 @@ for (const [label, bin] of servers) {
       server = await startServer(conf, bin);
     });
     after(async () => {
-      await server.stop();
+      const code = await server.stop();
+      if (bin === serverBin) assert.equal(code, 0, server.log());
     });
 
     const as = (user, pass) => connect({ servers: server.url, user, pass });

@@ -9,7 +9,7 @@ before(async () => {
   server = await startServer();
 });
 after(async () => {
-  await server.stop();
+  assert.equal(await server.stop(), 0, server.log());
 });
 
 async function collect(sub, n, timeoutMs = 3000) {

@@ -41,10 +41,11 @@ export async function startServer(configText, bin = serverBin) {
     port,
     url: `127.0.0.1:${port}`,
     log: () => log,
+    // Resolves with the exit code (dialtone-server exits 0 on SIGTERM).
     stop: () =>
       new Promise((resolve) => {
         proc.removeAllListeners("exit");
-        proc.on("exit", resolve);
+        proc.on("exit", (code) => resolve(code));
         proc.kill("SIGTERM");
       }),
   };
