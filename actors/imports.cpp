@@ -95,6 +95,7 @@ class service_import final : public internal_subscriber {
         r.latency = std::move(s);
       }
       reply = exporter_->responses().add(std::move(r));
+      if (reply.empty()) return 0;  // too many requests in flight: shed this one
       out.reply = reply;
     }
     size_t n = router::deliver_in(*exporter_, ctx, out);

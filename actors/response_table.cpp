@@ -30,6 +30,7 @@ response_table::response_table(std::string prefix) : reply_prefix_("_R_." + pref
 std::string response_table::add(pending_response r) {
   std::string subject = reply_prefix_;
   std::lock_guard lock(mutex_);
+  if (routes_.size() >= max_routes) return {};
   append_base62(subject, ++next_, 1);
   append_base62(subject, std::hash<uint64_t>{}(next_ * 0x9E3779B97F4A7C15ull) % (62ull * 62 * 62 * 62), 4);
   r.expires = std::chrono::steady_clock::now() + r.threshold;

@@ -42,7 +42,13 @@ class response_table {
 
   // "_R_.<prefix>." (the subscription subject is this plus ">").
   const std::string& reply_prefix() const noexcept { return reply_prefix_; }
-  // Registers a response route and returns the reply subject to use in the exporter.
+  // Routes in flight at most: requests that are never answered stay until their
+  // threshold passes, so a flood of them must not grow the table without bound.
+  static constexpr size_t max_routes = 1 << 20;
+
+  // Registers a response route and returns the reply subject to use in the exporter,
+  // or an empty string when the table is full (the request is then shed, and a
+  // requester that asked for no_responders is told so at once).
   std::string add(pending_response r);
   // Finds the route for a response on `subject`. Singleton routes are removed; stream
   // and chunked routes are removed on an empty payload and otherwise extended.
