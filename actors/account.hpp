@@ -31,6 +31,7 @@ class account {
   response_table& responses() noexcept { return responses_; }
   account_limits limits;
   bool is_system = false;
+  std::vector<std::string> users;  // names of the users that log in to this account
 
   std::atomic<int64_t> connections{0};
 

@@ -77,6 +77,8 @@ caf::behavior account_actor(caf::stateful_actor<account_state>* self, account_pt
         j["account"] = a.name();
         j["connections"] = self->state.connections.size();
         j["subscriptions"] = a.subjects().count();
+        j["users"] = a.users;
+        j["system_account"] = a.is_system;
         return j.dump();
       },
   };

@@ -474,10 +474,11 @@ bool client_connection::accepts_delivery(std::string_view subject, std::string_v
 bool client_connection::on_msg(const proto::message_args& m) {
   if (trace_) {
     if (m.header_len >= 0)
-      spdlog::trace("{} - cid:{} - <<- [HPUB {} {} {} {}]", remote_, id_, m.subject, m.reply, m.header_len,
-                    m.data.size());
+      spdlog::trace("{} - cid:{} - <<- [HPUB {}{}{} {} {}]", remote_, id_, m.subject, m.reply.empty() ? "" : " ",
+                    m.reply, m.header_len, m.data.size());
     else
-      spdlog::trace("{} - cid:{} - <<- [PUB {} {} {}]", remote_, id_, m.subject, m.reply, m.data.size());
+      spdlog::trace("{} - cid:{} - <<- [PUB {}{}{} {}]", remote_, id_, m.subject, m.reply.empty() ? "" : " ",
+                    m.reply, m.data.size());
   }
   if (!account_) return auth_violation();
   if (m.header_len >= 0 && !opts_.headers) {
@@ -504,7 +505,12 @@ bool client_connection::on_msg(const proto::message_args& m) {
 }
 
 bool client_connection::on_sub(std::string_view subject, std::string_view queue, std::string_view sid) {
-  if (trace_) spdlog::trace("{} - cid:{} - <<- [SUB {} {} {}]", remote_, id_, subject, queue, sid);
+  if (trace_) {
+    if (queue.empty())
+      spdlog::trace("{} - cid:{} - <<- [SUB {} {}]", remote_, id_, subject, sid);
+    else
+      spdlog::trace("{} - cid:{} - <<- [SUB {} {} {}]", remote_, id_, subject, queue, sid);
+  }
   if (!account_) return auth_violation();
   if (!platform::subject::valid_subscription(subject) || (!queue.empty() && !platform::subject::valid_queue(queue))) {
     send_error(err::invalid_subject);
@@ -540,7 +546,12 @@ bool client_connection::on_sub(std::string_view subject, std::string_view queue,
 }
 
 bool client_connection::on_unsub(std::string_view sid, int64_t max_msgs) {
-  if (trace_) spdlog::trace("{} - cid:{} - <<- [UNSUB {} {}]", remote_, id_, sid, max_msgs);
+  if (trace_) {
+    if (max_msgs < 0)
+      spdlog::trace("{} - cid:{} - <<- [UNSUB {}]", remote_, id_, sid);
+    else
+      spdlog::trace("{} - cid:{} - <<- [UNSUB {} {}]", remote_, id_, sid, max_msgs);
+  }
   if (!account_) return auth_violation();
   platform::subscription_ptr sub;
   {

@@ -180,6 +180,10 @@ account_map make_accounts(const platform::accounts::auth_config& cfg) {
       out.emplace(name, std::move(acc));
     }
   }
+  for (auto& u : cfg.users) {
+    auto it = out.find(u.account);
+    if (it != out.end()) it->second->users.push_back(u.name);
+  }
   return out;
 }
 

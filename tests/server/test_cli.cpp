@@ -1,5 +1,7 @@
 // The dialtone CLI and dialtone-server's own command line, run as real processes.
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "server_process.hpp"
@@ -142,4 +144,35 @@ TEST_CASE("the README's example configurations behave as documented", "[cli][acc
   CHECK(bad.exit_code == 1);
   CHECK(bad.output.find("forbidden-import.conf:14:7: account \"A\" cannot import service \"svc.usage.B\"") !=
         std::string::npos);
+}
+
+TEST_CASE("server: -l writes the log to a file and -V traces the protocol", "[cli]") {
+  auto dir = write_temp_file("placeholder", "");
+  auto log_path = dir.substr(0, dir.rfind('/')) + "/server.log";
+  auto port_probe = std::make_unique<server_process>();  // a free port to reuse below
+  int port = port_probe->port();
+  port_probe.reset();
+  background_command srv({server_bin, "-a", "127.0.0.1", "-p", std::to_string(port), "-V", "-l", log_path});
+  std::string log;
+  auto read_log = [&] {
+    std::ifstream in(log_path);
+    log.assign(std::istreambuf_iterator<char>(in), {});
+  };
+  for (int i = 0; i < 200 && log.find("Server is ready") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(10ms);
+    read_log();
+  }
+  REQUIRE(log.find("Server is ready") != std::string::npos);
+  {
+    raw_client c(port);
+    c.read_until("\r\n");
+    c.send("CONNECT {\"verbose\":false,\"name\":\"tracer\"}\r\nSUB trace.me 1\r\nPING\r\n");
+    c.read_until("PONG\r\n");
+  }
+  std::this_thread::sleep_for(100ms);
+  read_log();
+  CHECK(log.find("[TRC]") != std::string::npos);
+  CHECK(log.find("<<- [CONNECT {\"verbose\":false,\"name\":\"tracer\"}]") != std::string::npos);
+  CHECK(log.find("<<- [SUB trace.me 1]") != std::string::npos);
+  CHECK(srv.output_so_far().empty());  // nothing on stderr: it all went to the file
 }
