@@ -524,10 +524,13 @@ bool client_connection::on_sub(std::string_view subject, std::string_view queue,
   }
   {
     std::lock_guard lock(subs_mutex_);
-    auto it = subs_.find(key(sid));
-    if (it == subs_.end() || it->second->closed.load()) {
+    // One probe: the slot is created empty, or found (a live sid is ignored, as
+    // nats-server does; a closed one, e.g. after auto-unsubscribe, is replaced).
+    auto [it, fresh] = subs_.try_emplace(key(sid));
+    if (fresh || it->second->closed.load()) {
       int64_t max_subs = account_->limits.max_subscriptions;
-      if (max_subs >= 0 && int64_t(subs_.size()) >= max_subs) {
+      if (max_subs >= 0 && int64_t(subs_.size()) - (fresh ? 1 : 0) >= max_subs) {
+        if (fresh) subs_.erase(it);
         send_error(err::maximum_subscriptions_exceeded);
         return true;
       }
@@ -537,9 +540,8 @@ bool client_connection::on_sub(std::string_view subject, std::string_view queue,
       sub->sid.assign(sid);
       sub->owner = shared_from_this();
       account_->subjects().insert(sub);
-      subs_[sub->sid] = std::move(sub);
+      it->second = std::move(sub);
     }
-    // A SUB reusing a live sid is ignored, as nats-server does.
   }
   if (opts_.verbose) send_ok();
   return true;
@@ -557,15 +559,18 @@ bool client_connection::on_unsub(std::string_view sid, int64_t max_msgs) {
   {
     std::lock_guard lock(subs_mutex_);
     auto it = subs_.find(key(sid));
-    if (it != subs_.end()) sub = it->second;
-  }
-  if (sub) {
-    if (max_msgs > 0 && uint64_t(max_msgs) > sub->delivered.load()) {
-      sub->max_msgs.store(uint64_t(max_msgs));
-    } else {
-      remove_subscription(sub);
+    if (it != subs_.end()) {
+      sub = it->second;
+      if (max_msgs > 0 && uint64_t(max_msgs) > sub->delivered.load()) {
+        sub->max_msgs.store(uint64_t(max_msgs));
+        sub = nullptr;  // stays until it has delivered max_msgs
+      } else {
+        sub->closed.store(true, std::memory_order_relaxed);
+        subs_.erase(it);
+      }
     }
   }
+  if (sub) account_->subjects().remove(sub);
   if (opts_.verbose) send_ok();
   return true;
 }

@@ -96,10 +96,13 @@ bool erase_one(Vec& v, const subscription_ptr& sub) {
 
 bool sublist::remove_locked(const subscription_ptr& sub) {
   subject::token_list toks(sub->subject);
-  // Remember the path so empty nodes can be pruned bottom-up.
+  // Remember the path so empty nodes can be pruned bottom-up without looking any
+  // token up twice (the iterators stay valid: nothing is inserted meanwhile).
+  using literal_map = decltype(level::literals);
   struct step {
     level* l;
-    std::string_view tok;
+    std::unique_ptr<node>* slot;
+    literal_map::iterator literal;  // end() for '*' and '>'
   };
   step inline_path[16];
   std::vector<step> heap_path;
@@ -114,16 +117,19 @@ bool sublist::remove_locked(const subscription_ptr& sub) {
   for (size_t i = 0; i < toks.size(); ++i) {
     if (!l) return false;
     auto tok = toks[i];
+    step st{l, nullptr, l->literals.end()};
     if (tok == "*") {
-      n = l->pwc.get();
+      st.slot = &l->pwc;
     } else if (tok == ">") {
-      n = l->fwc.get();
+      st.slot = &l->fwc;
     } else {
-      auto it = l->literals.find(key(tok));
-      n = it == l->literals.end() ? nullptr : it->second.get();
+      st.literal = l->literals.find(key(tok));
+      if (st.literal == l->literals.end()) return false;
+      st.slot = &st.literal->second;
     }
+    n = st.slot->get();
     if (!n) return false;
-    path[depth++] = {l, tok};
+    path[depth++] = st;
     l = n->next.get();
   }
   bool removed = false;
@@ -140,24 +146,14 @@ bool sublist::remove_locked(const subscription_ptr& sub) {
   if (!removed) return false;
   // Prune: walk back up, dropping nodes (and their levels) that became empty.
   for (size_t i = depth; i-- > 0;) {
-    level* pl = path[i].l;
-    auto tok = path[i].tok;
-    std::unique_ptr<node>* slot;
-    if (tok == "*") {
-      slot = &pl->pwc;
-    } else if (tok == ">") {
-      slot = &pl->fwc;
-    } else {
-      auto it = pl->literals.find(key(tok));
-      slot = &it->second;
-    }
-    node* cur = slot->get();
+    step& st = path[i];
+    node* cur = st.slot->get();
     if (cur->next && cur->next->empty()) cur->next.reset();
     if (!cur->empty()) break;
-    if (tok == "*" || tok == ">") {
-      slot->reset();
+    if (st.literal == st.l->literals.end()) {
+      st.slot->reset();
     } else {
-      pl->literals.erase(pl->literals.find(key(tok)));
+      st.l->literals.erase(st.literal);
     }
   }
   count_.fetch_sub(1, std::memory_order_relaxed);

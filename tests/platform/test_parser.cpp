@@ -1,6 +1,7 @@
 // The client->server parser: every operation, fed whole, split at every byte boundary
 // and one byte at a time, must produce the same events; bad input gets the right error.
 #include <catch2/catch.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -179,4 +180,32 @@ TEST_CASE("parser passes large payloads split across many reads", "[parser]") {
   REQUIRE(ev.size() == 2);
   CHECK(ev[0] == "PUB big||-1|" + payload);
   CHECK(ev[1] == "PING");
+}
+
+TEST_CASE("parser survives random and mutated input", "[parser][bad-input]") {
+  // Every input either parses or stops with an error; nothing crashes, nothing is
+  // buffered beyond the limits.
+  std::mt19937 rng(4242);
+  for (int round = 0; round < 3000; ++round) {
+    std::string in;
+    if (round % 2 == 0) {
+      size_t n = rng() % 300;
+      for (size_t i = 0; i < n; ++i) in += char(rng() % 256);
+    } else {
+      in = all_ops;
+      for (int k = 0; k < 5; ++k) in[rng() % in.size()] = char(rng() % 256);
+    }
+    server_parser p;
+    p.set_limits(256, 1024);
+    recorder r;
+    size_t pos = 0;
+    while (pos < in.size()) {
+      size_t take = 1 + rng() % 64;
+      take = std::min(take, in.size() - pos);
+      auto st = p.parse(in.data() + pos, take, r);
+      pos += take;
+      if (st == parse_status::error) break;
+      REQUIRE(p.buffered() <= 1024 + 2 + 256);
+    }
+  }
 }
