@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "config_test_support.hpp"
 #include "libplatform/accounts/auth_config.hpp"
 
 using namespace platform::accounts;
@@ -22,23 +23,11 @@ auth_config load(std::string_view text) { return load_auth_config(parse_string(t
 
 // The full what() of the parse_error that loading `text` must produce.
 std::string load_error(std::string_view text) {
-  try {
-    load(text);
-  } catch (const parse_error& e) {
-    return e.what();
-  }
-  FAIL("expected a parse_error for: " << text);
-  return {};
+  return config_test_support::parse_error_text([&] { load(text); }, std::string(text));
 }
 
 std::string validate_error(const auth_config& cfg) {
-  try {
-    validate(cfg);
-  } catch (const parse_error& e) {
-    return e.what();
-  }
-  FAIL("expected validate() to fail");
-  return {};
+  return config_test_support::parse_error_text([&] { validate(cfg); }, "validate() to fail");
 }
 
 const account_entry& account(const auth_config& cfg, std::string_view name) {

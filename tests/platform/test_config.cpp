@@ -12,6 +12,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "config_test_support.hpp"
 #include "libplatform/config/conf_parser.hpp"
 #include "libplatform/config/load_options.hpp"
 
@@ -26,13 +27,7 @@ value parse(std::string_view text) { return parse_string(text, "test.conf"); }
 
 // The full what() of the parse_error that `text` must produce.
 std::string error_of(std::string_view text) {
-  try {
-    parse(text);
-  } catch (const parse_error& e) {
-    return e.what();
-  }
-  FAIL("expected a parse_error for: " << text);
-  return {};
+  return config_test_support::parse_error_text([&] { parse(text); }, std::string(text));
 }
 
 const value& at(const value& v, std::string_view key) {
@@ -47,14 +42,13 @@ server_options load(std::string_view text) {
   return opts;
 }
 
+// The full what() of the parse_error that parsing the file at `path` must produce.
+std::string file_error(const std::string& path) {
+  return config_test_support::parse_error_text([&] { parse_file(path); }, path);
+}
+
 std::string load_error(std::string_view text) {
-  try {
-    load(text);
-  } catch (const parse_error& e) {
-    return e.what();
-  }
-  FAIL("expected a parse_error for: " << text);
-  return {};
+  return config_test_support::parse_error_text([&] { load(text); }, std::string(text));
 }
 
 // A scratch directory removed at the end of the test.
@@ -585,30 +579,15 @@ after = 1
 TEST_CASE("include errors name the file and position", "[config]") {
   temp_dir dir;
   std::string missing = dir.write("missing.conf", "a = 1\n  include 'nope.conf'\n");
-  try {
-    parse_file(missing);
-    FAIL("expected an error");
-  } catch (const parse_error& e) {
-    CHECK(std::string(e.what()) == missing + ":2:11: cannot read include file 'nope.conf': No such file or directory");
-  }
+  CHECK(file_error(missing) == missing + ":2:11: cannot read include file 'nope.conf': No such file or directory");
 
   std::string cycle = dir.write("a.conf", "x = 1\ninclude 'b.conf'\n");
   dir.write("b.conf", "include 'a.conf'\n");
-  try {
-    parse_file(cycle);
-    FAIL("expected an error");
-  } catch (const parse_error& e) {
-    CHECK_THAT(std::string(e.what()), Contains("b.conf:1:9: include cycle: 'a.conf' is already being parsed"));
-  }
+  CHECK_THAT(file_error(cycle), Contains("b.conf:1:9: include cycle: 'a.conf' is already being parsed"));
 
   std::string bad_inner = dir.write("outer.conf", "include inner.conf\n");
   dir.write("inner.conf", "\nport: \"abc\n");
-  try {
-    parse_file(bad_inner);
-    FAIL("expected an error");
-  } catch (const parse_error& e) {
-    CHECK(std::string(e.what()) == (dir.path() / "inner.conf").string() + ":2:7: unterminated string: no closing '\"'");
-  }
+  CHECK(file_error(bad_inner) == (dir.path() / "inner.conf").string() + ":2:7: unterminated string: no closing '\"'");
 
   CHECK(error_of("include\n") == "test.conf:1:8: expected a file name after 'include'");
   CHECK(error_of("include [a]") == "test.conf:1:9: expected a file name after 'include', found '['");
