@@ -58,10 +58,14 @@ class Scenario:
     """
 
     def __init__(self, key, label, args, msgs, kind="rate", min_msgs=1000, figures=(),
-                 isolated=False, pass_pid=False):
+                 isolated=False, pass_pid=False, repeat=1):
         self.key, self.label, self.args, self.msgs = key, label, args, msgs
         self.kind, self.min_msgs, self.figures = kind, min_msgs, list(figures)
         self.isolated, self.pass_pid = isolated, pass_pid
+        # Runs per round, alternating the servers each time: a tail percentile of one
+        # run swings with whatever else the machine does in those seconds, so latency
+        # is sampled in shorter, interleaved runs and the median taken over all of them.
+        self.repeat = repeat
 
     def command(self, loadgen, server, scale, timeout):
         cmd = [loadgen] + self.args
@@ -82,9 +86,9 @@ SCENARIOS = [
     Scenario("req4", "req/reply 4 responders (queue), window 256 (req/s)",
              ["req", "--responders", "4", "--window", "256", "--size", "16"], 200_000),
     Scenario("lat1", "req/reply latency, 1 responder", ["lat", "--responders", "1", "--size", "16"],
-             20_000, kind="latency", min_msgs=2000),
+             10_000, kind="latency", min_msgs=2000, repeat=4),
     Scenario("lat4", "req/reply latency, 4 responders (queue)", ["lat", "--responders", "4", "--size", "16"],
-             20_000, kind="latency", min_msgs=2000),
+             10_000, kind="latency", min_msgs=2000, repeat=4),
     # The scaling scenarios: their connection and subscription counts define them and
     # are not scaled.
     Scenario("idle10k", "10k idle connections, 10 subs each",
@@ -473,7 +477,8 @@ def environment(args, servers, loadgen, load):
         ("nats-server", shlex.join(servers[NATS].cmd + ["-a", HOST, "-p", "PORT"]) +
          (f"  ({v})" if (v := version_of(servers[NATS].cmd)) else "")),
         ("loadgen", loadgen),
-        ("rounds", f"{args.rounds}, server order alternating per round; median per scenario; scale {args.scale}"),
+        ("rounds", f"{args.rounds}, server order alternating per round (latency: 4 shorter runs per round, "
+                   f"interleaved); median per scenario over all its runs; scale {args.scale}"),
     ]
     return info
 
@@ -606,14 +611,15 @@ def main():
         for rnd in range(args.rounds):
             order = [DIALTONE, NATS] if rnd % 2 == 0 else [NATS, DIALTONE]
             for sc in scenarios:
-                for name in order:
-                    for busy in wait_quiet(servers.values()):
-                        quiet_notes.append(f"{busy} was still busy {QUIET_LIMIT:.0f} s after the run "
-                                           f"before {sc.key} round {rnd + 1} ({name})")
-                    res = run_once(loadgen, sc, servers[name], args.scale, args.timeout)
-                    samples[sc.key][name].append(res)
-                    shown = progress_text(sc, res)
-                    print(f"  round {rnd + 1}/{args.rounds}  {sc.key:<9} {name:<11} {shown}", file=sys.stderr)
+                for rep in range(sc.repeat):
+                    for name in (order if rep % 2 == 0 else order[::-1]):
+                        for busy in wait_quiet(servers.values()):
+                            quiet_notes.append(f"{busy} was still busy {QUIET_LIMIT:.0f} s after the run "
+                                               f"before {sc.key} round {rnd + 1} ({name})")
+                        res = run_once(loadgen, sc, servers[name], args.scale, args.timeout)
+                        samples[sc.key][name].append(res)
+                        shown = progress_text(sc, res)
+                        print(f"  round {rnd + 1}/{args.rounds}  {sc.key:<9} {name:<11} {shown}", file=sys.stderr)
         rows, details, notes = build_rows(scenarios, samples, servers)
         notes += quiet_notes
         print(report_text(info, rows, details, notes))
