@@ -16,7 +16,10 @@ inline absl::string_view key(std::string_view s) { return absl::string_view(s.da
 
 struct sublist::node {
   std::unique_ptr<level> next;
-  std::vector<subscription_ptr> plain;
+  // Plain subscribers. Most subjects have exactly one, kept inline so a SUB on a new
+  // subject costs no extra allocation (and an UNSUB one cache miss less).
+  subscription_ptr first;
+  std::vector<subscription_ptr> more;
   struct queue_group {
     std::string name;
     std::vector<subscription_ptr> members;
@@ -33,7 +36,7 @@ struct sublist::level {
 };
 
 bool sublist::node::empty() const {
-  return plain.empty() && queues.empty() && (!next || next->empty());
+  return !first && queues.empty() && (!next || next->empty());
 }
 
 sublist::sublist() : root_(std::make_unique<level>()) {}
@@ -67,7 +70,11 @@ void sublist::insert(const subscription_ptr& sub) {
     }
   }
   if (sub->queue.empty()) {
-    n->plain.push_back(sub);
+    if (!n->first) {
+      n->first = sub;
+    } else {
+      n->more.push_back(sub);
+    }
   } else {
     auto g = std::find_if(n->queues.begin(), n->queues.end(),
                           [&](const node::queue_group& q) { return q.name == sub->queue; });
@@ -134,7 +141,18 @@ bool sublist::remove_locked(const subscription_ptr& sub) {
   }
   bool removed = false;
   if (sub->queue.empty()) {
-    removed = erase_one(n->plain, sub);
+    if (n->first == sub) {
+      // Keep `first` filled while others remain, so empty() stays a cheap check.
+      if (n->more.empty()) {
+        n->first.reset();
+      } else {
+        n->first = std::move(n->more.back());
+        n->more.pop_back();
+      }
+      removed = true;
+    } else {
+      removed = erase_one(n->more, sub);
+    }
   } else {
     for (auto g = n->queues.begin(); g != n->queues.end(); ++g) {
       if (g->name != sub->queue) continue;
@@ -175,7 +193,8 @@ void sublist::remove_all(const std::vector<subscription_ptr>& subs) {
 }
 
 void sublist::add_node(const node* n, match_result& out) {
-  out.plain.insert(out.plain.end(), n->plain.begin(), n->plain.end());
+  if (n->first) out.plain.push_back(n->first);
+  out.plain.insert(out.plain.end(), n->more.begin(), n->more.end());
   for (auto& q : n->queues) {
     // Members of one queue name form one group even across different patterns.
     auto g = std::find_if(out.queues.begin(), out.queues.end(),
