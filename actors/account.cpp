@@ -1,23 +1,11 @@
 #include "actors/account.hpp"
 
-#include <random>
+#include "libplatform/random_token.hpp"
 
 namespace actors {
 
-namespace {
-
-// A short random token naming the account in response subjects ("_R_.<token>.").
-std::string random_token() {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  std::random_device rd;
-  std::string s;
-  for (int i = 0; i < 6; ++i) s += alphabet[rd() % 62];
-  return s;
-}
-
-}  // namespace
-
-account::account(std::string name) : name_(std::move(name)), responses_(random_token()) {}
+// A short random token names the account in response subjects ("_R_.<token>.").
+account::account(std::string name) : name_(std::move(name)), responses_(platform::random_token(6)) {}
 
 void account::clear() {
   sublist_.remove_all(internal_);

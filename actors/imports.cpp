@@ -6,6 +6,7 @@
 #include "actors/client_connection.hpp"
 #include "actors/internal_subscriber.hpp"
 #include "libplatform/accounts/subject_transform.hpp"
+#include "libplatform/random_token.hpp"
 #include "libplatform/time_format.hpp"
 
 namespace actors {
@@ -14,14 +15,6 @@ namespace {
 
 using platform::accounts::subject_transform;
 using platform::protocol::message_args;
-
-std::string random_id() {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string s;
-  for (int i = 0; i < 22; ++i) s += alphabet[rng() % 62];
-  return s;
-}
 
 // Who is on one end of a sampled request, as nats-server describes a client.
 nlohmann::json describe_client(const client_connection* c, const account& acc, const std::string& server_name) {
@@ -141,7 +134,7 @@ class response_router final : public internal_subscriber {
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(service).count();
     nlohmann::json j;
     j["type"] = "io.nats.server.metric.v1.service_latency";
-    j["id"] = random_id();
+    j["id"] = platform::random_token(22);
     j["timestamp"] = platform::rfc3339(std::chrono::system_clock::now());
     j["status"] = 200;
     j["requestor"] = nlohmann::json::parse(s.requestor_json);

@@ -5,11 +5,11 @@
 #include <asio/post.hpp>
 #include <future>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <thread>
 
 #include "actors/client_connection.hpp"
 #include "actors/control_plane.hpp"
+#include "libplatform/random_token.hpp"
 
 namespace actors {
 
@@ -17,13 +17,7 @@ namespace {
 
 // nats-server identifies itself with a server NKey ("N..."); clients only need a
 // unique, stable-for-the-process string of the same shape.
-std::string random_server_id() {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  std::random_device rd;
-  std::string id = "N";
-  for (int i = 0; i < 55; ++i) id += alphabet[rd() % 32];
-  return id;
-}
+std::string random_server_id() { return "N" + platform::random_token(55, platform::base32_alphabet); }
 
 // The NATS server version we are protocol-compatible with; clients gate features on it.
 constexpr const char* compatible_nats_version = "2.10.0";

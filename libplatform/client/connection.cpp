@@ -8,13 +8,13 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <random>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "libplatform/client/client_parser.hpp"
 #include "libplatform/client/server_url.hpp"
+#include "libplatform/random_token.hpp"
 #include "libplatform/subject.hpp"
 
 #ifndef DIALTONE_VERSION
@@ -27,20 +27,6 @@ namespace {
 
 using asio::ip::tcp;
 using namespace std::chrono_literals;
-
-constexpr std::string_view base62 =
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-std::string random_id(size_t n) {
-  thread_local std::mt19937_64 rng = [] {
-    std::random_device rd;
-    std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
-    return std::mt19937_64(seq);
-  }();
-  std::string s(n, '0');
-  for (char& c : s) c = base62[rng() % base62.size()];
-  return s;
-}
 
 void append_number(std::string& out, uint64_t v) {
   char buf[24];
@@ -415,7 +401,7 @@ connection::~connection() {
   if (impl_->thread.joinable()) impl_->thread.detach();  // destroyed from a callback: a bug
 }
 
-std::string connection::new_inbox() { return "_INBOX." + random_id(22); }
+std::string connection::new_inbox() { return "_INBOX." + platform::random_token(22); }
 
 status connection::connect(std::string_view url, connect_options options) {
   auto parsed = parse_server_url(url);
