@@ -15,6 +15,7 @@
 #include "actors/permissions.hpp"
 #include "actors/router.hpp"
 #include "actors/server_core.hpp"
+#include "libplatform/absl_key.hpp"
 #include "libplatform/protocol/writer.hpp"
 #include "libplatform/subject.hpp"
 
@@ -32,8 +33,6 @@ bool reserved_reply(std::string_view reply) {
 
 const std::string no_user;
 
-// Debian's abseil has its own string_view type: convert at the map boundary.
-inline absl::string_view key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 }  // namespace
 
@@ -526,7 +525,7 @@ bool client_connection::on_sub(std::string_view subject, std::string_view queue,
     std::lock_guard lock(subs_mutex_);
     // One probe: the slot is created empty, or found (a live sid is ignored, as
     // nats-server does; a closed one, e.g. after auto-unsubscribe, is replaced).
-    auto [it, fresh] = subs_.try_emplace(key(sid));
+    auto [it, fresh] = subs_.try_emplace(platform::absl_key(sid));
     if (fresh || it->second->closed.load()) {
       int64_t max_subs = account_->limits.max_subscriptions;
       if (max_subs >= 0 && int64_t(subs_.size()) - (fresh ? 1 : 0) >= max_subs) {
@@ -558,7 +557,7 @@ bool client_connection::on_unsub(std::string_view sid, int64_t max_msgs) {
   platform::subscription_ptr sub;
   {
     std::lock_guard lock(subs_mutex_);
-    auto it = subs_.find(key(sid));
+    auto it = subs_.find(platform::absl_key(sid));
     if (it != subs_.end()) {
       sub = it->second;
       if (max_msgs > 0 && uint64_t(max_msgs) > sub->delivered.load()) {

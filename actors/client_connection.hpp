@@ -93,7 +93,6 @@ class client_connection final : public platform::subscriber,
   // The cache for matches in another account (import hops), keyed by that account.
   platform::match_cache& cache_for(const account& a);
   bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
-  const std::string& remote_address() const noexcept { return remote_; }
   const std::string& remote_ip() const noexcept { return ip_; }
   const std::string& user_name() const noexcept;
   std::chrono::system_clock::time_point started_at() const noexcept { return started_wall_; }

@@ -50,8 +50,6 @@ class server_core {
   const authenticator& auth() const noexcept { return auth_; }
   control_plane* control() const noexcept { return control_; }
   server_counters& counters() noexcept { return counters_; }
-  size_t loop_count() const noexcept { return loops_.size(); }
-  io::event_loop& loop(size_t i) { return *loops_[i]; }
 
   // The INFO line for one client.
   std::string info_line(uint64_t client_id, const std::string& client_ip) const;

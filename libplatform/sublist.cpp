@@ -5,14 +5,11 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include "libplatform/absl_key.hpp"
+
 #include "libplatform/subject.hpp"
 
 namespace platform {
-
-namespace {
-// Debian's abseil has its own string_view type: convert at the map boundary.
-inline absl::string_view key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-}  // namespace
 
 struct sublist::node {
   std::unique_ptr<level> next;
@@ -60,7 +57,7 @@ void sublist::insert(const subscription_ptr& sub) {
     } else if (tok == ">") {
       slot = &l->fwc;
     } else {
-      slot = &l->literals.try_emplace(key(tok)).first->second;
+      slot = &l->literals.try_emplace(absl_key(tok)).first->second;
     }
     if (!*slot) *slot = std::make_unique<node>();
     n = slot->get();
@@ -130,7 +127,7 @@ bool sublist::remove_locked(const subscription_ptr& sub) {
     } else if (tok == ">") {
       st.slot = &l->fwc;
     } else {
-      st.literal = l->literals.find(key(tok));
+      st.literal = l->literals.find(absl_key(tok));
       if (st.literal == l->literals.end()) return false;
       st.slot = &st.literal->second;
     }
@@ -219,7 +216,7 @@ void sublist::match_level(const level* l, const subject::token_list& toks, size_
         match_level(l->pwc->next.get(), toks, i + 1, out);
       }
     }
-    auto it = l->literals.find(key(toks[i]));
+    auto it = l->literals.find(absl_key(toks[i]));
     if (it == l->literals.end()) return;
     const node* n = it->second.get();
     if (last) {
