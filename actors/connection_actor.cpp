@@ -8,6 +8,8 @@
 #include "actors/account_actor.hpp"
 #include "actors/atoms.hpp"
 #include "actors/client_connection.hpp"
+#include "actors/client_info.hpp"
+#include "libplatform/random_token.hpp"
 #include "libplatform/accounts/auth_config.hpp"
 #include "libplatform/time_format.hpp"
 
@@ -36,16 +38,9 @@ struct connection_state {
   static inline const char* name = "connection";
 };
 
-nlohmann::json describe(client_connection& c) {
-  nlohmann::json j;
-  j["cid"] = c.id();
-  j["ip"] = c.remote_ip();
-  j["acc"] = c.acc().name();
-  if (!c.user_name().empty()) j["user"] = c.user_name();
-  j["name"] = c.options().name;
-  j["lang"] = c.options().lang;
-  j["version"] = c.options().version;
-  j["start"] = platform::rfc3339(c.started_at());
+// connz-style: who the client is, plus its counters.
+nlohmann::json describe(client_connection& c, const std::string& server_name) {
+  nlohmann::json j = client_info(&c, c.acc(), server_name);
   j["in_msgs"] = c.msgs_in.load();
   j["in_bytes"] = c.bytes_in.load();
   j["out_msgs"] = c.msgs_out.load();
@@ -55,14 +50,15 @@ nlohmann::json describe(client_connection& c) {
   return j;
 }
 
-caf::behavior connection_actor(caf::stateful_actor<connection_state>* self, std::shared_ptr<client_connection> c) {
+caf::behavior connection_actor(caf::stateful_actor<connection_state>* self, std::shared_ptr<client_connection> c,
+                               std::string server_name) {
   self->state.conn = c;
   return {
       [=](kick_atom) {
         if (auto conn = self->state.conn.lock()) conn->close_async(close_reason::kicked);
       },
       [=](info_atom) -> std::string {
-        if (auto conn = self->state.conn.lock()) return describe(*conn).dump();
+        if (auto conn = self->state.conn.lock()) return describe(*conn, server_name).dump();
         return "{}";
       },
       [=](closed_atom) { self->quit(); },
@@ -98,7 +94,7 @@ class actor_control_plane final : public control_plane {
   }
 
   void client_connected(const std::shared_ptr<client_connection>& c) override {
-    auto a = sys_.spawn(connection_actor, c);
+    auto a = sys_.spawn(connection_actor, c, server_name_);
     c->set_actor(std::make_shared<actor_handle>(actor_handle{a}));
     auto it = accounts_.find(c->acc().name());
     if (it != accounts_.end()) caf::anon_send(it->second, register_atom::value, c->id(), a);
@@ -131,15 +127,11 @@ class actor_control_plane final : public control_plane {
     auto now = std::chrono::system_clock::now();
     nlohmann::json j;
     j["type"] = type;
-    j["id"] = server_id_.substr(1, 10) + std::to_string(++event_seq_);
+    j["id"] = platform::random_token(22);
     j["timestamp"] = platform::rfc3339(now);
     j["server"] = {{"name", server_name_}, {"id", server_id_}, {"ver", DIALTONE_VERSION},
-                   {"seq", event_seq_.load()}, {"time", platform::rfc3339(now)}};
-    nlohmann::json client = describe(c);
-    client["id"] = c.id();
-    client["host"] = c.remote_ip();
-    client["server"] = server_name_;
-    j["client"] = std::move(client);
+                   {"seq", ++event_seq_}, {"time", platform::rfc3339(now)}};
+    j["client"] = client_info(&c, c.acc(), server_name_);
     if (why) {
       j["sent"] = {{"msgs", c.msgs_out.load()}, {"bytes", c.bytes_out.load()}};
       j["received"] = {{"msgs", c.msgs_in.load()}, {"bytes", c.bytes_in.load()}};

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "actors/client_connection.hpp"
+#include "actors/client_info.hpp"
 #include "actors/internal_subscriber.hpp"
 #include "libplatform/accounts/subject_transform.hpp"
 #include "libplatform/random_token.hpp"
@@ -15,24 +16,6 @@ namespace {
 
 using platform::accounts::subject_transform;
 using platform::protocol::message_args;
-
-// Who is on one end of a sampled request, as nats-server describes a client.
-nlohmann::json describe_client(const client_connection* c, const account& acc, const std::string& server_name) {
-  nlohmann::json j;
-  j["acc"] = acc.name();
-  j["server"] = server_name;
-  j["rtt"] = 0;
-  if (c) {
-    j["cid"] = c->id();
-    j["ip"] = c->remote_ip();
-    j["start"] = platform::rfc3339(c->started_at());
-    if (!c->user_name().empty()) j["user"] = c->user_name();
-    if (!c->options().name.empty()) j["name"] = c->options().name;
-    if (!c->options().lang.empty()) j["lang"] = c->options().lang;
-    if (!c->options().version.empty()) j["ver"] = c->options().version;
-  }
-  return j;
-}
 
 // Trace headers that make a request sampled under `sampling: headers`.
 bool has_trace_header(std::string_view headers) {
@@ -82,7 +65,7 @@ class service_import final : public internal_subscriber {
         latency_sample s;
         s.subject = export_.latency->subject;
         s.service_subject = subject;
-        s.requestor_json = describe_client(ctx.from, *importer_, server_name_).dump();
+        s.requestor_json = client_info(ctx.from, *importer_, server_name_).dump();
         s.start = std::chrono::system_clock::now();
         s.forwarded = std::chrono::steady_clock::now();
         r.latency = std::move(s);
@@ -138,7 +121,7 @@ class response_router final : public internal_subscriber {
     j["timestamp"] = platform::rfc3339(std::chrono::system_clock::now());
     j["status"] = 200;
     j["requestor"] = nlohmann::json::parse(s.requestor_json);
-    j["responder"] = describe_client(ctx.from, *exporter_, server_name_);
+    j["responder"] = client_info(ctx.from, *exporter_, server_name_);
     j["start"] = platform::rfc3339(s.start);
     j["service"] = ns;
     j["system"] = 0;  // one server: no hops between servers

@@ -199,6 +199,8 @@ TEST_CASE("service latency reports are published in the exporting account", "[ac
   CHECK(j["requestor"]["acc"] == "A");
   CHECK(j["requestor"]["name"] == "billing-ui");
   CHECK(j["requestor"]["user"] == "a");
+  CHECK(j["requestor"]["host"] == "127.0.0.1");  // nats-server's ClientInfo field names
+  CHECK(j["requestor"]["id"].get<uint64_t>() > 0);
   CHECK(j["responder"]["acc"] == "SVC");
   CHECK(j["service"].get<int64_t>() > 0);
   CHECK(j["total"].get<int64_t>() >= j["service"].get<int64_t>());
@@ -285,6 +287,9 @@ TEST_CASE("the system account sees connect events and answers server pings", "[a
   CHECK(ev["type"] == "io.nats.server.advisory.v1.client_connect");
   CHECK(ev["client"]["acc"] == "A");
   CHECK(ev["client"]["user"] == "a");
+  CHECK(ev["client"]["host"] == "127.0.0.1");
+  CHECK(ev["client"]["id"].get<uint64_t>() > 0);
+  CHECK_FALSE(ev["client"].contains("in_msgs"));  // counters go in "sent"/"received" only
   head = ops->read_until("\r\n");
   CHECK(head.rfind("MSG $SYS.ACCOUNT.A.DISCONNECT 2 ", 0) == 0);
   body = ops->read_until("\r\n");
