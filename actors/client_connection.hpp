@@ -96,7 +96,8 @@ class client_connection final : public platform::subscriber,
   const std::string& remote_ip() const noexcept { return ip_; }
   const std::string& user_name() const noexcept;
   std::chrono::system_clock::time_point started_at() const noexcept { return started_wall_; }
-  // Loop-local mark so a receiver is added to a loop's pending set once per batch.
+  // Loop-local mark so a receiver is added to a loop's pending set once per batch; one
+  // slot per loop (event_loop::max_loops, checked there).
   uint64_t flush_mark[8] = {};
 
   // Delivery-time checks some users need (a sub deny list, allow_responses).

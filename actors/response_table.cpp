@@ -2,28 +2,28 @@
 
 #include <random>
 
+#include "libplatform/random_token.hpp"
+
 namespace actors {
 
 namespace {
 
-constexpr char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-void append_base62(std::string& out, uint64_t v, size_t min_width) {
+void append_base62(std::string& out, uint64_t v) {
   char tmp[16];
   size_t n = 0;
   do {
-    tmp[n++] = digits[v % 62];
+    tmp[n++] = platform::base62_alphabet[v % 62];
     v /= 62;
   } while (v && n < sizeof tmp);
-  while (n < min_width) tmp[n++] = '0';
   while (n) out += tmp[--n];
 }
 
 }  // namespace
 
 response_table::response_table(std::string prefix) : reply_prefix_("_R_." + prefix + ".") {
-  // Start the sequence at a random point so reply subjects are not guessable across
-  // restarts; each one also carries random characters.
+  // Start the sequence at a random point so reply subjects differ across restarts;
+  // each one also ends in random characters (add()). Clients cannot forge "_R_."
+  // replies anyway (client_connection refuses them).
   next_ = std::random_device{}();
 }
 
@@ -31,8 +31,8 @@ std::string response_table::add(pending_response r) {
   std::string subject = reply_prefix_;
   std::lock_guard lock(mutex_);
   if (routes_.size() >= max_routes) return {};
-  append_base62(subject, ++next_, 1);
-  append_base62(subject, std::hash<uint64_t>{}(next_ * 0x9E3779B97F4A7C15ull) % (62ull * 62 * 62 * 62), 4);
+  append_base62(subject, ++next_);
+  subject += platform::random_token(4);
   r.expires = std::chrono::steady_clock::now() + r.threshold;
   routes_.emplace(subject, std::move(r));
   return subject;

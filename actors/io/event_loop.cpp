@@ -41,6 +41,9 @@ void event_loop::join() {
   if (thread_.joinable()) thread_.join();
 }
 
+static_assert(sizeof(client_connection::flush_mark) / sizeof(uint64_t) >= event_loop::max_loops,
+              "one flush mark per loop");
+
 void event_loop::add_pending(const std::shared_ptr<client_connection>& c) {
   auto& mark = c->flush_mark[index_];
   if (mark == batch_) return;
