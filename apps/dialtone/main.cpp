@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -189,29 +190,39 @@ int run_pub(const std::string& server, const std::string& subject, const std::st
   return 0;
 }
 
-int run_sub(const std::string& server, const std::string& subject, const std::string& queue,
-            uint64_t count, bool raw) {
+// Shared by sub and reply: subscribe, stop after `count` messages (0 = until Ctrl-C),
+// confirm the subscription, say so, and wait. `on_message` gets the message and its
+// number.
+int listen(const std::string& server, const std::string& subject, const std::string& queue, uint64_t count,
+           const char* command, const char* listening,
+           const std::function<void(connection&, uint64_t, const message&)>& on_message) {
   check_subject(subject);
   check_queue(queue);
   connection nc;
   waiter w;
-  connect_or_die(nc, server, "sub", w);
+  connect_or_die(nc, server, command, w);
   std::atomic<uint64_t> received{0};
   auto sid = nc.subscribe(subject, queue, [&](const message& m) {
     uint64_t n = ++received;
     if (count != 0 && n > count) return;
-    print_message(n, m, raw);
+    on_message(nc, n, m);
     if (count != 0 && n == count) w.finish();
   });
   if (!sid) die("cannot subscribe to \"" + subject + "\": " + sid.error().message());
   if (count != 0) (void)nc.unsubscribe(*sid, count);
   if (status s = nc.flush(); !s) die("subscription not confirmed: " + s.message());
   if (w.server_error) return 1;  // e.g. a permissions violation, already printed
-  std::cerr << "Listening on \"" << subject << "\"";
+  std::cerr << listening << " \"" << subject << "\"";
   if (!queue.empty()) std::cerr << " in queue group \"" << queue << "\"";
   std::cerr << '\n';
   w.wait();
   return finish_session(nc, w, subject);
+}
+
+int run_sub(const std::string& server, const std::string& subject, const std::string& queue,
+            uint64_t count, bool raw) {
+  return listen(server, subject, queue, count, "sub", "Listening on",
+                [&](connection&, uint64_t n, const message& m) { print_message(n, m, raw); });
 }
 
 int run_req(const std::string& server, const std::string& subject, const std::string& body,
@@ -238,32 +249,15 @@ int run_req(const std::string& server, const std::string& subject, const std::st
 
 int run_reply(const std::string& server, const std::string& subject, const std::string& body,
               const std::string& queue, uint64_t count) {
-  check_subject(subject);
-  check_queue(queue);
-  connection nc;
-  waiter w;
-  connect_or_die(nc, server, "reply", w);
-  std::atomic<uint64_t> received{0};
-  auto sid = nc.subscribe(subject, queue, [&](const message& m) {
-    uint64_t n = ++received;
-    if (count != 0 && n > count) return;
-    print_message(n, m, false);
-    if (m.reply.empty()) {
-      std::cerr << "dialtone: message #" << n << " has no reply subject, not answered\n";
-    } else if (status s = nc.publish(m.reply, expand_body(body, n)); !s) {
-      std::cerr << "dialtone: cannot reply: " << s.message() << '\n';
-    }
-    if (count != 0 && n == count) w.finish();
-  });
-  if (!sid) die("cannot subscribe to \"" + subject + "\": " + sid.error().message());
-  if (count != 0) (void)nc.unsubscribe(*sid, count);
-  if (status s = nc.flush(); !s) die("subscription not confirmed: " + s.message());
-  if (w.server_error) return 1;
-  std::cerr << "Listening for requests on \"" << subject << "\"";
-  if (!queue.empty()) std::cerr << " in queue group \"" << queue << "\"";
-  std::cerr << '\n';
-  w.wait();
-  return finish_session(nc, w, subject);
+  return listen(server, subject, queue, count, "reply", "Listening for requests on",
+                [&](connection& nc, uint64_t n, const message& m) {
+                  print_message(n, m, false);
+                  if (m.reply.empty()) {
+                    std::cerr << "dialtone: message #" << n << " has no reply subject, not answered\n";
+                  } else if (status s = nc.publish(m.reply, expand_body(body, n)); !s) {
+                    std::cerr << "dialtone: cannot reply: " << s.message() << '\n';
+                  }
+                });
 }
 
 }  // namespace
