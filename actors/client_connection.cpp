@@ -288,9 +288,9 @@ void client_connection::close(close_reason why) {
   {
     std::lock_guard lock(subs_mutex_);
     subs.reserve(subs_.size());
-    for (auto& [sid, s] : subs_) {
+    for (auto& s : subs_) {
       s->closed.store(true, std::memory_order_relaxed);
-      subs.push_back(std::move(s));
+      subs.push_back(s);
     }
     subs_.clear();
   }
@@ -523,13 +523,13 @@ bool client_connection::on_sub(std::string_view subject, std::string_view queue,
   }
   {
     std::lock_guard lock(subs_mutex_);
-    // One probe: the slot is created empty, or found (a live sid is ignored, as
-    // nats-server does; a closed one, e.g. after auto-unsubscribe, is replaced).
-    auto [it, fresh] = subs_.try_emplace(platform::absl_key(sid));
-    if (fresh || it->second->closed.load()) {
+    // A live sid is ignored, as nats-server does; a closed one (e.g. after an
+    // auto-unsubscribe) is replaced.
+    auto it = subs_.find(sid);
+    bool fresh = it == subs_.end();
+    if (fresh || (*it)->closed.load()) {
       int64_t max_subs = account_->limits.max_subscriptions;
-      if (max_subs >= 0 && int64_t(subs_.size()) - (fresh ? 1 : 0) >= max_subs) {
-        if (fresh) subs_.erase(it);
+      if (max_subs >= 0 && int64_t(subs_.size()) - (fresh ? 0 : 1) >= max_subs) {
         send_error(err::maximum_subscriptions_exceeded);
         return true;
       }
@@ -539,7 +539,8 @@ bool client_connection::on_sub(std::string_view subject, std::string_view queue,
       sub->sid.assign(sid);
       sub->owner = shared_from_this();
       account_->subjects().insert(sub);
-      it->second = std::move(sub);
+      if (!fresh) subs_.erase(it);
+      subs_.insert(std::move(sub));  // same hash group as the find above: cached
     }
   }
   if (opts_.verbose) send_ok();
@@ -557,9 +558,9 @@ bool client_connection::on_unsub(std::string_view sid, int64_t max_msgs) {
   platform::subscription_ptr sub;
   {
     std::lock_guard lock(subs_mutex_);
-    auto it = subs_.find(platform::absl_key(sid));
+    auto it = subs_.find(sid);
     if (it != subs_.end()) {
-      sub = it->second;
+      sub = *it;
       if (max_msgs > 0 && uint64_t(max_msgs) > sub->delivered.load()) {
         sub->max_msgs.store(uint64_t(max_msgs));
         sub = nullptr;  // stays until it has delivered max_msgs
@@ -578,8 +579,8 @@ void client_connection::remove_subscription(const platform::subscription_ptr& su
   sub->closed.store(true, std::memory_order_relaxed);
   {
     std::lock_guard lock(subs_mutex_);
-    auto it = subs_.find(sub->sid);
-    if (it != subs_.end() && it->second == sub) subs_.erase(it);
+    auto it = subs_.find(std::string_view(sub->sid));
+    if (it != subs_.end() && *it == sub) subs_.erase(it);
   }
   account_->subjects().remove(sub);
 }

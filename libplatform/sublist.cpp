@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <mutex>
 
-#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+#include <absl/hash/hash.h>
 
 #include "libplatform/absl_key.hpp"
 
@@ -12,28 +13,62 @@
 namespace platform {
 
 struct sublist::node {
+  explicit node(std::string_view tok) : token(tok) {}
+  std::string token;  // the literal this node is reached by ('*' / '>' for wildcards)
   std::unique_ptr<level> next;
   // Plain subscribers. Most subjects have exactly one, kept inline so a SUB on a new
   // subject costs no extra allocation (and an UNSUB one cache miss less).
   subscription_ptr first;
-  std::vector<subscription_ptr> more;
+  // Further plain subscribers and queue groups, allocated only when a subject has them.
+  // Keeping them out of line makes a node one cache line (64 bytes).
   struct queue_group {
     std::string name;
     std::vector<subscription_ptr> members;
   };
-  std::vector<queue_group> queues;
+  struct extras {
+    std::vector<subscription_ptr> more;
+    std::vector<queue_group> queues;
+  };
+  std::unique_ptr<extras> extra;
+  extras& ensure_extra() {
+    if (!extra) extra = std::make_unique<extras>();
+    return *extra;
+  }
   bool empty() const;
 };
 
+namespace {
+
+// A level's literal children live in a set of node pointers, hashed and compared by the
+// node's own token: 8 bytes per slot instead of a std::string key plus the pointer
+// (40 bytes). With 100k+ subjects under one prefix the table no longer fits in cache, and
+// every SUB and UNSUB probes it once, so its size is what the per-op cost grows with.
+template <class Node>
+struct token_hash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return absl::Hash<absl::string_view>{}(absl_key(s)); }
+  size_t operator()(const std::unique_ptr<Node>& n) const noexcept { return (*this)(n->token); }
+};
+template <class Node>
+struct token_eq {
+  using is_transparent = void;
+  static std::string_view key(std::string_view s) { return s; }
+  static std::string_view key(const std::unique_ptr<Node>& n) { return n->token; }
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const noexcept { return key(a) == key(b); }
+};
+
+}  // namespace
+
 struct sublist::level {
-  absl::flat_hash_map<std::string, std::unique_ptr<node>> literals;
+  absl::flat_hash_set<std::unique_ptr<node>, token_hash<node>, token_eq<node>> literals;
   std::unique_ptr<node> pwc;  // '*'
   std::unique_ptr<node> fwc;  // '>'
   bool empty() const { return literals.empty() && !pwc && !fwc; }
 };
 
 bool sublist::node::empty() const {
-  return !first && queues.empty() && (!next || next->empty());
+  return !first && (!extra || extra->queues.empty()) && (!next || next->empty());
 }
 
 sublist::sublist() : root_(std::make_unique<level>()) {}
@@ -51,16 +86,14 @@ void sublist::insert(const subscription_ptr& sub) {
   node* n = nullptr;
   for (size_t i = 0; i < toks.size(); ++i) {
     auto tok = toks[i];
-    std::unique_ptr<node>* slot;
-    if (tok == "*") {
-      slot = &l->pwc;
-    } else if (tok == ">") {
-      slot = &l->fwc;
+    if (tok == "*" || tok == ">") {
+      auto& slot = tok == "*" ? l->pwc : l->fwc;
+      if (!slot) slot = std::make_unique<node>(tok);
+      n = slot.get();
     } else {
-      slot = &l->literals.try_emplace(absl_key(tok)).first->second;
+      // One probe: the node is created only when the token is new.
+      n = l->literals.lazy_emplace(tok, [&](const auto& ctor) { ctor(std::make_unique<node>(tok)); })->get();
     }
-    if (!*slot) *slot = std::make_unique<node>();
-    n = slot->get();
     if (i + 1 < toks.size()) {
       if (!n->next) n->next = std::make_unique<level>();
       l = n->next.get();
@@ -70,14 +103,15 @@ void sublist::insert(const subscription_ptr& sub) {
     if (!n->first) {
       n->first = sub;
     } else {
-      n->more.push_back(sub);
+      n->ensure_extra().more.push_back(sub);
     }
   } else {
-    auto g = std::find_if(n->queues.begin(), n->queues.end(),
+    auto& queues = n->ensure_extra().queues;
+    auto g = std::find_if(queues.begin(), queues.end(),
                           [&](const node::queue_group& q) { return q.name == sub->queue; });
-    if (g == n->queues.end()) {
-      n->queues.push_back({sub->queue, {}});
-      g = n->queues.end() - 1;
+    if (g == queues.end()) {
+      queues.push_back({sub->queue, {}});
+      g = queues.end() - 1;
     }
     g->members.push_back(sub);
   }
@@ -102,11 +136,12 @@ bool sublist::remove_locked(const subscription_ptr& sub) {
   subject::token_list toks(sub->subject);
   // Remember the path so empty nodes can be pruned bottom-up without looking any
   // token up twice (the iterators stay valid: nothing is inserted meanwhile).
-  using literal_map = decltype(level::literals);
+  using literal_set = decltype(level::literals);
   struct step {
     level* l;
-    std::unique_ptr<node>* slot;
-    literal_map::iterator literal;  // end() for '*' and '>'
+    node* n;
+    std::unique_ptr<node>* wildcard;  // the level's '*' or '>' slot; null for a literal
+    literal_set::iterator literal;
   };
   step inline_path[16];
   std::vector<step> heap_path;
@@ -121,52 +156,52 @@ bool sublist::remove_locked(const subscription_ptr& sub) {
   for (size_t i = 0; i < toks.size(); ++i) {
     if (!l) return false;
     auto tok = toks[i];
-    step st{l, nullptr, l->literals.end()};
-    if (tok == "*") {
-      st.slot = &l->pwc;
-    } else if (tok == ">") {
-      st.slot = &l->fwc;
+    step st{l, nullptr, nullptr, {}};
+    if (tok == "*" || tok == ">") {
+      st.wildcard = tok == "*" ? &l->pwc : &l->fwc;
+      n = st.wildcard->get();
     } else {
-      st.literal = l->literals.find(absl_key(tok));
-      if (st.literal == l->literals.end()) return false;
-      st.slot = &st.literal->second;
+      st.literal = l->literals.find(tok);
+      n = st.literal == l->literals.end() ? nullptr : st.literal->get();
     }
-    n = st.slot->get();
     if (!n) return false;
+    st.n = n;
     path[depth++] = st;
     l = n->next.get();
   }
   bool removed = false;
+  node::extras* extra = n->extra.get();
   if (sub->queue.empty()) {
     if (n->first == sub) {
       // Keep `first` filled while others remain, so empty() stays a cheap check.
-      if (n->more.empty()) {
+      if (!extra || extra->more.empty()) {
         n->first.reset();
       } else {
-        n->first = std::move(n->more.back());
-        n->more.pop_back();
+        n->first = std::move(extra->more.back());
+        extra->more.pop_back();
       }
       removed = true;
-    } else {
-      removed = erase_one(n->more, sub);
+    } else if (extra) {
+      removed = erase_one(extra->more, sub);
     }
-  } else {
-    for (auto g = n->queues.begin(); g != n->queues.end(); ++g) {
+  } else if (extra) {
+    for (auto g = extra->queues.begin(); g != extra->queues.end(); ++g) {
       if (g->name != sub->queue) continue;
       removed = erase_one(g->members, sub);
-      if (g->members.empty()) n->queues.erase(g);
+      if (g->members.empty()) extra->queues.erase(g);
       break;
     }
   }
   if (!removed) return false;
+  if (extra && extra->more.empty() && extra->queues.empty()) n->extra.reset();
   // Prune: walk back up, dropping nodes (and their levels) that became empty.
   for (size_t i = depth; i-- > 0;) {
     step& st = path[i];
-    node* cur = st.slot->get();
+    node* cur = st.n;
     if (cur->next && cur->next->empty()) cur->next.reset();
     if (!cur->empty()) break;
-    if (st.literal == st.l->literals.end()) {
-      st.slot->reset();
+    if (st.wildcard) {
+      st.wildcard->reset();
     } else {
       st.l->literals.erase(st.literal);
     }
@@ -191,8 +226,9 @@ void sublist::remove_all(const std::vector<subscription_ptr>& subs) {
 
 void sublist::add_node(const node* n, match_result& out) {
   if (n->first) out.plain.push_back(n->first);
-  out.plain.insert(out.plain.end(), n->more.begin(), n->more.end());
-  for (auto& q : n->queues) {
+  if (!n->extra) return;
+  out.plain.insert(out.plain.end(), n->extra->more.begin(), n->extra->more.end());
+  for (auto& q : n->extra->queues) {
     // Members of one queue name form one group even across different patterns.
     auto g = std::find_if(out.queues.begin(), out.queues.end(),
                           [&](const match_result::group& x) { return x.name == q.name; });
@@ -216,9 +252,9 @@ void sublist::match_level(const level* l, const subject::token_list& toks, size_
         match_level(l->pwc->next.get(), toks, i + 1, out);
       }
     }
-    auto it = l->literals.find(absl_key(toks[i]));
+    auto it = l->literals.find(toks[i]);
     if (it == l->literals.end()) return;
-    const node* n = it->second.get();
+    const node* n = it->get();
     if (last) {
       add_node(n, out);
       return;

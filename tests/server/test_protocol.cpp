@@ -141,6 +141,30 @@ TEST_CASE("auto-unsubscribe delivers exactly max messages", "[protocol]") {
   CHECK(got.find("MSG bar 2 1\r\nb\r\n") == std::string::npos);
 }
 
+TEST_CASE("a SUB reusing a live sid is ignored; a finished one can be reused", "[protocol]") {
+  server_process s;
+  auto c = connect(s);
+  // Live sid 1: the second SUB changes nothing (nats-server ignores it too).
+  c->send("SUB foo 1\r\nSUB bar 1\r\nPUB foo 1\r\nf\r\nPUB bar 1\r\nb\r\n");
+  auto got = sync(*c);
+  CHECK(got.find("MSG foo 1 1\r\nf\r\n") != std::string::npos);
+  CHECK(got.find("MSG bar") == std::string::npos);
+  // Sid 2 finishes by auto-unsubscribe; a new SUB may take the sid over.
+  c->send("SUB baz 2\r\nUNSUB 2 1\r\nPUB baz 1\r\na\r\nPUB baz 1\r\nb\r\n");
+  got = sync(*c);
+  CHECK(got.find("MSG baz 2 1\r\na\r\n") != std::string::npos);
+  CHECK(got.find("MSG baz 2 1\r\nb\r\n") == std::string::npos);
+  c->send("SUB qux 2\r\nPUB qux 1\r\nq\r\nPUB baz 1\r\nc\r\n");
+  got = sync(*c);
+  CHECK(got.find("MSG qux 2 1\r\nq\r\n") != std::string::npos);
+  CHECK(got.find("MSG baz") == std::string::npos);
+  // And a plain UNSUB frees the sid at once.
+  c->send("UNSUB 1\r\nSUB bar 1\r\nPUB bar 1\r\nb\r\nPUB foo 1\r\nf\r\n");
+  got = sync(*c);
+  CHECK(got.find("MSG bar 1 1\r\nb\r\n") != std::string::npos);
+  CHECK(got.find("MSG foo") == std::string::npos);
+}
+
 TEST_CASE("queue groups deliver each message to one member", "[protocol]") {
   server_process s;
   auto a = connect(s);
