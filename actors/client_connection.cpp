@@ -538,9 +538,12 @@ bool client_connection::on_sub(std::string_view subject, std::string_view queue,
       sub->queue.assign(queue);
       sub->sid.assign(sid);
       sub->owner = shared_from_this();
-      account_->subjects().insert(sub);
+      // A pipelined burst: warm the table slots the next SUB/UNSUB will probe.
+      const auto& next = parser_.upcoming();
+      account_->subjects().insert(sub, next.subject);
       if (!fresh) subs_.erase(it);
       subs_.insert(std::move(sub));  // same hash group as the find above: cached
+      if (next.what != platform::protocol::upcoming_op::kind::none) subs_.prefetch(next.sid);
     }
   }
   if (opts_.verbose) send_ok();
@@ -569,6 +572,8 @@ bool client_connection::on_unsub(std::string_view sid, int64_t max_msgs) {
         subs_.erase(it);
       }
     }
+    const auto& next = parser_.upcoming();  // a pipelined burst: warm the next sid's slot
+    if (next.what != platform::protocol::upcoming_op::kind::none) subs_.prefetch(next.sid);
   }
   if (sub) account_->subjects().remove(sub);
   if (opts_.verbose) send_ok();

@@ -30,7 +30,7 @@ struct scenario_options {
   std::uint64_t noise_small = 10;  // index: non-matching subscriptions, small case
   std::uint64_t ops = 100'000;     // subunsub: SUBs (then UNSUBs), large case
   std::uint64_t ops_small = 10'000;// subunsub: small case
-  int reps = 5;                    // subunsub: repetitions per size; the fastest counts
+  int reps = 10;                   // subunsub: repetitions per size; the fastest counts
   int server_pid = 0;              // idle: read this process's VmRSS (0 = don't)
 };
 

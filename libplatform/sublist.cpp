@@ -79,13 +79,15 @@ const match_result_ptr& sublist::empty_result() {
   return empty;
 }
 
-void sublist::insert(const subscription_ptr& sub) {
+void sublist::insert(const subscription_ptr& sub, std::string_view next_subject) {
   subject::token_list toks(sub->subject);
   std::unique_lock lock(mutex_);
   level* l = root_.get();
+  level* last_level = nullptr;  // the level holding the subject's last token
   node* n = nullptr;
   for (size_t i = 0; i < toks.size(); ++i) {
     auto tok = toks[i];
+    last_level = l;
     if (tok == "*" || tok == ">") {
       auto& slot = tok == "*" ? l->pwc : l->fwc;
       if (!slot) slot = std::make_unique<node>(tok);
@@ -114,6 +116,19 @@ void sublist::insert(const subscription_ptr& sub) {
       g = queues.end() - 1;
     }
     g->members.push_back(sub);
+  }
+  // A burst usually adds siblings (`orders.1`, `orders.2`, ...). When the next subject
+  // differs only in its last token, prefetch where it goes in this node's level; that
+  // table is the large one. Anything else is left alone: finding its level would cost
+  // the lookups the prefetch is meant to save.
+  if (!next_subject.empty() && last_level) {
+    auto cut = next_subject.rfind('.');
+    std::string_view subj = sub->subject;
+    if (cut != std::string_view::npos && cut + 1 < next_subject.size() && subj.size() > cut &&
+        subj[cut] == '.' && subj.compare(0, cut, next_subject.substr(0, cut)) == 0 &&
+        subj.find('.', cut + 1) == std::string_view::npos) {
+      last_level->literals.prefetch(next_subject.substr(cut + 1));
+    }
   }
   count_.fetch_add(1, std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_release);

@@ -74,8 +74,11 @@ class sublist {
   sublist(const sublist&) = delete;
   sublist& operator=(const sublist&) = delete;
 
-  // The subject must already be a valid subscription subject.
-  void insert(const subscription_ptr& sub);
+  // The subject must already be a valid subscription subject. `next_subject`, if given,
+  // is the subject the caller will insert next (a pipelined burst of SUBs): if it is a
+  // sibling of this one, the table slot it will probe is prefetched while this insert
+  // still holds the lock.
+  void insert(const subscription_ptr& sub, std::string_view next_subject = {});
   // Returns false when the subscription was not in the index.
   bool remove(const subscription_ptr& sub);
   void remove_all(const std::vector<subscription_ptr>& subs);

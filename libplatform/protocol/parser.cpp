@@ -1,5 +1,6 @@
 #include "libplatform/protocol/parser.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -159,6 +160,27 @@ parse_status server_parser::parse(const char* data, size_t len, parser_handler& 
   return parse_status::ok;
 }
 
+void server_parser::look_ahead(const char* p, const char* end) {
+  upcoming_ = {};
+  // SUB/UNSUB lines are short; a longer search would only find something else.
+  constexpr size_t window = 256;
+  size_t avail = std::min(size_t(end - p), window);
+  const char* nl = static_cast<const char*>(std::memchr(p, '\n', avail));
+  if (!nl) return;
+  std::string_view line(p, size_t(nl - p));
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  arg_list a;
+  if (starts_with_op(line, "sub") && line.size() > 3 && is_blank(line[3])) {
+    size_t n = split_args(line.substr(3), a);
+    if (n != 2 && n != 3) return;
+    upcoming_ = {upcoming_op::kind::sub, a[0], a[n - 1]};
+  } else if (starts_with_op(line, "unsub") && line.size() > 5 && is_blank(line[5])) {
+    size_t n = split_args(line.substr(5), a);
+    if (n != 1 && n != 2) return;
+    upcoming_ = {upcoming_op::kind::unsub, {}, a[0]};
+  }
+}
+
 parse_status server_parser::process_line(std::string_view line, const char*& p, const char* end,
                                          parser_handler& h) {
   if (int64_t(line.size()) > max_control_line_) return fail(err::maximum_control_line_exceeded);
@@ -218,21 +240,23 @@ parse_status server_parser::process_line(std::string_view line, const char*& p, 
     case 's':
       if (starts_with_op(line, "sub") && line.size() > 3 && is_blank(line[3])) {
         size_t n = split_args(rest_after(3), a);
-        if (n == 2) return h.on_sub(a[0], {}, a[1]) ? parse_status::ok : parse_status::stopped;
-        if (n == 3) return h.on_sub(a[0], a[1], a[2]) ? parse_status::ok : parse_status::stopped;
-        return fail(err::unknown_protocol_operation);
+        if (n != 2 && n != 3) return fail(err::unknown_protocol_operation);
+        look_ahead(p, end);
+        bool go_on = n == 2 ? h.on_sub(a[0], {}, a[1]) : h.on_sub(a[0], a[1], a[2]);
+        upcoming_ = {};
+        return go_on ? parse_status::ok : parse_status::stopped;
       }
       break;
     case 'u':
       if (starts_with_op(line, "unsub") && line.size() > 5 && is_blank(line[5])) {
         size_t n = split_args(rest_after(5), a);
-        if (n == 1) return h.on_unsub(a[0], -1) ? parse_status::ok : parse_status::stopped;
-        if (n == 2) {
-          int64_t max = parse_size(a[1]);
-          if (max < 0) return fail(err::unknown_protocol_operation);
-          return h.on_unsub(a[0], max) ? parse_status::ok : parse_status::stopped;
-        }
-        return fail(err::unknown_protocol_operation);
+        if (n != 1 && n != 2) return fail(err::unknown_protocol_operation);
+        int64_t max = n == 2 ? parse_size(a[1]) : -1;
+        if (n == 2 && max < 0) return fail(err::unknown_protocol_operation);
+        look_ahead(p, end);
+        bool go_on = h.on_unsub(a[0], max);
+        upcoming_ = {};
+        return go_on ? parse_status::ok : parse_status::stopped;
       }
       break;
     case 'c':

@@ -41,6 +41,18 @@ class parser_handler {
 
 enum class parse_status { ok, stopped, error };
 
+// The SUB or UNSUB right after the one being handled, when it is already complete in
+// the same read. A client that reconnects, or subscribes in bulk, pipelines thousands of
+// them; knowing the next one lets the handler prefetch the hash-table slots it will
+// touch while it works on this one, instead of waiting on those cache misses in turn.
+// The views are valid only during the on_sub/on_unsub call.
+struct upcoming_op {
+  enum class kind { none, sub, unsub };
+  kind what = kind::none;
+  std::string_view subject;  // SUB only
+  std::string_view sid;
+};
+
 class server_parser {
  public:
   void set_limits(int64_t max_control_line, int64_t max_payload) {
@@ -53,6 +65,8 @@ class server_parser {
   parse_status parse(const char* data, size_t len, parser_handler& h);
 
   err error() const noexcept { return error_; }
+  // During on_sub/on_unsub: the operation that follows, if already in the buffer.
+  const upcoming_op& upcoming() const noexcept { return upcoming_; }
   // After parse_status::stopped: how many bytes of that call's input were consumed, so
   // the caller can keep the rest and feed it again later (e.g. after async auth).
   size_t consumed() const noexcept { return consumed_; }
@@ -71,8 +85,11 @@ class server_parser {
   parse_status process_line(std::string_view line, const char*& p, const char* end,
                             parser_handler& h);
   bool valid_partial_op(std::string_view partial) const;
+  // Fills upcoming_ from the complete line at [p, end), if it is a SUB or UNSUB.
+  void look_ahead(const char* p, const char* end);
 
   enum class state { line, payload };
+  upcoming_op upcoming_;
   size_t consumed_ = 0;
   state state_ = state::line;
   err error_ = err::unknown_protocol_operation;

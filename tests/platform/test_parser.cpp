@@ -209,3 +209,52 @@ TEST_CASE("parser survives random and mutated input", "[parser][bad-input]") {
     }
   }
 }
+
+namespace {
+
+// Records, at each SUB/UNSUB, what the parser says comes next.
+struct lookahead_recorder : recorder {
+  server_parser* parser = nullptr;
+  std::vector<std::string> next;
+  void note() {
+    const auto& u = parser->upcoming();
+    switch (u.what) {
+      case upcoming_op::kind::none: next.push_back("-"); break;
+      case upcoming_op::kind::sub: next.push_back("SUB " + std::string(u.subject) + " " + std::string(u.sid)); break;
+      case upcoming_op::kind::unsub: next.push_back("UNSUB " + std::string(u.sid)); break;
+    }
+  }
+  bool on_sub(std::string_view s, std::string_view q, std::string_view sid) override {
+    note();
+    return recorder::on_sub(s, q, sid);
+  }
+  bool on_unsub(std::string_view sid, int64_t max) override {
+    note();
+    return recorder::on_unsub(sid, max);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("parser: a SUB/UNSUB sees the next SUB/UNSUB already in the buffer", "[parser]") {
+  server_parser p;
+  lookahead_recorder r;
+  r.parser = &p;
+  std::string in =
+      "SUB a.1 1\r\n"
+      "sub a.2 q 2\r\n"   // queue: the sid is the last argument
+      "UNSUB 1\r\n"
+      "unsub 2 5\r\n"
+      "PING\r\n"          // not a SUB/UNSUB: nothing to look at
+      "SUB a.3 3\r\n"
+      "PUB a.3 1\r\nx\r\n"
+      "SUB a.4 4\r\n"
+      "SUB a.5";           // incomplete: not reported
+  REQUIRE(p.parse(in.data(), in.size(), r) == parse_status::ok);
+  CHECK(r.next == std::vector<std::string>{"SUB a.2 2", "UNSUB 1", "UNSUB 2", "-", "-", "-"});
+  // Outside a callback there is nothing upcoming.
+  CHECK(p.upcoming().what == upcoming_op::kind::none);
+  // The operations themselves are unchanged by the look-ahead.
+  CHECK(r.events == std::vector<std::string>{"SUB a.1||1", "SUB a.2|q|2", "UNSUB 1|-1", "UNSUB 2|5", "PING",
+                                             "SUB a.3||3", "PUB a.3||-1|x", "SUB a.4||4"});
+}
