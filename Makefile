@@ -38,7 +38,7 @@ debug: deps node-deps
 
 bench: build
 	@./scripts/install-deps.sh --bench
-	@./bench/run.sh
+	@./bench/run.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(DEBUG_DIR)

@@ -533,10 +533,7 @@ bool client_connection::on_sub(std::string_view subject, std::string_view queue,
         send_error(err::maximum_subscriptions_exceeded);
         return true;
       }
-      auto sub = std::make_shared<platform::subscription>();
-      sub->subject.assign(subject);
-      sub->queue.assign(queue);
-      sub->sid.assign(sid);
+      auto sub = std::make_shared<platform::subscription>(subject, queue, sid);
       sub->owner = shared_from_this();
       // A pipelined burst: warm the table slots the next SUB/UNSUB will probe.
       const auto& next = parser_.upcoming();
@@ -584,7 +581,7 @@ void client_connection::remove_subscription(const platform::subscription_ptr& su
   sub->closed.store(true, std::memory_order_relaxed);
   {
     std::lock_guard lock(subs_mutex_);
-    auto it = subs_.find(std::string_view(sub->sid));
+    auto it = subs_.find(sub->sid());
     if (it != subs_.end() && *it == sub) subs_.erase(it);
   }
   account_->subjects().remove(sub);

@@ -168,7 +168,7 @@ class client_connection final : public platform::subscriber,
   struct by_sid {
     using is_transparent = void;
     static std::string_view key(std::string_view s) { return s; }
-    static std::string_view key(const platform::subscription_ptr& s) { return s->sid; }
+    static std::string_view key(const platform::subscription_ptr& s) { return s->sid(); }
     template <class A>
     size_t operator()(const A& a) const noexcept {
       return absl::Hash<absl::string_view>{}(platform::absl_key(key(a)));

@@ -11,9 +11,7 @@ namespace actors {
 
 platform::subscription_ptr add_internal_subscription(account& acc, std::string_view subject,
                                                      std::shared_ptr<internal_subscriber> owner) {
-  auto sub = std::make_shared<platform::subscription>();
-  sub->subject.assign(subject);
-  sub->sid = "internal";
+  auto sub = std::make_shared<platform::subscription>(subject, std::string_view(), "internal");
   sub->internal = true;
   sub->owner = std::move(owner);
   acc.subjects().insert(sub);
@@ -68,10 +66,10 @@ size_t deliver_to(context& ctx, const platform::subscription_ptr& sp, const mess
 
   size_t pending;
   if (m.header_len >= 0 && to->options().headers) {
-    pending = to->enqueue_msg(m.subject, s.sid, m.reply, m.header_len, m.data);
+    pending = to->enqueue_msg(m.subject, s.sid(), m.reply, m.header_len, m.data);
   } else {
     // A receiver that did not ask for headers gets the payload alone.
-    pending = to->enqueue_msg(m.subject, s.sid, m.reply, -1, m.payload());
+    pending = to->enqueue_msg(m.subject, s.sid(), m.reply, -1, m.payload());
   }
   if (last) to->remove_subscription(sp);
   if (pending == 0) return 0;

@@ -28,9 +28,9 @@ Scenarios:
              --server-pid also the server's CPU time per message
   idle       --conns idle connections with --subs-per-conn subscriptions each; the
              server's VmRSS (--server-pid) once all are confirmed, then a health check
-  subunsub   SUB then UNSUB --ops-small, and --ops, distinct subjects; each pass on
-             a fresh connection, ended by PING/PONG, the two sizes interleaved;
-             us per op and growth
+  subunsub   SUB then UNSUB distinct subjects, each pass on a fresh connection and
+             ended by PING/PONG: --ops/--ops-small passes of --ops-small, against
+             one pass of --ops (same work); us per op and growth
   selftest   check the protocol parser, no server needed
 
 Options:
@@ -51,7 +51,7 @@ Options:
                      (read from /proc, so only on the same machine)
   --ops N            subunsub: subjects, large case (100000)
   --ops-small N      subunsub: subjects, small case (10000)
-  --reps N           subunsub: passes per size, the fastest counts (10)
+  --reps N           subunsub: repetitions of both halves, the fastest counts (10)
 
 Prints one JSON line. Exit status: 0 complete, 1 incomplete or failed, 2 usage.
 )";

@@ -12,6 +12,19 @@
 
 namespace platform {
 
+subscription::subscription(std::string_view subject, std::string_view queue, std::string_view sid)
+    : subject_len_(uint32_t(subject.size())), queue_len_(uint32_t(queue.size())), sid_len_(uint32_t(sid.size())) {
+  char* p = inline_;
+  if (on_heap()) p = heap_ = new char[subject.size() + queue.size() + sid.size()];
+  subject.copy(p, subject.size());
+  queue.copy(p + subject.size(), queue.size());
+  sid.copy(p + subject.size() + queue.size(), sid.size());
+}
+
+subscription::~subscription() {
+  if (on_heap()) delete[] heap_;
+}
+
 struct sublist::node {
   explicit node(std::string_view tok) : token(tok) {}
   std::string token;  // the literal this node is reached by ('*' / '>' for wildcards)
@@ -79,8 +92,27 @@ const match_result_ptr& sublist::empty_result() {
   return empty;
 }
 
+namespace {
+
+// A burst of SUBs usually adds siblings (`orders.1`, `orders.2`, ...). When
+// `next` differs from `cur` only in its last token, returns that token: the caller
+// prefetches its slot in the level it already holds, the large one. Otherwise returns
+// nothing, and nothing is prefetched: finding another level would cost the very lookups
+// the prefetch is meant to hide.
+std::string_view sibling_token(std::string_view cur, std::string_view next) {
+  auto cut = next.rfind('.');
+  if (cut == std::string_view::npos || cut + 1 >= next.size() || cur.size() <= cut + 1) return {};
+  if (cur[cut] != '.' || cur.compare(0, cut, next.substr(0, cut)) != 0) return {};
+  if (cur.find('.', cut + 1) != std::string_view::npos) return {};
+  auto tok = next.substr(cut + 1);
+  if (tok == "*" || tok == ">") return {};
+  return tok;
+}
+
+}  // namespace
+
 void sublist::insert(const subscription_ptr& sub, std::string_view next_subject) {
-  subject::token_list toks(sub->subject);
+  subject::token_list toks(sub->subject());
   std::unique_lock lock(mutex_);
   level* l = root_.get();
   level* last_level = nullptr;  // the level holding the subject's last token
@@ -101,7 +133,7 @@ void sublist::insert(const subscription_ptr& sub, std::string_view next_subject)
       l = n->next.get();
     }
   }
-  if (sub->queue.empty()) {
+  if (sub->queue().empty()) {
     if (!n->first) {
       n->first = sub;
     } else {
@@ -110,26 +142,15 @@ void sublist::insert(const subscription_ptr& sub, std::string_view next_subject)
   } else {
     auto& queues = n->ensure_extra().queues;
     auto g = std::find_if(queues.begin(), queues.end(),
-                          [&](const node::queue_group& q) { return q.name == sub->queue; });
+                          [&](const node::queue_group& q) { return q.name == sub->queue(); });
     if (g == queues.end()) {
-      queues.push_back({sub->queue, {}});
+      queues.push_back({std::string(sub->queue()), {}});
       g = queues.end() - 1;
     }
     g->members.push_back(sub);
   }
-  // A burst usually adds siblings (`orders.1`, `orders.2`, ...). When the next subject
-  // differs only in its last token, prefetch where it goes in this node's level; that
-  // table is the large one. Anything else is left alone: finding its level would cost
-  // the lookups the prefetch is meant to save.
-  if (!next_subject.empty() && last_level) {
-    auto cut = next_subject.rfind('.');
-    std::string_view subj = sub->subject;
-    if (cut != std::string_view::npos && cut + 1 < next_subject.size() && subj.size() > cut &&
-        subj[cut] == '.' && subj.compare(0, cut, next_subject.substr(0, cut)) == 0 &&
-        subj.find('.', cut + 1) == std::string_view::npos) {
-      last_level->literals.prefetch(next_subject.substr(cut + 1));
-    }
-  }
+  if (auto tok = sibling_token(sub->subject(), next_subject); !tok.empty())
+    last_level->literals.prefetch(tok);
   count_.fetch_add(1, std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_release);
 }
@@ -148,7 +169,7 @@ bool erase_one(Vec& v, const subscription_ptr& sub) {
 }  // namespace
 
 bool sublist::remove_locked(const subscription_ptr& sub) {
-  subject::token_list toks(sub->subject);
+  subject::token_list toks(sub->subject());
   // Remember the path so empty nodes can be pruned bottom-up without looking any
   // token up twice (the iterators stay valid: nothing is inserted meanwhile).
   using literal_set = decltype(level::literals);
@@ -186,7 +207,7 @@ bool sublist::remove_locked(const subscription_ptr& sub) {
   }
   bool removed = false;
   node::extras* extra = n->extra.get();
-  if (sub->queue.empty()) {
+  if (sub->queue().empty()) {
     if (n->first == sub) {
       // Keep `first` filled while others remain, so empty() stays a cheap check.
       if (!extra || extra->more.empty()) {
@@ -201,7 +222,7 @@ bool sublist::remove_locked(const subscription_ptr& sub) {
     }
   } else if (extra) {
     for (auto g = extra->queues.begin(); g != extra->queues.end(); ++g) {
-      if (g->name != sub->queue) continue;
+      if (g->name != sub->queue()) continue;
       removed = erase_one(g->members, sub);
       if (g->members.empty()) extra->queues.erase(g);
       break;
@@ -248,7 +269,7 @@ void sublist::add_node(const node* n, match_result& out) {
     auto g = std::find_if(out.queues.begin(), out.queues.end(),
                           [&](const match_result::group& x) { return x.name == q.name; });
     if (g == out.queues.end()) {
-      out.queues.push_back({std::string_view(q.members.front()->queue), q.members});
+      out.queues.push_back({q.members.front()->queue(), q.members});
     } else {
       g->members.insert(g->members.end(), q.members.begin(), q.members.end());
     }

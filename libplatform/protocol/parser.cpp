@@ -107,6 +107,7 @@ void server_parser::shrink() {
 }
 
 parse_status server_parser::parse(const char* data, size_t len, parser_handler& h) {
+  ahead_at_ = nullptr;
   const char* p = data;
   const char* end = data + len;
 
@@ -170,15 +171,21 @@ void server_parser::look_ahead(const char* p, const char* end) {
   std::string_view line(p, size_t(nl - p));
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   arg_list a;
+  size_t n;
   if (starts_with_op(line, "sub") && line.size() > 3 && is_blank(line[3])) {
-    size_t n = split_args(line.substr(3), a);
+    n = split_args(line.substr(3), a);
     if (n != 2 && n != 3) return;
     upcoming_ = {upcoming_op::kind::sub, a[0], a[n - 1]};
   } else if (starts_with_op(line, "unsub") && line.size() > 5 && is_blank(line[5])) {
-    size_t n = split_args(line.substr(5), a);
+    n = split_args(line.substr(5), a);
     if (n != 1 && n != 2) return;
     upcoming_ = {upcoming_op::kind::unsub, {}, a[0]};
+  } else {
+    return;
   }
+  ahead_at_ = p;
+  ahead_n_ = n;
+  std::copy_n(a.begin(), n, ahead_args_.begin());
 }
 
 parse_status server_parser::process_line(std::string_view line, const char*& p, const char* end,
@@ -189,6 +196,15 @@ parse_status server_parser::process_line(std::string_view line, const char*& p, 
   auto rest_after = [&](size_t n) { return line.substr(n); };
   char c0 = lower(line[0]);
   arg_list a;
+  // A SUB/UNSUB line's arguments: those look_ahead already split, or split now.
+  auto args_of = [&](size_t op_len) {
+    if (line.data() == ahead_at_) {
+      ahead_at_ = nullptr;
+      std::copy_n(ahead_args_.begin(), ahead_n_, a.begin());
+      return ahead_n_;
+    }
+    return split_args(line.substr(op_len), a);
+  };
 
   // PUB / HPUB: the hot path.
   bool is_pub = c0 == 'p' && starts_with_op(line, "pub") && line.size() > 3 && is_blank(line[3]);
@@ -239,7 +255,7 @@ parse_status server_parser::process_line(std::string_view line, const char*& p, 
       break;
     case 's':
       if (starts_with_op(line, "sub") && line.size() > 3 && is_blank(line[3])) {
-        size_t n = split_args(rest_after(3), a);
+        size_t n = args_of(3);
         if (n != 2 && n != 3) return fail(err::unknown_protocol_operation);
         look_ahead(p, end);
         bool go_on = n == 2 ? h.on_sub(a[0], {}, a[1]) : h.on_sub(a[0], a[1], a[2]);
@@ -249,7 +265,7 @@ parse_status server_parser::process_line(std::string_view line, const char*& p, 
       break;
     case 'u':
       if (starts_with_op(line, "unsub") && line.size() > 5 && is_blank(line[5])) {
-        size_t n = split_args(rest_after(5), a);
+        size_t n = args_of(5);
         if (n != 1 && n != 2) return fail(err::unknown_protocol_operation);
         int64_t max = n == 2 ? parse_size(a[1]) : -1;
         if (n == 2 && max < 0) return fail(err::unknown_protocol_operation);

@@ -5,6 +5,7 @@
 // to the handler with views into the read buffer. Only a control line or payload split
 // across reads is copied, into buffers the parser keeps between calls.
 // Owned by one connection and used from that connection's I/O thread only.
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -90,6 +91,11 @@ class server_parser {
 
   enum class state { line, payload };
   upcoming_op upcoming_;
+  // The arguments look_ahead split, reused when the main loop reaches that line (same
+  // call only: reset at every parse()), so looking ahead costs no second split.
+  const char* ahead_at_ = nullptr;
+  std::array<std::string_view, 3> ahead_args_;
+  size_t ahead_n_ = 0;
   size_t consumed_ = 0;
   state state_ = state::line;
   err error_ = err::unknown_protocol_operation;

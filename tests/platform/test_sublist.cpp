@@ -17,11 +17,7 @@ namespace {
 struct owner : subscriber {};
 
 subscription_ptr make_sub(const std::string& subject, const std::string& queue = "", const std::string& sid = "") {
-  auto s = std::make_shared<subscription>();
-  s->subject = subject;
-  s->queue = queue;
-  s->sid = sid.empty() ? subject + "/" + queue : sid;
-  return s;
+  return std::make_shared<subscription>(subject, queue, sid.empty() ? subject + "/" + queue : sid);
 }
 
 // What one lookup sees: plain sids and per-group member sids, sorted.
@@ -33,9 +29,9 @@ struct seen {
 
 seen collect(const match_result& r) {
   seen s;
-  for (auto& p : r.plain) s.plain.insert(p->sid);
+  for (auto& p : r.plain) s.plain.insert(std::string(p->sid()));
   for (auto& g : r.queues)
-    for (auto& m : g.members) s.groups[std::string(g.name)].insert(m->sid);
+    for (auto& m : g.members) s.groups[std::string(g.name)].insert(std::string(m->sid()));
   return s;
 }
 
@@ -151,11 +147,11 @@ TEST_CASE("sublist agrees with the reference matcher on random subjects", "[subl
           auto subj = random_subject(false);
           seen want;
           for (auto& s : subs) {
-            if (!subject::matches(s->subject, subj)) continue;
-            if (s->queue.empty())
-              want.plain.insert(s->sid);
+            if (!subject::matches(s->subject(), subj)) continue;
+            if (s->queue().empty())
+              want.plain.insert(std::string(s->sid()));
             else
-              want.groups[s->queue].insert(s->sid);
+              want.groups[std::string(s->queue())].insert(std::string(s->sid()));
           }
           INFO("subject " << subj);
           REQUIRE(m(sl, subj) == want);
@@ -171,7 +167,7 @@ TEST_CASE("sublist prunes empty nodes and handles many subjects", "[sublist]") {
   std::vector<subscription_ptr> subs;
   for (int i = 0; i < 20000; ++i) subs.push_back(make_sub("bench.sub." + std::to_string(i)));
   for (size_t i = 0; i < subs.size(); ++i)  // with the sibling hint a SUB burst gives
-    sl.insert(subs[i], i + 1 < subs.size() ? std::string_view(subs[i + 1]->subject) : std::string_view());
+    sl.insert(subs[i], i + 1 < subs.size() ? std::string_view(subs[i + 1]->subject()) : std::string_view());
   CHECK(sl.count() == subs.size());
   CHECK(sl.match("bench.sub.19999")->plain.size() == 1);
   CHECK(sl.match("bench.sub.20000")->empty());
@@ -180,4 +176,29 @@ TEST_CASE("sublist prunes empty nodes and handles many subjects", "[sublist]") {
   CHECK(sl.generation() > g);
   CHECK(sl.count() == 0);
   CHECK(sl.match("bench.sub.1")->empty());
+}
+
+TEST_CASE("subscription keeps subject, queue and sid, short or long", "[sublist]") {
+  auto check = [](const std::string& subj, const std::string& queue, const std::string& sid) {
+    subscription s(subj, queue, sid);
+    CHECK(s.subject() == subj);
+    CHECK(s.queue() == queue);
+    CHECK(s.sid() == sid);
+  };
+  check("foo", "", "1");                                       // inline
+  check("orders.eu.created", "workers", "12345");              // inline
+  check("a.very.long.subject.with.many.tokens.in.it", "", "7"); // on the heap
+  check("x", std::string(300, 'q'), "99");                     // a long queue name
+  check("", "", "");                                            // degenerate, still consistent
+  // Through the index: a long subject is found and removed like a short one.
+  sublist sl;
+  auto big = make_sub(std::string(200, 'a') + ".b", "g", "sid-1");
+  auto small = make_sub("s.b");
+  sl.insert(big);
+  sl.insert(small);
+  CHECK(sl.match(std::string(200, 'a') + ".b")->queues.size() == 1);
+  CHECK(sl.match(std::string(200, 'a') + ".b")->queues[0].name == "g");
+  CHECK(sl.remove(big));
+  CHECK(sl.remove(small));
+  CHECK(sl.count() == 0);
 }
