@@ -11,6 +11,7 @@
 #include "actors/connection_actor.hpp"
 #include "actors/internal_subscriber.hpp"
 #include "actors/server_core.hpp"
+#include "libplatform/memory.hpp"
 #include "libplatform/time_format.hpp"
 
 namespace actors {
@@ -38,6 +39,8 @@ struct server_state {
   std::unique_ptr<control_plane> control;
   std::map<std::string, caf::actor> accounts;
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
+  uint64_t sweeps = 0;
+  platform::memory::scavenger scavenger;
   static inline const char* name = "server";
 };
 
@@ -104,6 +107,9 @@ caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::co
         if (!core) return;
         auto now = std::chrono::steady_clock::now();
         for (auto& [name, acc] : core->accounts()) acc->responses().expire(now);
+        // Every 5 s: memory freed by a burst and unused since goes back to the kernel.
+        if (++self->state.sweeps % 5 == 0 && self->state.scavenger.check())
+          spdlog::debug("Returned free memory to the system");
         self->delayed_send(self, std::chrono::seconds(1), sweep_atom::value);
       },
       [=](stats_atom) -> std::string {

@@ -12,6 +12,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/server_actor.hpp"
+#include "libplatform/memory.hpp"
 #include "libplatform/accounts/auth_config.hpp"
 #include "libplatform/config/load_options.hpp"
 #include "logging.hpp"
@@ -27,6 +28,7 @@ struct flags {
 }  // namespace
 
 int main(int argc, char** argv) {
+  platform::memory::keep_freed_memory();  // before any other thread starts
   CLI::App app{"dialtone-server: a NATS-compatible message server", "dialtone-server"};
   app.get_formatter()->column_width(34);
   flags f;

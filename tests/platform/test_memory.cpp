@@ -1,0 +1,62 @@
+// The allocator policy: freed memory is kept for reuse, and the scavenger gives it back
+// once it has been free at enough consecutive checks. glibc's allocator only: under
+// AddressSanitizer (`make debug`) malloc is ASan's own and this file compiles to nothing.
+#if !defined(__SANITIZE_ADDRESS__)
+#include <catch2/catch.hpp>
+#include <malloc.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "libplatform/memory.hpp"
+
+using namespace platform::memory;
+
+namespace {
+
+// Allocates `total` bytes in 1 KiB blocks (each touched), frees them all.
+void churn(size_t total) {
+  std::vector<std::unique_ptr<char[]>> blocks;
+  for (size_t done = 0; done < total; done += 1024) {
+    blocks.emplace_back(new char[1024]);
+    std::memset(blocks.back().get(), 1, 1024);
+  }
+}
+
+// Resident set size of this process, in bytes.
+size_t rss_bytes() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  REQUIRE(f);
+  unsigned long size = 0, resident = 0;
+  REQUIRE(std::fscanf(f, "%lu %lu", &size, &resident) == 2);
+  std::fclose(f);
+  return resident * 4096;
+}
+
+}  // namespace
+
+TEST_CASE("scavenger returns memory only after it stayed free at enough checks", "[memory]") {
+  keep_freed_memory();
+  malloc_trim(0);
+  const size_t floor = size_t(8) << 20;
+  churn(size_t(48) << 20);  // 48 MiB freed: below the 64 MiB trim threshold, so kept
+  size_t kept = retained_free_bytes();
+  size_t rss_kept = rss_bytes();
+  CHECK(kept > floor);
+
+  scavenger s(floor, 2);
+  CHECK_FALSE(s.check());  // first sighting: not yet
+  CHECK(retained_free_bytes() > floor);
+  CHECK(s.check());  // second consecutive: trimmed
+  CHECK(retained_free_bytes() < kept);
+  CHECK(rss_bytes() + (size_t(24) << 20) < rss_kept);  // and the process really shrank
+
+  // Below the floor nothing happens, and the count starts over.
+  malloc_trim(0);
+  scavenger quiet(size_t(1) << 40, 1);
+  CHECK_FALSE(quiet.check());
+}
+
+#endif  // !__SANITIZE_ADDRESS__
