@@ -344,25 +344,23 @@ bool timed_pass(const scenario_options& opt, std::uint64_t round, std::uint64_t 
   std::string last = "su." + std::to_string(round) + "." + std::to_string(n - 1);
   auto conn = connection::open(opt.server, deadline, &error);
   if (!conn) return false;
-  sub_s = timed_batch(*conn, subs, deadline);
-  if (sub_s < 0) {
-    error = "SUB: " + conn->error();
-    return false;
-  }
-  if (!probe(*conn, last, 1, deadline)) {
-    error = conn->error().empty() ? "the last SUB gets no message" : conn->error();
-    return false;
-  }
-  unsub_s = timed_batch(*conn, unsubs, deadline);
-  if (unsub_s < 0) {
-    error = "UNSUB: " + conn->error();
-    return false;
-  }
-  if (!probe(*conn, last, 0, deadline)) {
-    error = conn->error().empty() ? "a message arrives after UNSUB" : conn->error();
-    return false;
-  }
-  return true;
+  // Times one batch, then checks that a message to the last subject is delivered
+  // `expect` times (1 after the SUBs, 0 after the UNSUBs).
+  auto step = [&](const std::string& batch, std::uint64_t expect, const char* op, const char* wrong,
+                  double& seconds) {
+    seconds = timed_batch(*conn, batch, deadline);
+    if (seconds < 0) {
+      error = std::string(op) + ": " + conn->error();
+      return false;
+    }
+    if (!probe(*conn, last, expect, deadline)) {
+      error = conn->error().empty() ? wrong : conn->error();
+      return false;
+    }
+    return true;
+  };
+  return step(subs, 1, "SUB", "the last SUB gets no message", sub_s) &&
+         step(unsubs, 0, "UNSUB", "a message arrives after UNSUB", unsub_s);
 }
 
 }  // namespace
