@@ -25,6 +25,9 @@ subscription::~subscription() {
   if (on_heap()) delete[] heap_;
 }
 
+// The sizes the comments and BENCHMARKS.md rely on (libstdc++ on x86-64).
+static_assert(sizeof(subscription) <= 88, "a subscription plus make_shared's control block should fit 104 bytes");
+
 struct sublist::node {
   explicit node(std::string_view tok) : token(tok) {}
   std::string token;  // the literal this node is reached by ('*' / '>' for wildcards)
@@ -84,7 +87,9 @@ bool sublist::node::empty() const {
   return !first && (!extra || extra->queues.empty()) && (!next || next->empty());
 }
 
-sublist::sublist() : root_(std::make_unique<level>()) {}
+sublist::sublist() : root_(std::make_unique<level>()) {
+  static_assert(sizeof(node) <= 64, "a trie node should fit one cache line");
+}
 sublist::~sublist() = default;
 
 const match_result_ptr& sublist::empty_result() {
