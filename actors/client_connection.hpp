@@ -18,7 +18,6 @@
 #include <unordered_map>
 
 #include <absl/container/flat_hash_set.h>
-#include <absl/hash/hash.h>
 
 #include "actors/account.hpp"
 #include "actors/close_reason.hpp"
@@ -165,17 +164,10 @@ class client_connection final : public platform::subscriber,
   // The client's subscriptions by sid. A set of the subscriptions themselves, hashed and
   // compared by their sid: 16 bytes a slot rather than a copied key string plus pointer
   // (48), so a table of 100k sids stays mostly in cache.
-  struct by_sid {
-    using is_transparent = void;
-    static std::string_view key(std::string_view s) { return s; }
-    static std::string_view key(const platform::subscription_ptr& s) { return s->sid(); }
-    template <class A>
-    size_t operator()(const A& a) const noexcept {
-      return absl::Hash<absl::string_view>{}(platform::absl_key(key(a)));
-    }
-    template <class A, class B>
-    bool operator()(const A& a, const B& b) const noexcept { return key(a) == key(b); }
+  struct sid_of {
+    std::string_view operator()(const platform::subscription& s) const noexcept { return s.sid(); }
   };
+  using by_sid = platform::by_string_key<sid_of>;
   std::mutex subs_mutex_;  // loop thread and routers (auto-unsubscribe)
   absl::flat_hash_set<platform::subscription_ptr, by_sid, by_sid> subs_;
 

@@ -4,7 +4,6 @@
 #include <mutex>
 
 #include <absl/container/flat_hash_set.h>
-#include <absl/hash/hash.h>
 
 #include "libplatform/absl_key.hpp"
 
@@ -59,25 +58,17 @@ namespace {
 // node's own token: 8 bytes per slot instead of a std::string key plus the pointer
 // (40 bytes). With 100k+ subjects under one prefix the table no longer fits in cache, and
 // every SUB and UNSUB probes it once, so its size is what the per-op cost grows with.
-template <class Node>
-struct token_hash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const noexcept { return absl::Hash<absl::string_view>{}(absl_key(s)); }
-  size_t operator()(const std::unique_ptr<Node>& n) const noexcept { return (*this)(n->token); }
-};
-template <class Node>
-struct token_eq {
-  using is_transparent = void;
-  static std::string_view key(std::string_view s) { return s; }
-  static std::string_view key(const std::unique_ptr<Node>& n) { return n->token; }
-  template <class A, class B>
-  bool operator()(const A& a, const B& b) const noexcept { return key(a) == key(b); }
+struct token_of {
+  template <class Node>
+  std::string_view operator()(const Node& n) const noexcept {
+    return n.token;
+  }
 };
 
 }  // namespace
 
 struct sublist::level {
-  absl::flat_hash_set<std::unique_ptr<node>, token_hash<node>, token_eq<node>> literals;
+  absl::flat_hash_set<std::unique_ptr<node>, by_string_key<token_of>, by_string_key<token_of>> literals;
   std::unique_ptr<node> pwc;  // '*'
   std::unique_ptr<node> fwc;  // '>'
   bool empty() const { return literals.empty() && !pwc && !fwc; }
