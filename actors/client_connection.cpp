@@ -137,7 +137,7 @@ void client_connection::read_some() {
     }
     last_read_ = clock::now();
     bool go_on = process_input(buf, size_t(n));
-    bool backed_up = loop_.flush_pending();
+    bool backed_up = loop_.flush_pending(this, &waiting_on_);
     if (!go_on) return;
     if (backed_up) {
       stall_then_read();
@@ -151,14 +151,24 @@ void client_connection::read_some() {
 }
 
 void client_connection::stall_then_read() {
-  // Pause reading this producer so its receivers can drain; the pause grows while they
-  // stay behind, and is bounded so a consumer that never reads still ends up cut off
-  // at max_pending instead of stalling the producer forever.
+  // Pause reading this producer until the receivers it fed are no longer backed up:
+  // the producer is paced to its slowest reader, however slow, as long as that reader
+  // keeps reading. A reader that moves no bytes for stall_patience stops counting as
+  // backed up (backed_up()), so a stalled reader holds its producers for at most that
+  // long; then it reaches max_pending or the write deadline and is cut off. Checked
+  // every 250 us at first, backing off to every 4 ms.
   if (!stall_timer_) stall_timer_ = std::make_unique<asio::steady_timer>(loop_.context());
   int shift = std::min(stall_rounds_++, 4);
   stall_timer_->expires_after(std::chrono::microseconds(250 << shift));
   stall_timer_->async_wait([self = shared_from_this()](const std::error_code& ec) {
-    if (!ec && !self->is_closed()) self->read_some();
+    if (ec || self->is_closed()) return;
+    auto& waiting = self->waiting_on_;
+    std::erase_if(waiting, [](const std::shared_ptr<client_connection>& r) { return !r->backed_up(); });
+    if (!waiting.empty()) {
+      self->stall_then_read();
+      return;
+    }
+    self->read_some();
   });
 }
 
@@ -212,7 +222,11 @@ size_t client_connection::pending_bytes() {
 
 bool client_connection::backed_up() {
   auto limit = std::min<int64_t>(server_.opts().max_pending / 2, 4 << 20);
-  return int64_t(pending_bytes()) > limit;
+  if (int64_t(pending_bytes()) <= limit) return false;
+  // A reader that has not taken a byte for this long is stalled rather than slow: its
+  // producers stop waiting for it (see stall_then_read()).
+  auto idle = clock::now().time_since_epoch().count() - last_progress_.load(std::memory_order_relaxed);
+  return idle < std::chrono::nanoseconds(stall_patience).count();
 }
 
 void client_connection::flush() {
@@ -228,6 +242,7 @@ bool client_connection::flush_locked() {
     ssize_t n = ::writev(fd_, iov, cnt);
     if (n > 0) {
       out_.consume(size_t(n));
+      last_progress_.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -360,12 +375,16 @@ bool client_connection::on_connect(std::string_view json) {
   };
   opts_.verbose = get_bool("verbose", true);
   opts_.pedantic = get_bool("pedantic", true);
-  opts_.echo = get_bool("echo", true);
-  opts_.headers = get_bool("headers", false);
+  opts_.echo.store(get_bool("echo", true), std::memory_order_relaxed);
+  // With no_header_support the server does not offer headers, whatever the client asks.
+  bool headers = get_bool("headers", false) && server_.opts().header_support;
+  opts_.headers.store(headers, std::memory_order_relaxed);
   opts_.no_responders = get_bool("no_responders", false);
-  opts_.name = get_str("name");
-  opts_.lang = get_str("lang");
-  opts_.version = get_str("version");
+  if (!connected_) {  // identity strings are fixed by the first CONNECT (see client_options)
+    opts_.name = get_str("name");
+    opts_.lang = get_str("lang");
+    opts_.version = get_str("version");
+  }
   if (auto it = j.find("protocol"); it != j.end()) {
     if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > 1) {
       send_error(err::invalid_client_protocol);
@@ -374,22 +393,18 @@ bool client_connection::on_connect(std::string_view json) {
     }
     opts_.protocol = it->get<int>();
   }
-  if (opts_.no_responders && !opts_.headers) {
+  if (opts_.no_responders && !headers) {
     send_error(err::no_responders_requires_headers);
     close(close_reason::protocol_violation);
     return false;
   }
   // Obsolete fields nats-server treats as an authorization violation.
   if (j.contains("account") || j.contains("new_account")) return auth_violation();
-  if (connected_) {  // a repeated CONNECT only updates the options
-    if (opts_.verbose) send_ok();
-    return true;
-  }
   credentials creds{get_str("user"), get_str("pass"), get_str("auth_token")};
   auto d = server_.auth().decide(creds);
   using outcome = authenticator::decision::outcome;
   if (d.result == outcome::reject) return auth_violation();
-  if (d.result == outcome::accept) return finish_connect(d.user, d.acc);
+  if (d.result == outcome::accept) return connected_ ? confirm_reconnect(d.user, d.acc) : finish_connect(d.user, d.acc);
   // Bcrypt: verified off the I/O threads; reading pauses until the answer comes back.
   auth_pending_ = true;
   std::weak_ptr<client_connection> weak = shared_from_this();
@@ -399,7 +414,9 @@ bool client_connection::on_connect(std::string_view json) {
     self->loop_.post([self, ok, user, acc] {
       if (self->is_closed()) return;
       self->auth_pending_ = false;
-      bool go_on = ok ? self->finish_connect(user, acc) : self->auth_violation();
+      bool go_on = !ok                ? self->auth_violation()
+                   : self->connected_ ? self->confirm_reconnect(user, acc)
+                                      : self->finish_connect(user, acc);
       if (go_on && !self->deferred_input_.empty()) {
         std::string rest;
         rest.swap(self->deferred_input_);
@@ -430,6 +447,14 @@ bool client_connection::finish_connect(const user_record* user, account* acc) {
   parser_.set_limits(server_.opts().max_control_line, max_payload);
   connected_ = true;
   if (auto* cp = server_.control()) cp->client_connected(shared_from_this());
+  if (opts_.verbose) send_ok();
+  return true;
+}
+
+bool client_connection::confirm_reconnect(const user_record* user, account* acc) {
+  // The options above were applied already; the identity may not change: a
+  // connection stays in the account and the permissions it logged in with.
+  if (user != user_ || acc != account_) return auth_violation();
   if (opts_.verbose) send_ok();
   return true;
 }
@@ -480,7 +505,7 @@ bool client_connection::on_msg(const proto::message_args& m) {
                     m.reply, m.data.size());
   }
   if (!account_) return auth_violation();
-  if (m.header_len >= 0 && !opts_.headers) {
+  if (m.header_len >= 0 && !opts_.headers.load(std::memory_order_relaxed)) {
     send_error(err::headers_not_supported);
     close(close_reason::protocol_violation);
     return false;
@@ -499,6 +524,13 @@ bool client_connection::on_msg(const proto::message_args& m) {
     send_error(err::invalid_publish_subject);
   }
   if (opts_.verbose) send_ok();
+  if (m.header_len == 0) {
+    // HPUB with an empty header block is a plain message (nats-server delivers MSG).
+    auto plain = m;
+    plain.header_len = -1;
+    router::deliver(*this, plain);
+    return true;
+  }
   router::deliver(*this, m);
   return true;
 }
@@ -528,7 +560,7 @@ bool client_connection::on_sub(std::string_view subject, std::string_view queue,
     auto it = subs_.find(sid);
     bool fresh = it == subs_.end();
     if (fresh || (*it)->closed.load()) {
-      int64_t max_subs = account_->limits.max_subscriptions;
+      int64_t max_subs = max_subscriptions();
       if (max_subs >= 0 && int64_t(subs_.size()) - (fresh ? 0 : 1) >= max_subs) {
         send_error(err::maximum_subscriptions_exceeded);
         return true;
@@ -561,30 +593,40 @@ bool client_connection::on_unsub(std::string_view sid, int64_t max_msgs) {
     auto it = subs_.find(sid);
     if (it != subs_.end()) {
       sub = *it;
-      if (max_msgs > 0 && uint64_t(max_msgs) > sub->delivered.load()) {
+      if (max_msgs > 0) {
+        // Auto-unsubscribe. Publishers on other loops may be delivering right now: the
+        // limit is published before the count is read, and each delivery counts before
+        // it reads the limit (both sequentially consistent), so either a delivery sees
+        // the limit or this check sees its count. The subscription is removed exactly
+        // once: by the delivery that reaches the limit, or here when it was reached.
         sub->max_msgs.store(uint64_t(max_msgs));
-        sub = nullptr;  // stays until it has delivered max_msgs
-      } else {
-        sub->closed.store(true, std::memory_order_relaxed);
-        subs_.erase(it);
+        if (sub->delivered.load() < uint64_t(max_msgs)) sub = nullptr;
       }
     }
     const auto& next = parser_.upcoming();  // a pipelined burst: warm the next sid's slot
     if (next.what != platform::protocol::upcoming_op::kind::none) subs_.prefetch(next.sid);
   }
-  if (sub) account_->subjects().remove(sub);
+  if (sub) remove_subscription(sub);
   if (opts_.verbose) send_ok();
   return true;
 }
 
 void client_connection::remove_subscription(const platform::subscription_ptr& sub) {
-  sub->closed.store(true, std::memory_order_relaxed);
+  if (sub->closed.exchange(true)) return;  // removed already (or the client closed)
   {
     std::lock_guard lock(subs_mutex_);
     auto it = subs_.find(sub->sid());
     if (it != subs_.end() && *it == sub) subs_.erase(it);
   }
   account_->subjects().remove(sub);
+}
+
+int64_t client_connection::max_subscriptions() const {
+  // The tighter of the server's max_subs and the account's limit; -1: none.
+  int64_t a = account_->limits.max_subscriptions, s = server_.opts().max_subs;
+  if (a < 0) return s;
+  if (s < 0) return a;
+  return std::min(a, s);
 }
 
 size_t client_connection::subscription_count() {

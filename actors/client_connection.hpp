@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <absl/container/flat_hash_set.h>
 
@@ -36,11 +37,17 @@ class permission_set;
 struct user_record;
 struct actor_handle;  // the connection actor, defined where CAF is included
 
+// What the client asked for in CONNECT. verbose, pedantic, no_responders and protocol
+// are read only by the owning loop. echo and headers are read by every loop that
+// delivers to this client, and a later CONNECT may change them: atomics. name, lang
+// and version are set by the first CONNECT, before the connection is published to the
+// actors, and never change afterwards (a later CONNECT keeps them), so any thread may
+// read them.
 struct client_options {
   bool verbose = true;  // protocol defaults when CONNECT omits a field
   bool pedantic = true;
-  bool echo = true;
-  bool headers = false;
+  std::atomic<bool> echo{true};
+  std::atomic<bool> headers{false};
   bool no_responders = false;
   int protocol = 0;
   std::string name, lang, version;
@@ -51,6 +58,9 @@ class client_connection final : public platform::subscriber,
                                 public std::enable_shared_from_this<client_connection> {
  public:
   using clock = std::chrono::steady_clock;
+  // How long a backed-up receiver may take no bytes before its producers stop waiting
+  // for it (stall_then_read()).
+  static constexpr std::chrono::milliseconds stall_patience{1000};
 
   client_connection(server_core& server, io::event_loop& loop, asio::ip::tcp::socket socket, uint64_t id);
   ~client_connection() override;
@@ -72,7 +82,8 @@ class client_connection final : public platform::subscriber,
   // socket is full.
   void flush();
   size_t pending_bytes();
-  // Far enough behind that producers should pause briefly (see event_loop::flush_pending).
+  // Far enough behind that its producers should wait for it, and still making progress
+  // (see event_loop::flush_pending and stall_then_read()).
   bool backed_up();
 
   // Loop thread: the periodic check for pings, auth and write deadlines.
@@ -107,7 +118,9 @@ class client_connection final : public platform::subscriber,
   // subject for allow_responses.
   bool accepts_delivery(std::string_view subject, std::string_view reply);
 
-  // Called by the router when a subscription reached its auto-unsubscribe limit.
+  // Any thread: removes a subscription from this client and the subject index (it
+  // reached its auto-unsubscribe limit, or was unsubscribed). Idempotent: the first
+  // caller to close the subscription removes it.
   void remove_subscription(const platform::subscription_ptr& sub);
   void set_actor(std::shared_ptr<actor_handle> h) { actor_ = std::move(h); }
   const std::shared_ptr<actor_handle>& actor() const { return actor_; }
@@ -131,7 +144,11 @@ class client_connection final : public platform::subscriber,
   bool auth_violation();
   // CONNECT, once credentials are known good: binds the account and applies limits.
   bool finish_connect(const user_record* user, account* acc);
+  // A CONNECT on a connection that is already logged in: it must prove the same
+  // identity again (nats-server re-authenticates every CONNECT).
+  bool confirm_reconnect(const user_record* user, account* acc);
   bool allowed_to_publish(std::string_view subject);
+  int64_t max_subscriptions() const;
 
   server_core& server_;
   io::event_loop& loop_;
@@ -156,6 +173,8 @@ class client_connection final : public platform::subscriber,
   bool delivery_filter_ = false;
   int pings_out_ = 0;
   int stall_rounds_ = 0;
+  // Receivers this producer waits for while they drain (stall_then_read()).
+  std::vector<std::shared_ptr<client_connection>> waiting_on_;
   std::string deferred_input_;  // bytes that arrived behind a CONNECT being verified
   clock::time_point started_, last_read_, next_ping_;
   std::chrono::system_clock::time_point started_wall_;
@@ -183,6 +202,9 @@ class client_connection final : public platform::subscriber,
   bool write_blocked_ = false;
   bool closing_ = false;  // no more appends (slow consumer or closing)
   clock::time_point blocked_since_;
+  // When a write last moved bytes to the socket (ns since the steady clock's epoch);
+  // producers read it to tell a slow reader from a stalled one.
+  std::atomic<int64_t> last_progress_{0};
   std::atomic<bool> closed_{false};
 };
 

@@ -32,7 +32,11 @@ class stream_import final : public internal_subscriber {
     std::string subject = transform_.apply(m.subject);
     message_args out = m;
     out.subject = subject;
-    return router::deliver_in(*importer_, ctx, out);
+    bool was = ctx.clients_only;
+    ctx.clients_only = true;
+    size_t n = router::deliver_in(*importer_, ctx, out);
+    ctx.clients_only = was;
+    return n;
   }
 
  private:
@@ -193,8 +197,11 @@ void wire_imports(const platform::accounts::auth_config& cfg, const account_map&
         const auto* exp = platform::accounts::find_export(*exporter_cfg, platform::accounts::export_entry::kind::service,
                                                           a.name, imp.subject);
         if (!t || !exp) continue;
+        // Subscribe on the reversed mapping's source: the local subject with each $N
+        // placeholder turned into '*' ("loc.$2.$1" listens on "loc.*.*").
+        std::string listen = t->from();
         importer->keep(add_internal_subscription(
-            *importer, local, std::make_shared<service_import>(importer, exporter, std::move(*t), *exp, server_name)));
+            *importer, listen, std::make_shared<service_import>(importer, exporter, std::move(*t), *exp, server_name)));
       }
     }
   }

@@ -44,28 +44,33 @@ size_t deliver_to(context& ctx, const platform::subscription_ptr& sp, const mess
   platform::subscription& s = *sp;
   if (s.closed.load(std::memory_order_relaxed)) return 0;
   if (s.internal) {
-    if (ctx.depth >= context::max_depth) return 0;
+    // A message that arrived through a stream import goes to the importer's clients
+    // only: it does not travel on through the importer's own imports (nats-server 2.9
+    // delivers it neither through a re-export nor into a service import).
+    if (ctx.clients_only || ctx.depth >= context::max_depth) return 0;
     ++ctx.depth;
     size_t n = static_cast<internal_subscriber*>(s.owner.get())->deliver(ctx, m);
     --ctx.depth;
     return n;
   }
   auto* to = static_cast<client_connection*>(s.owner.get());
-  if (respect_echo && to == ctx.from && !to->options().echo) return 0;
+  if (respect_echo && to == ctx.from && !to->options().echo.load(std::memory_order_relaxed)) return 0;
   if (to->has_delivery_filter() && !to->accepts_delivery(m.subject, m.reply)) return 0;
 
-  uint64_t max = s.max_msgs.load(std::memory_order_relaxed);
+  // Publishers on several loops may deliver to one subscription at once: the count is
+  // one atomic add, taken before the auto-unsubscribe limit is read (the other half of
+  // this handshake is in client_connection::on_unsub), so exactly max_msgs messages get
+  // through and exactly one delivery sees the last of them.
+  uint64_t n = s.delivered.fetch_add(1) + 1;
+  uint64_t max = s.max_msgs.load();
   bool last = false;
   if (max) {
-    uint64_t n = s.delivered.fetch_add(1, std::memory_order_relaxed) + 1;
     if (n > max) return 0;
     last = n == max;
-  } else {
-    bump(s.delivered, 1);
   }
 
   size_t pending;
-  if (m.header_len >= 0 && to->options().headers) {
+  if (m.header_len >= 0 && to->options().headers.load(std::memory_order_relaxed)) {
     pending = to->enqueue_msg(m.subject, s.sid(), m.reply, m.header_len, m.data);
   } else {
     // A receiver that did not ask for headers gets the payload alone.
@@ -105,7 +110,7 @@ void send_no_responders(client_connection& from, std::string_view reply) {
   m.subject = reply;
   m.header_len = int64_t(status.size());
   m.data = status;
-  context ctx{&from, &from.loop(), 0};
+  context ctx{&from, &from.loop()};
   auto mine = [&](const platform::subscription_ptr& s) {
     return !s->internal && s->owner.get() == static_cast<platform::subscriber*>(&from);
   };
@@ -132,11 +137,20 @@ size_t deliver_in(account& acc, context& ctx, const message_args& m) {
 size_t deliver(client_connection& from, const message_args& m) {
   bump(from.msgs_in, 1);
   bump(from.bytes_in, m.data.size());
-  context ctx{&from, &from.loop(), 0};
-  // The reference stays valid until the next lookup on this cache; deliveries into
-  // other accounts use other caches, so nothing below looks this cache up again.
-  const platform::match_result& r = from.cache().lookup(from.acc().subjects(), m.subject);
-  size_t delivered = deliver_result(ctx, r, m);
+  context ctx{&from, &from.loop()};
+  // The reference stays valid until the next lookup on this cache. Only an internal
+  // subscription (an import, a response router) can lead to another lookup, possibly
+  // into this same account and cache (a self-import, a latency report): then hold the
+  // result by pointer so an eviction cannot free it while it is being iterated.
+  auto& cache = from.cache();
+  const platform::match_result* r = &cache.lookup(from.acc().subjects(), m.subject);
+  size_t delivered;
+  if (r->has_internal) {
+    auto held = cache.lookup_ptr(from.acc().subjects(), m.subject);
+    delivered = deliver_result(ctx, *held, m);
+  } else {
+    delivered = deliver_result(ctx, *r, m);
+  }
   if (delivered == 0 && !m.reply.empty() && from.options().no_responders) send_no_responders(from, m.reply);
   return delivered;
 }

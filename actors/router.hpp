@@ -23,6 +23,11 @@ struct context {
   client_connection* from = nullptr;  // the publishing client, if any
   io::event_loop* loop = nullptr;     // the loop running this delivery; null: flush at once
   int depth = 0;                      // import hops so far
+  bool clients_only = false;          // set by a stream import: deliver to clients only
+  // A request crosses at most this many service imports (and a response as many
+  // response routes); past it the request has no responders. nats-server 2.9.10 answers
+  // through 8 chained service imports and not through 10 or more. Stream imports do
+  // not chain at all (clients_only), and import cycles are refused at load time.
   static constexpr int max_depth = 8;
 };
 

@@ -19,17 +19,26 @@ namespace actors {
 namespace {
 
 // $SYS.REQ.SERVER.PING and friends: handed to the server actor, answered from there.
+// Bounded: at most max_in_flight requests wait in the actor's mailbox; the rest are
+// dropped (the requester times out), so a flood of pings cannot grow memory.
 class system_request final : public internal_subscriber {
  public:
-  explicit system_request(caf::actor server) : server_(std::move(server)) {}
+  static constexpr int max_in_flight = 1024;
+  system_request(caf::actor server, std::shared_ptr<std::atomic<int>> in_flight)
+      : server_(std::move(server)), in_flight_(std::move(in_flight)) {}
   size_t deliver(router::context&, const platform::protocol::message_args& m) override {
     if (m.reply.empty()) return 0;
+    if (in_flight_->fetch_add(1, std::memory_order_relaxed) >= max_in_flight) {
+      in_flight_->fetch_sub(1, std::memory_order_relaxed);
+      return 1;  // taken, but shed
+    }
     caf::anon_send(server_, sysreq_atom::value, std::string(m.subject), std::string(m.reply));
     return 1;
   }
 
  private:
   caf::actor server_;
+  std::shared_ptr<std::atomic<int>> in_flight_;
 };
 
 struct server_state {
@@ -41,6 +50,8 @@ struct server_state {
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
   uint64_t sweeps = 0;
   platform::memory::scavenger scavenger;
+  // System requests sent to this actor and not answered yet (system_request).
+  std::shared_ptr<std::atomic<int>> sysreq_in_flight = std::make_shared<std::atomic<int>>(0);
   static inline const char* name = "server";
 };
 
@@ -79,7 +90,7 @@ caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::co
                                               st.core->server_name(), st.core->server_id());
         st.core->set_control(st.control.get());
         auto sys_acc = st.core->system_account();
-        auto handler = std::make_shared<system_request>(caf::actor_cast<caf::actor>(self));
+        auto handler = std::make_shared<system_request>(caf::actor_cast<caf::actor>(self), st.sysreq_in_flight);
         for (auto subject : {"$SYS.REQ.SERVER.PING", "$SYS.REQ.SERVER.PING.STATSZ"})
           sys_acc->keep(add_internal_subscription(*sys_acc, subject, handler));
         auto err = st.core->start();
@@ -99,6 +110,7 @@ caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::co
         if (auto& core = self->state.core) router::publish_internal(*core->system_account(), subject, json);
       },
       [=](sysreq_atom, const std::string&, const std::string& reply) {
+        self->state.sysreq_in_flight->fetch_sub(1, std::memory_order_relaxed);
         if (auto& core = self->state.core)
           router::publish_internal(*core->system_account(), reply, statsz(self->state).dump());
       },

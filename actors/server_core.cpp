@@ -73,6 +73,7 @@ void server_core::accept_next() {
   acceptor_->async_accept(target.context(), [this, &target](const std::error_code& ec, asio::ip::tcp::socket s) {
     if (stopping_) return;
     if (!ec) {
+      accept_delay_ = std::chrono::milliseconds(0);
       counters_.total_connections++;
       counters_.current_connections++;
       uint64_t id = ++next_client_id_;
@@ -81,11 +82,28 @@ void server_core::accept_next() {
     } else if (ec == asio::error::operation_aborted) {
       return;
     } else {
-      spdlog::error("accept error: {}", ec.message());
-      // Out of file descriptors and the like: back off briefly rather than spin.
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      accept_failed(ec);
+      return;
     }
     accept_next();
+  });
+}
+
+void server_core::accept_failed(const std::error_code& ec) {
+  using namespace std::chrono;
+  auto now = steady_clock::now();
+  ++accept_failures_;
+  if (accept_logged_ == steady_clock::time_point{} || now - accept_logged_ >= seconds(10)) {
+    spdlog::error("accept error: {} ({} failure{} since the last report; retrying with back-off)", ec.message(),
+                  accept_failures_, accept_failures_ == 1 ? "" : "s");
+    accept_logged_ = now;
+    accept_failures_ = 0;
+  }
+  accept_delay_ = std::clamp(accept_delay_ * 2, milliseconds(10), milliseconds(1000));
+  if (!accept_timer_) accept_timer_ = std::make_unique<asio::steady_timer>(loops_[0]->context());
+  accept_timer_->expires_after(accept_delay_);
+  accept_timer_->async_wait([this](const std::error_code& e) {
+    if (!e && !stopping_) accept_next();
   });
 }
 
@@ -96,6 +114,7 @@ void server_core::stop() {
   asio::post(loops_[0]->context(), [this, &closed] {
     std::error_code ec;
     if (acceptor_) acceptor_->close(ec);
+    if (accept_timer_) accept_timer_->cancel();
     closed.set_value();
   });
   closed.get_future().wait();
@@ -110,6 +129,7 @@ void server_core::stop() {
   }
   for (auto& l : loops_) l->stop();
   for (auto& l : loops_) l->join();
+  accept_timer_.reset();
   acceptor_.reset();
 }
 
@@ -122,7 +142,7 @@ std::string server_core::info_line(uint64_t client_id, const std::string& client
   j["go"] = std::string("dialtone ") + DIALTONE_VERSION;
   j["host"] = opts_.host;
   j["port"] = bound_port_;
-  j["headers"] = true;
+  j["headers"] = opts_.header_support;
   j["max_payload"] = opts_.max_payload;
   if (auth_.advertise_auth_required()) j["auth_required"] = true;
   j["client_id"] = client_id;

@@ -4,6 +4,8 @@
 // by connections on every loop (options, accounts and users do not change while
 // running).
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <chrono>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -56,6 +58,10 @@ class server_core {
 
  private:
   void accept_next();
+  // accept() failed for lack of resources (too many open files, ...): wait without
+  // blocking loop 0, doubling from 10 ms to 1 s while it keeps failing; log the first
+  // failure and then at most one summary line every 10 s.
+  void accept_failed(const std::error_code& ec);
 
   platform::config::server_options opts_;
   control_plane* control_ = nullptr;
@@ -68,6 +74,11 @@ class server_core {
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::atomic<uint64_t> next_client_id_{0};
   size_t next_loop_ = 0;
+  // Accept back-off state, loop 0 only.
+  std::unique_ptr<asio::steady_timer> accept_timer_;
+  std::chrono::milliseconds accept_delay_{0};
+  std::chrono::steady_clock::time_point accept_logged_{};
+  uint64_t accept_failures_ = 0;  // since the last log line
   server_counters counters_;
   std::atomic<bool> stopping_{false};
 };

@@ -24,7 +24,24 @@ int ms_until(bench_clock::time_point deadline) {
   return left.count() > 100 ? 100 : static_cast<int>(left.count());
 }
 
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
 } // namespace
+
+std::string connect_line_for(const endpoint& ep) {
+  std::string line(connect_line);
+  if (ep.user.empty()) return line;
+  // connect_line is `CONNECT {...}\r\nPING\r\n`: the fields go before its only '}'.
+  line.insert(line.rfind('}'), ",\"user\":" + json_string(ep.user) + ",\"pass\":" + json_string(ep.pass));
+  return line;
+}
 
 connection::connection(int fd) : fd_(fd), read_buf_(new char[read_buf_size]) {}
 
@@ -59,7 +76,7 @@ std::unique_ptr<connection> connection::open(const endpoint& ep, bench_clock::ti
   // INFO is the first line; the parser accepts and ignores it, so the
   // handshake is just "send CONNECT+PING, read until PONG".
   std::unique_ptr<connection> conn(new connection(fd));
-  if (!conn->write_all(connect_line, deadline) || !conn->ping_pong_reply(deadline)) {
+  if (!conn->write_all(connect_line_for(ep), deadline) || !conn->ping_pong_reply(deadline)) {
     *error = "handshake: " + conn->error();
     return nullptr;
   }

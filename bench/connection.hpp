@@ -37,7 +37,12 @@ inline constexpr std::string_view connect_line =
 struct endpoint {
   std::string host = "127.0.0.1";
   std::uint16_t port = 4222;
+  std::string user;  // CONNECT credentials; none are sent while user is empty
+  std::string pass;
 };
+
+// connect_line, with "user" and "pass" added when ep.user is set.
+std::string connect_line_for(const endpoint& ep);
 
 class connection {
 public:

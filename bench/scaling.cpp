@@ -80,7 +80,7 @@ struct idle_conn {
 class idle_fleet {
 public:
   idle_fleet(const scenario_options& opt, bench_clock::time_point deadline)
-      : opt_(opt), deadline_(deadline), buf_(new char[read_buf_size]) {
+      : opt_(opt), deadline_(deadline), connect_(connect_line_for(opt.server)), buf_(new char[read_buf_size]) {
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     conns_.reserve(static_cast<std::size_t>(opt.conns));
   }
@@ -184,7 +184,7 @@ private:
       int one = 1;
       ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       c.state = idle_conn::phase::handshake;
-      c.out.append(connect_line);
+      c.out.append(connect_);
     }
     if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
       for (;;) {
@@ -233,6 +233,7 @@ private:
 
   const scenario_options& opt_;
   bench_clock::time_point deadline_;
+  std::string connect_;  // CONNECT + PING, the same for every connection
   std::unique_ptr<char[]> buf_;
   int ep_ = -1;
   std::vector<std::unique_ptr<idle_conn>> conns_;

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include <absl/container/flat_hash_set.h>
+#include <absl/container/inlined_vector.h>
 
 #include "libplatform/absl_key.hpp"
 
@@ -257,9 +258,13 @@ void sublist::remove_all(const std::vector<subscription_ptr>& subs) {
 }
 
 void sublist::add_node(const node* n, match_result& out) {
-  if (n->first) out.plain.push_back(n->first);
+  if (n->first) {
+    out.plain.push_back(n->first);
+    out.has_internal |= n->first->internal;
+  }
   if (!n->extra) return;
   out.plain.insert(out.plain.end(), n->extra->more.begin(), n->extra->more.end());
+  for (auto& s : n->extra->more) out.has_internal |= s->internal;
   for (auto& q : n->extra->queues) {
     // Members of one queue name form one group even across different patterns.
     auto g = std::find_if(out.queues.begin(), out.queues.end(),
@@ -274,24 +279,37 @@ void sublist::add_node(const node* n, match_result& out) {
 
 void sublist::match_level(const level* l, const subject::token_list& toks, size_t i,
                           match_result& out) const {
-  for (; l && i < toks.size(); ++i) {
-    bool last = i + 1 == toks.size();
-    if (l->fwc) add_node(l->fwc.get(), out);
-    if (l->pwc) {
-      if (last) {
-        add_node(l->pwc.get(), out);
-      } else {
-        match_level(l->pwc->next.get(), toks, i + 1, out);
+  // Depth-first over the trie without recursion: a subject may have tens of thousands
+  // of tokens (with a raised max_control_line), so each '*' branch still to be walked
+  // is kept on an explicit stack instead of the thread's stack.
+  struct branch {
+    const level* l;
+    size_t i;
+  };
+  absl::InlinedVector<branch, 8> todo;
+  todo.push_back({l, i});
+  while (!todo.empty()) {
+    auto [cur, k] = todo.back();
+    todo.pop_back();
+    for (; cur && k < toks.size(); ++k) {
+      bool last = k + 1 == toks.size();
+      if (cur->fwc) add_node(cur->fwc.get(), out);
+      if (cur->pwc) {
+        if (last) {
+          add_node(cur->pwc.get(), out);
+        } else if (cur->pwc->next) {
+          todo.push_back({cur->pwc->next.get(), k + 1});
+        }
       }
+      auto it = cur->literals.find(toks[k]);
+      if (it == cur->literals.end()) break;
+      const node* n = it->get();
+      if (last) {
+        add_node(n, out);
+        break;
+      }
+      cur = n->next.get();
     }
-    auto it = l->literals.find(toks[i]);
-    if (it == l->literals.end()) return;
-    const node* n = it->get();
-    if (last) {
-      add_node(n, out);
-      return;
-    }
-    l = n->next.get();
   }
 }
 

@@ -69,6 +69,10 @@ struct match_result {
   };
   std::vector<subscription_ptr> plain;
   std::vector<group> queues;
+  // Some subscription here is internal (an import): delivering to it can re-enter the
+  // router, so a caller iterating this result must hold it by pointer (match_result_ptr)
+  // rather than by a reference into a match cache that the nested delivery may evict.
+  bool has_internal = false;
   bool empty() const noexcept { return plain.empty() && queues.empty(); }
 };
 using match_result_ptr = std::shared_ptr<const match_result>;

@@ -24,12 +24,13 @@ event_loop::~event_loop() {
 void event_loop::start() {
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), ("dialtone-io-" + std::to_string(index_)).c_str());
-    thread_id_ = std::this_thread::get_id();
+    thread_id_.store(std::this_thread::get_id(), std::memory_order_release);
+    thread_id_.notify_all();
     schedule_housekeeping();
     context_.run();
   });
   // Wait until the thread id is known so in_loop_thread() is reliable from the start.
-  while (thread_id_ == std::thread::id{}) std::this_thread::yield();
+  thread_id_.wait(std::thread::id{}, std::memory_order_acquire);
 }
 
 void event_loop::stop() {
@@ -51,13 +52,17 @@ void event_loop::add_pending(const std::shared_ptr<client_connection>& c) {
   pending_.push_back(c);
 }
 
-bool event_loop::flush_pending() {
+bool event_loop::flush_pending(const client_connection* producer,
+                               std::vector<std::shared_ptr<client_connection>>* backed) {
   bool backed_up = false;
   for (auto& c : pending_) {
     c->flush();
-    // A receiver far behind: let the producer pause so it can catch up, rather than
-    // buffering toward max_pending and cutting it off as a slow consumer.
-    if (c->backed_up()) backed_up = true;
+    // A receiver far behind: let the producer wait until it catches up, rather than
+    // buffering toward max_pending and cutting it off as a slow consumer. A client
+    // that reads its own messages is not waited for: it may be blocked writing to us.
+    if (c.get() == producer || !c->backed_up()) continue;
+    backed_up = true;
+    if (backed) backed->push_back(c);
   }
   pending_.clear();
   ++batch_;

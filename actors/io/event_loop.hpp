@@ -30,7 +30,9 @@ class event_loop {
 
   int index() const noexcept { return index_; }
   asio::io_context& context() noexcept { return context_; }
-  bool in_loop_thread() const noexcept { return std::this_thread::get_id() == thread_id_; }
+  bool in_loop_thread() const noexcept {
+    return std::this_thread::get_id() == thread_id_.load(std::memory_order_acquire);
+  }
 
   void start();
   void stop();  // asks the thread to finish; join() waits
@@ -46,8 +48,10 @@ class event_loop {
   uint64_t batch() const noexcept { return batch_; }
   void add_pending(const std::shared_ptr<client_connection>& c);
   // Writes every pending receiver once; returns true when one is still backed up above
-  // its stall threshold (the producer should pause reading briefly).
-  bool flush_pending();
+  // its stall threshold (the producer should pause reading until it drains). Receivers
+  // other than `producer` that are backed up are appended to `backed_up`, if given.
+  bool flush_pending(const client_connection* producer = nullptr,
+                     std::vector<std::shared_ptr<client_connection>>* backed_up = nullptr);
 
   // Connections living on this loop, for periodic checks (pings, deadlines).
   void attach(const std::shared_ptr<client_connection>& c);
@@ -62,7 +66,7 @@ class event_loop {
   asio::io_context context_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::thread thread_;
-  std::thread::id thread_id_;
+  std::atomic<std::thread::id> thread_id_{};  // set by the thread itself, read by start()
   std::unique_ptr<char[]> read_buffer_;
   uint64_t batch_ = 1;
   std::vector<std::shared_ptr<client_connection>> pending_;

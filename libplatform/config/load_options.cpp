@@ -15,22 +15,34 @@ namespace {
 
 using namespace std::chrono;
 
-// Top-level keys of nats-server features that dialtone does not implement yet.
-// They are accepted so that a nats-server config loads unchanged.
-constexpr std::string_view ignored_keys[] = {
+// Top-level keys read by the accounts loader (libplatform/accounts), not here.
+constexpr std::string_view auth_keys[] = {"accounts", "authorization", "no_auth_user", "system_account", "system"};
+
+// nats-server security features dialtone does not implement yet. A config that asks for
+// one is refused: running without it would quietly serve plain text (tls) or let anyone
+// in (operator mode).
+constexpr std::string_view refused_keys[] = {
+    "tls", "ocsp", "operator", "operators", "trusted", "trusted_keys", "resolver", "account_resolver",
+    "accounts_resolver", "resolver_tls", "resolver_preload", "resolver_pinned_accounts"};
+
+// Other nats-server options dialtone does not implement yet: the config still loads,
+// with a warning per key, so a nats-server config can be tried unchanged.
+constexpr std::string_view unsupported_keys[] = {
     "client_advertise", "logtime", "logtime_utc", "mappings", "maps", "disable_sublist_cache",
-    "no_sublist_cache", "accounts", "default_sentinel", "http", "https", "http_port", "monitor_port",
+    "no_sublist_cache", "default_sentinel", "http", "https", "http_port", "monitor_port",
     "https_port", "http_base_path", "cluster", "gateway", "leaf", "leafnodes", "logfile_size_limit",
     "log_size_limit", "logfile_max_num", "log_max_num", "syslog", "remote_syslog", "pidfile", "pid_file",
     "ports_file_dir", "prof_port", "prof_block_rate", "proxy_protocol", "max_traced_msg_len",
-    "max_subscriptions", "max_subs", "max_sub_tokens", "max_subscription_tokens", "tls", "ocsp",
-    "allow_non_tls", "write_timeout", "lame_duck_duration", "lame_duck_grace_period", "operator",
-    "operators", "roots", "root", "root_operators", "root_operator", "resolver", "account_resolver",
-    "accounts_resolver", "resolver_tls", "resolver_preload", "resolver_pinned_accounts", "no_auth_user",
-    "system_account", "system", "no_system_account", "no_system", "no_sys_acc", "no_header_support",
-    "trusted", "trusted_keys", "connect_error_reports", "reconnect_error_reports", "websocket", "ws",
-    "mqtt", "server_tags", "server_metadata", "feature_flags", "default_js_domain", "ocsp_cache",
+    "max_sub_tokens", "max_subscription_tokens", "allow_non_tls", "write_timeout", "lame_duck_duration",
+    "lame_duck_grace_period", "roots", "root", "root_operators", "root_operator", "no_system_account",
+    "no_system", "no_sys_acc", "connect_error_reports", "reconnect_error_reports", "websocket", "ws", "mqtt",
+    "server_tags", "server_metadata", "feature_flags", "default_js_domain", "ocsp_cache",
     "no_fast_producer_stall", "max_closed_clients", "proxies"};
+
+template <size_t N>
+bool listed(const std::string_view (&keys)[N], std::string_view name) {
+  return std::find(std::begin(keys), std::end(keys), name) != std::end(keys);
+}
 
 // ---- Every message load_options produces is built here. ----
 
@@ -46,8 +58,8 @@ void warn(server_options& opts, const position& at, const std::string& text) {
   opts.warnings.push_back(at.file + ":" + std::to_string(at.line) + ": " + text);
 }
 
-void warn_unknown(server_options& opts, const position& at, std::string_view key) {
-  warn(opts, at, "unknown config key '" + std::string(key) + "'");
+void warn_unsupported(server_options& opts, const position& at, std::string_view key) {
+  warn(opts, at, "'" + std::string(key) + "' is a nats-server option dialtone does not support yet; it is ignored");
 }
 
 // ---- Typed readers ----
@@ -220,7 +232,14 @@ bool apply_key(const std::string& name, std::string_view key, const value& v, se
   else if (name == "logfile" || name == "log_file") opts.logfile = text(v, key);
   else if (name == "store_dir" || name == "storedir") apply_store_dir(v, key, opts, st);
   else if (name == "jetstream") apply_jetstream(v, key, opts, st);
-  else return std::find(std::begin(ignored_keys), std::end(ignored_keys), name) != std::end(ignored_keys);
+  else if (name == "max_subscriptions" || name == "max_subs") {
+    int64_t n = size_32(v, key);
+    opts.max_subs = n == 0 ? -1 : n;  // nats-server: 0 means unlimited
+  } else if (name == "no_header_support") opts.header_support = !boolean(v, key);
+  else if (listed(refused_keys, name))
+    bad_value(v, key, "is not supported by dialtone yet; remove it rather than run without it");
+  else if (listed(unsupported_keys, name)) warn_unsupported(opts, v.pos, key);
+  else return listed(auth_keys, name);
   return true;
 }
 
@@ -230,7 +249,9 @@ void load_options(const value& root, server_options& opts) {
   if (!root.is_map()) must_be(root, "the configuration", "a map of keys and values");
   load_state st;
   for (const auto& [key, v] : root.map) {
-    if (!apply_key(lower(key), key, v, opts, st) && !v.referenced) warn_unknown(opts, v.pos, key);
+    // As nats-server: an unknown key is an error, unless it is a variable that is used.
+    if (!apply_key(lower(key), key, v, opts, st) && !v.referenced)
+      throw parse_error(v.pos, "unknown field \"" + key + "\"");
   }
 }
 

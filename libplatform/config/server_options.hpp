@@ -17,6 +17,8 @@ struct server_options {
   int64_t max_control_line = 4096;
   int64_t max_connections = 64 * 1024;
   int64_t max_pending = 64 * 1024 * 1024;  // per-connection outbound bytes
+  int64_t max_subs = -1;                 // per connection; -1 = unlimited
+  bool header_support = true;            // false: no_header_support
   std::chrono::milliseconds ping_interval{2 * 60 * 1000};
   int ping_max = 2;
   std::chrono::milliseconds write_deadline{10 * 1000};
@@ -26,7 +28,7 @@ struct server_options {
   std::string logfile;
   std::string store_dir = "./data";
   std::string config_file;               // path the options came from, if any
-  std::vector<std::string> warnings;     // e.g. unknown keys, reported at start-up
+  std::vector<std::string> warnings;     // e.g. unsupported keys, reported at start-up
 };
 
 }  // namespace platform::config

@@ -267,8 +267,9 @@ parse_status server_parser::process_line(std::string_view line, const char*& p, 
       if (starts_with_op(line, "unsub") && line.size() > 5 && is_blank(line[5])) {
         size_t n = args_of(5);
         if (n != 1 && n != 2) return fail(err::unknown_protocol_operation);
+        // A max that is not a number (or is negative) is ignored: a plain unsubscribe,
+        // as nats-server does.
         int64_t max = n == 2 ? parse_size(a[1]) : -1;
-        if (n == 2 && max < 0) return fail(err::unknown_protocol_operation);
         look_ahead(p, end);
         bool go_on = h.on_unsub(a[0], max);
         upcoming_ = {};

@@ -145,7 +145,6 @@ TEST_CASE("parser errors", "[parser]") {
     CHECK(error_of("SUB foo\r\n") == err::unknown_protocol_operation);
     CHECK(error_of("SUB a b c d\r\n") == err::unknown_protocol_operation);
     CHECK(error_of("UNSUB\r\n") == err::unknown_protocol_operation);
-    CHECK(error_of("UNSUB 1 x\r\n") == err::unknown_protocol_operation);
   }
   SECTION("a payload not followed by CRLF (wrong byte count)") {
     CHECK(error_of("PUB foo 3\r\nhello\r\n") == err::unknown_protocol_operation);
@@ -159,6 +158,15 @@ TEST_CASE("parser errors", "[parser]") {
     CHECK(error_of("SUB " + std::string(5000, 'a')) == err::maximum_control_line_exceeded);
     CHECK(error_of("PING " + std::string(100, 'x'), 50) == err::maximum_control_line_exceeded);
   }
+}
+
+TEST_CASE("parser: an UNSUB max that is not a positive number is ignored, as nats-server does", "[parser]") {
+  auto events = feed({"UNSUB 1 x\r\nUNSUB 2 -1\r\nUNSUB 3 5\r\nPING\r\n"});
+  REQUIRE(events.size() == 4);
+  CHECK(events[0] == "UNSUB 1|-1");
+  CHECK(events[1] == "UNSUB 2|-1");
+  CHECK(events[2] == "UNSUB 3|5");
+  CHECK(events[3] == "PING");
 }
 
 TEST_CASE("parser stops when the handler says so", "[parser]") {

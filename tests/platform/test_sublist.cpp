@@ -202,3 +202,35 @@ TEST_CASE("subscription keeps subject, queue and sid, short or long", "[sublist]
   CHECK(sl.remove(small));
   CHECK(sl.count() == 0);
 }
+
+TEST_CASE("sublist: matching a subject of 50,000 tokens does not recurse", "[sublist][bad-input]") {
+  // A '*' branch per token: recursion would need ~50,000 frames on the caller's stack.
+  std::string stars, literal;
+  for (int i = 0; i < 50000; ++i) {
+    stars += i ? ".*" : "*";
+    literal += i ? ".t" : "t";
+  }
+  sublist l;
+  auto deep = make_sub(stars, "", "deep");
+  auto all = make_sub(">", "", "all");
+  l.insert(deep);
+  l.insert(all);
+  auto r = l.match(literal);
+  auto s = collect(*r);
+  CHECK(s.plain == std::multiset<std::string>{"deep", "all"});
+  CHECK(collect(*l.match(literal + ".x")).plain == std::multiset<std::string>{"all"});
+  CHECK(l.remove(deep));
+  CHECK(collect(*l.match(literal)).plain == std::multiset<std::string>{"all"});
+}
+
+TEST_CASE("sublist: a result says whether it holds internal subscriptions", "[sublist]") {
+  sublist l;
+  auto client = make_sub("a.b", "", "1");
+  l.insert(client);
+  CHECK_FALSE(l.match("a.b")->has_internal);
+  auto imp = make_sub("a.*", "", "2");
+  imp->internal = true;
+  l.insert(imp);
+  CHECK(l.match("a.b")->has_internal);
+  CHECK_FALSE(l.match("x")->has_internal);
+}

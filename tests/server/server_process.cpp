@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,11 +52,15 @@ std::string write_temp_file(const std::string& name, const std::string& content)
 
 namespace {
 
-int spawn_captured(const std::vector<std::string>& args, int& out_fd) {
+int spawn_captured(const std::vector<std::string>& args, int& out_fd, int max_open_files = 0) {
   int pipefd[2];
   if (pipe(pipefd) != 0) throw std::runtime_error("pipe failed");
   int pid = fork();
   if (pid == 0) {
+    if (max_open_files > 0) {
+      rlimit r{rlim_t(max_open_files), rlim_t(max_open_files)};
+      setrlimit(RLIMIT_NOFILE, &r);
+    }
     dup2(pipefd[1], 1);
     dup2(pipefd[1], 2);
     close(pipefd[0]);
@@ -91,15 +96,19 @@ run_result wait_captured(int pid, int fd, std::string& out, std::chrono::millise
 
 }  // namespace
 
-server_process::server_process(std::vector<std::string> extra_args, const std::string& config_text) {
-  std::vector<std::string> args = {DIALTONE_SERVER_BIN, "-a", "127.0.0.1", "-p", "-1"};
+server_process::server_process(std::vector<std::string> extra_args, const std::string& config_text,
+                               int max_open_files) {
+  // DIALTONE_TEST_SERVER overrides the binary under test (e.g. to run the suite against
+  // an older build and see which tests it fails).
+  const char* bin = std::getenv("DIALTONE_TEST_SERVER");
+  std::vector<std::string> args = {bin && *bin ? bin : DIALTONE_SERVER_BIN, "-a", "127.0.0.1", "-p", "-1"};
   if (!config_text.empty()) {
     config_path_ = write_temp_file("server.conf", config_text);
     args.push_back("-c");
     args.push_back(config_path_);
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  pid_ = spawn_captured(args, log_fd_);
+  pid_ = spawn_captured(args, log_fd_, max_open_files);
   fcntl(log_fd_, F_SETFL, O_NONBLOCK);
   std::regex ready("Listening for client connections on [^ ]+:([0-9]+)");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);

@@ -14,8 +14,10 @@ int bad_server_exits();
 class server_process {
  public:
   // Starts dialtone-server with `-a 127.0.0.1 -p -1` plus extra args (or a config file
-  // whose contents are given) and waits until it reports its port.
-  explicit server_process(std::vector<std::string> extra_args = {}, const std::string& config_text = "");
+  // whose contents are given) and waits until it reports its port. `max_open_files`,
+  // if set, is the server's file descriptor limit (soft and hard).
+  explicit server_process(std::vector<std::string> extra_args = {}, const std::string& config_text = "",
+                          int max_open_files = 0);
   ~server_process();
   server_process(const server_process&) = delete;
   server_process& operator=(const server_process&) = delete;

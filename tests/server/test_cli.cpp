@@ -106,17 +106,30 @@ TEST_CASE("server: config errors stop start-up with file:line:column", "[cli][ba
   CHECK(r.output.find(typed + ":1:7: port must be an integer") != std::string::npos);
 }
 
-TEST_CASE("server: config values apply and unknown keys are warned about by name", "[cli]") {
-  server_process s({"-n", "flagname"}, "server_name: confname\nmax_payload: 2KB\nmystery_key: 1\n"
+TEST_CASE("server: config values apply and unsupported keys are warned about by name", "[cli]") {
+  server_process s({"-n", "flagname"}, "server_name: confname\nmax_payload: 2KB\ncluster { port: 6222 }\n"
                                        "jetstream { store_dir: /tmp/x }\naccounts { A { users = [] } }\n");
   raw_client c(s.port());
   auto info = c.read_until("\r\n");
   CHECK(info.find("\"max_payload\":2048") != std::string::npos);
   CHECK(info.find("\"server_name\":\"flagname\"") != std::string::npos);  // the flag wins
   auto log = s.log();
-  CHECK(log.find("unknown config key 'mystery_key'") != std::string::npos);
+  CHECK(log.find("'cluster' is a nats-server option dialtone does not support yet; it is ignored") !=
+        std::string::npos);
   CHECK(log.find("'jetstream'") == std::string::npos);
   CHECK(log.find("'accounts'") == std::string::npos);
+}
+
+TEST_CASE("server: an unknown key or a tls block refuses to start", "[cli][bad-input]") {
+  auto unknown = write_temp_file("unknown.conf", "port: 4222\nmystery_key: 1\n");
+  auto r = run_command({server_bin, "-c", unknown}, 5s);
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find(unknown + ":2:14: unknown field \"mystery_key\"") != std::string::npos);
+  // Until TLS exists, a tls block must not quietly serve plain text.
+  auto tls = write_temp_file("tls.conf", "tls {\n  cert_file: server.pem\n  key_file: server-key.pem\n}\n");
+  r = run_command({server_bin, "-c", tls}, 5s);
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("tls is not supported by dialtone yet") != std::string::npos);
 }
 
 TEST_CASE("server: a port in use is a clear start-up error", "[cli][bad-input]") {
