@@ -23,6 +23,8 @@ Scenarios:
   fanout     pubsub with --subs 4 unless given
   req        request/reply throughput, --window requests outstanding
   lat        request/reply latency, one request outstanding (p50/p99 in us)
+             (req, lat: with --latency-subject also counts the service latency
+             reports and fails unless there is exactly one per request)
   index      pubsub 1:1 with --noise-small, then --noise, other subscriptions in the
              server's index; msgs/s for both and the ratio ("kept"); with
              --server-pid also the server's CPU time per message
@@ -39,8 +41,22 @@ Options:
   --msgs N           messages to publish / requests to send (1000000)
   --size BYTES       payload size (16)
   --subs N           pubsub subscriber connections (1; fanout: 4)
-  --responders N     req/lat responders in queue group "q" on "svc" (1)
+  --responders N     req/lat responders in queue group "q" on --subject (1)
   --window N         req: outstanding requests (256)
+  --subject SUBJ     req/lat: the subject requests go to and responders
+                     subscribe to ("svc"); through a service import, the
+                     importing account's subject
+  --user NAME        CONNECT user of every connection but the responders (none)
+  --pass PASSWORD    CONNECT password that goes with --user
+  --responder-user NAME, --responder-pass PASSWORD
+                     req/lat: the responders' credentials, e.g. of the
+                     exporting account (default: --user, --pass)
+  --latency-subject SUBJ
+                     req/lat: one more connection, with the responders'
+                     credentials, subscribes to SUBJ and counts the reports;
+                     after the last reply it waits (3 s without one at most)
+                     for one report per request. Adds "requests",
+                     "latency_reports" and "reports_lag_seconds" to the JSON
   --warmup N         lat: unmeasured requests first (1000)
   --timeout SECONDS  hard time budget for the scenario (30)
   --noise N          index: other subscriptions, large case (1000000)
@@ -118,6 +134,15 @@ int main(int argc, char** argv) {
 
   scenario_options opt;
   bool subs_given = false;
+  bool responder_user_given = false, responder_pass_given = false;
+  // Subjects go into protocol lines as they are: one token, no spaces or wildcards.
+  auto subject_arg = [](const char* flag, const char* value) {
+    std::string_view v = value;
+    if (v.empty() || v.find_first_of(" \t\r\n*>") != std::string_view::npos || v.front() == '.' ||
+        v.back() == '.' || v.find("..") != std::string_view::npos)
+      usage_error(std::string("bad subject for ") + flag + ": " + value);
+    return std::string(v);
+  };
   for (int i = 2; i < argc; ++i) {
     std::string_view flag = argv[i];
     if (i + 1 >= argc) usage_error("missing value for " + std::string(flag));
@@ -137,6 +162,12 @@ int main(int argc, char** argv) {
     else if (flag == "--ops") opt.ops = parse_count(argv[i - 1], value, 1, 100'000'000);
     else if (flag == "--ops-small") opt.ops_small = parse_count(argv[i - 1], value, 1, 100'000'000);
     else if (flag == "--reps") opt.reps = static_cast<int>(parse_count(argv[i - 1], value, 1, 1000));
+    else if (flag == "--subject") opt.subject = subject_arg(argv[i - 1], value);
+    else if (flag == "--latency-subject") opt.latency_subject = subject_arg(argv[i - 1], value);
+    else if (flag == "--user") opt.server.user = value;
+    else if (flag == "--pass") opt.server.pass = value;
+    else if (flag == "--responder-user") { opt.responder_user = value; responder_user_given = true; }
+    else if (flag == "--responder-pass") { opt.responder_pass = value; responder_pass_given = true; }
     else if (flag == "--warmup") opt.warmup = parse_count(argv[i - 1], value, 0, 100'000'000);
     else if (flag == "--timeout") {
       char* end = nullptr;
@@ -144,6 +175,11 @@ int main(int argc, char** argv) {
       if (end == value || *end != '\0' || !(opt.timeout_s > 0)) usage_error(std::string("bad --timeout: ") + value);
     } else usage_error("unknown option " + std::string(flag));
   }
+  if (!responder_user_given) opt.responder_user = opt.server.user;
+  if (!responder_pass_given) opt.responder_pass = responder_user_given ? "" : opt.server.pass;
+  // The report subscriber shares the responders' pump(), which serves max_pump_conns.
+  if (!opt.latency_subject.empty() && opt.responders >= static_cast<int>(max_pump_conns))
+    usage_error("--latency-subject allows at most " + std::to_string(max_pump_conns - 1) + " responders");
 
   scenario_result r;
   if (scenario == "pub") {

@@ -41,9 +41,30 @@ class Figure:
     themselves); short: its name on the progress lines.
     """
 
-    def __init__(self, field, label, fmt, row=True, compare=True, short=None):
+    def __init__(self, field, label, fmt, row=True, compare=True, short=None, of=None):
         self.field, self.label, self.fmt = field, label, fmt
         self.row, self.compare, self.short = row, compare, short
+        self.of = of  # another field: shown as 'field/of' (e.g. reports/requests)
+
+    def show(self, res):
+        """The figure of one loadgen result as text, or None if it has none."""
+        v = res.get(self.field)
+        if v is None:
+            return None
+        return self.fmt(v) + (f"/{self.fmt(res[self.of])}" if self.of and res.get(self.of) is not None else "")
+
+
+class ServerConfig:
+    """A configuration file both servers get (-c FILE) for the scenarios that name it.
+
+    Written into the harness's temporary directory; `about` describes it in the report.
+    """
+
+    def __init__(self, name, text, about):
+        self.name, self.text, self.about = name, text, about
+
+    def path(self, workdir):
+        return os.path.join(workdir, self.name + ".conf")
 
 
 class Scenario:
@@ -55,13 +76,19 @@ class Scenario:
     afterwards, so neither earlier scenarios nor the state it leaves behind (a
     garbage-collected heap of a million subscriptions, say) skew another figure.
     pass_pid: the loadgen gets --server-pid to read the server's VmRSS or CPU time.
+    config: a ServerConfig both servers must run with (else none); a server running
+    with another one (or none) is restarted first. 'rate' scenarios may have figures
+    too; with row=False they appear on the samples lines only.
+    versus: (key, label) of an earlier 'rate' scenario: adds a ↳ row with each server's
+    own rate(this) / rate(key), run by run (same round, same server), median over rounds.
     """
 
     def __init__(self, key, label, args, msgs, kind="rate", min_msgs=1000, figures=(),
-                 isolated=False, pass_pid=False, repeat=1):
+                 isolated=False, pass_pid=False, repeat=1, config=None, versus=None):
         self.key, self.label, self.args, self.msgs = key, label, args, msgs
         self.kind, self.min_msgs, self.figures = kind, min_msgs, list(figures)
         self.isolated, self.pass_pid = isolated, pass_pid
+        self.config, self.versus = config, versus
         # Runs per round, alternating the servers each time: a tail percentile of one
         # run swings with whatever else the machine does in those seconds, so latency
         # is sampled in shorter, interleaved runs and the median taken over all of them.
@@ -76,6 +103,33 @@ class Scenario:
         return cmd + ["--port", str(server.port), "--host", HOST, "--timeout", str(timeout)]
 
 
+# Service imports: account A imports two services of account SVC; requests on
+# svc.tracked are sampled for service latency at 100 %, the reports go to
+# latency.svc in SVC.
+SVC_ACCOUNTS = ServerConfig("svc-accounts", """\
+accounts {
+  SVC {
+    users = [ {user: svc, password: svc} ]
+    exports = [
+      {service: "svc.plain"}
+      {service: "svc.tracked", latency: {sampling: 100, subject: "latency.svc"}}
+    ]
+  }
+  A {
+    users = [ {user: a, password: a} ]
+    imports = [
+      {service: {account: SVC, subject: "svc.plain"}}
+      {service: {account: SVC, subject: "svc.tracked"}}
+    ]
+  }
+}
+""", "accounts SVC (user svc) exporting svc.plain, and svc.tracked with latency "
+     "{sampling: 100, subject: latency.svc}; A (user a) importing both")
+
+# Requester in A, one responder in SVC; the same window and payload as req1.
+SVC_ARGS = ["req", "--responders", "1", "--window", "256", "--size", "16",
+            "--user", "a", "--pass", "a", "--responder-user", "svc", "--responder-pass", "svc"]
+
 SCENARIOS = [
     Scenario("pub16", "pub-only 16 B (msgs/s)", ["pub", "--size", "16"], 5_000_000),
     Scenario("pubsub16", "pub/sub 1→1 16 B (msgs/s)", ["pubsub", "--subs", "1", "--size", "16"], 2_000_000),
@@ -89,6 +143,18 @@ SCENARIOS = [
              10_000, kind="latency", min_msgs=2000, repeat=4),
     Scenario("lat4", "req/reply latency, 4 responders (queue)", ["lat", "--responders", "4", "--size", "16"],
              10_000, kind="latency", min_msgs=2000, repeat=4),
+    Scenario("svcimp", "req/reply via service import, window 256 (req/s)",
+             SVC_ARGS + ["--subject", "svc.plain"], 200_000, config=SVC_ACCOUNTS),
+    Scenario("svclat", "req/reply via service import, latency tracked 100% (req/s)",
+             SVC_ARGS + ["--subject", "svc.tracked", "--latency-subject", "latency.svc"], 200_000,
+             config=SVC_ACCOUNTS,
+             versus=("svcimp", "  ↳ tracking kept: tracked / plain, target ≥ 0.90"),
+             figures=[
+                 Figure("latency_reports", "latency reports received / requests", lambda v: f"{v:.0f}",
+                        row=False, short="reports", of="requests"),
+                 Figure("reports_lag_seconds", "last report after last reply (s)", lambda v: f"{v:.3f}",
+                        row=False),
+             ]),
     # The scaling scenarios: their connection and subscription counts define them and
     # are not scaled.
     Scenario("idle10k", "10k idle connections, 10 subs each",
@@ -168,6 +234,7 @@ class Server:
 
     def __init__(self, name, cmd, logdir):
         self.name, self.cmd, self.logdir = name, cmd, logdir
+        self.config = None  # the ServerConfig the running process was started with
         self.proc, self.port, self.starts = None, None, 0
         self.fresh_starts = 0  # deliberate restarts around isolated scenarios
         self.runs_since_start = 0
@@ -177,9 +244,14 @@ class Server:
         self.peak_rss_kib = None  # largest VmHWM seen over all its processes
 
     def argv(self):
-        return self.cmd + ["-a", HOST, "-p", str(self.port)]
+        conf = ["-c", self.config.path(self.logdir)] if self.config else []
+        return self.cmd + conf + ["-a", HOST, "-p", str(self.port)]
 
-    def start(self):
+    def start(self, config=None):
+        self.config = config
+        if config and not os.path.exists(config.path(self.logdir)):
+            with open(config.path(self.logdir), "w") as f:
+                f.write(config.text)
         self.port = free_port()
         self.starts += 1
         self.runs_since_start, self.needs_restart = 0, False
@@ -194,11 +266,12 @@ class Server:
         if self.idle_rss_kib is None:
             self.idle_rss_kib = rss
 
-    def restart(self):
-        """A deliberate restart on a new port, so a scenario starts from a fresh server."""
+    def restart(self, config=None):
+        """A deliberate restart on a new port, so a scenario starts from a fresh server
+        (or from one running `config`)."""
         self.stop()
         self.fresh_starts += 1
-        self.start()
+        self.start(config)
 
     def answers(self, timeout=5.0):
         """True if a new client gets INFO and a PONG for its CONNECT + PING."""
@@ -305,9 +378,10 @@ def version_of(cmd):
 def run_once(loadgen, scenario, server, scale, timeout):
     """Runs one scenario against one server; returns the loadgen JSON dict or an error dict."""
     if not server.alive():
-        server.start()
-    elif server.needs_restart or (scenario.isolated and server.runs_since_start > 0):
-        server.restart()
+        server.start(scenario.config)
+    elif (server.needs_restart or (scenario.isolated and server.runs_since_start > 0) or
+          server.config is not scenario.config):
+        server.restart(scenario.config)
     server.runs_since_start += 1
     server.needs_restart = scenario.isolated
     cmd = scenario.command(loadgen, server, scale, timeout)
@@ -393,6 +467,22 @@ def build_rows(scenarios, samples, servers):
                          mark_partial(fmt_rate(med[NATS]), vals[NATS]), ratio(med[DIALTONE], med[NATS])])
             for n in (DIALTONE, NATS):
                 details.append(f"{sc.label} / {n}: " + " ".join(fmt_rate(v) for v in vals[n]) + spread(vals[n]))
+            if sc.versus and sc.versus[0] in samples:
+                base, label = samples[sc.versus[0]], sc.versus[1]
+                own = {n: [r["rate"] / b["rate"] if r.get("complete") and b.get("complete") and b.get("rate")
+                           else None for r, b in zip(per[n], base[n])] for n in per}
+                med = {n: median_or_none(own[n]) for n in own}
+                show = lambda v: "FAIL" if v is None else f"{v:.2f}"
+                rows.append([label, mark_partial(show(med[DIALTONE]), own[DIALTONE]),
+                             mark_partial(show(med[NATS]), own[NATS]), "—"])
+                for n in (DIALTONE, NATS):
+                    details.append(f"{sc.key}: {label.strip().removeprefix('↳ ')} / {n}: " +
+                                   " ".join(show(v) for v in own[n]) + spread(own[n]))
+            # Shown for every run, complete or not: what a failed run got that far.
+            for fig in sc.figures:
+                for n in (DIALTONE, NATS):
+                    details.append(f"{sc.key}: {fig.label} / {n}: " +
+                                   " ".join(fig.show(r) or "n/a" for r in per[n]))
         elif sc.kind == "figures":
             for fig in sc.figures:
                 vals = {n: [r.get(fig.field) if r.get("complete") else None for r in per[n]] for n in per}
@@ -444,7 +534,7 @@ def md_table(rows):
     return "\n".join(out)
 
 
-def environment(args, servers, loadgen, load):
+def environment(args, servers, loadgen, load, scenarios):
     def git(*a):
         try:
             r = subprocess.run(["git", "-C", REPO] + list(a), capture_output=True, text=True, timeout=5)
@@ -477,6 +567,12 @@ def environment(args, servers, loadgen, load):
         ("nats-server", shlex.join(servers[NATS].cmd + ["-a", HOST, "-p", "PORT"]) +
          (f"  ({v})" if (v := version_of(servers[NATS].cmd)) else "")),
         ("loadgen", loadgen),
+    ]
+    for conf in dict.fromkeys(sc.config for sc in scenarios if sc.config):
+        keys = ", ".join(sc.key for sc in scenarios if sc.config is conf)
+        info.append(("config", f"{keys}: both servers also get -c {conf.path(servers[DIALTONE].logdir)} "
+                               f"({conf.about})"))
+    info += [
         ("rounds", f"{args.rounds}, server order alternating per round (latency: 4 shorter runs per round, "
                    f"interleaved); median per scenario over all its runs; scale {args.scale}"),
     ]
@@ -486,8 +582,10 @@ def environment(args, servers, loadgen, load):
 LEGEND = ("Throughput rows: higher is better, ratio > 1 means dialtone is faster. "
           "Latency, RSS and µs/op rows: lower is better, ratio < 1 means dialtone is better. "
           "↳ rows are each server's own ratio between the two rows above it (median over rounds), "
-          "so the ratio column is —: 'kept' should be ≥ 0.90; 'growth' is 10 for exact linear "
-          "time and 12.5 for n·log n (the next complexity class up), so below 12.5 counts as linear. "
+          "so the ratio column is —: 'kept' should be ≥ 0.90, and so should 'tracking kept' (the "
+          "rate with service latency tracked over the rate without, the same round); 'growth' is 10 "
+          "for exact linear time and 12.5 for n·log n (the next complexity class up), so below 12.5 "
+          "counts as linear. "
           "FAIL: every round failed; * median of the rounds that completed (see failures).")
 
 
@@ -500,7 +598,8 @@ def progress_text(sc, res):
     if sc.kind == "figures":
         return ", ".join(f"{f.short} {f.fmt(res[f.field]) if res.get(f.field) is not None else 'n/a'}"
                          for f in sc.figures if f.short)
-    return fmt_rate(res.get("rate"))
+    return ", ".join([fmt_rate(res.get("rate"))] +
+                     [f"{f.short} {f.show(res) or 'n/a'}" for f in sc.figures if f.short])
 
 
 def report_text(info, rows, details, notes):
@@ -604,8 +703,8 @@ def main():
     try:
         loadgen = find_loadgen(args.loadgen, workdir)
         for s in servers.values():
-            s.start()
-        info = environment(args, servers, loadgen, load_at_start)
+            s.start(scenarios[0].config)
+        info = environment(args, servers, loadgen, load_at_start, scenarios)
         print("Dialtone benchmark starting; server logs in " + workdir, file=sys.stderr)
         samples = {sc.key: {DIALTONE: [], NATS: []} for sc in scenarios}
         quiet_notes = []

@@ -47,11 +47,11 @@ std::vector<connection*> raw(const conn_list& conns) {
 
 // Opens `count` connections and sends each `SUB <subject> [queue] <i+1>`,
 // confirmed by PING/PONG so the subscription exists before anything is published.
-bool open_subscribers(const scenario_options& opt, int count, std::string_view subject,
+bool open_subscribers(const endpoint& server, int count, std::string_view subject,
                       std::string_view queue, bench_clock::time_point deadline, conn_list& out,
                       std::string* error) {
   for (int i = 0; i < count; ++i) {
-    auto conn = connection::open(opt.server, deadline, error);
+    auto conn = connection::open(server, deadline, error);
     if (!conn) return false;
     std::string sub = "SUB " + std::string(subject);
     if (!queue.empty()) sub.append(" ").append(queue);
@@ -91,46 +91,109 @@ std::uint64_t blast(connection& pub, const std::string& frame, std::uint64_t cou
 }
 
 // Responders answer every request on their own sockets, all from one thread.
+// The same thread also reads the latency-report subscriber, if there is one.
 class responder_pool {
 public:
-  responder_pool(conn_list conns, bench_clock::time_point deadline)
-      : conns_(std::move(conns)), deadline_(deadline) {
+  // `reports`, if not null, is not a responder: it only counts what arrives.
+  responder_pool(conn_list conns, std::unique_ptr<connection> reports, bench_clock::time_point deadline)
+      : conns_(std::move(conns)), reports_(std::move(reports)), deadline_(deadline) {
     thread_ = std::thread([this] { run(); });
   }
   // Stops the thread; returns the first responder error, if any.
   std::string stop() {
-    stop_.store(true);
-    thread_.join();
+    if (thread_.joinable()) {
+      stop_.store(true);
+      thread_.join();
+    }
     return error_;
   }
+  // While the thread runs: the reports counted so far, and whether it gave up.
+  std::uint64_t reports_seen() const { return reports_seen_.load(std::memory_order_relaxed); }
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+  // After stop(): the report subscriber (null if none).
+  const connection* reports() const { return reports_.get(); }
 
 private:
   void run() {
     auto list = raw(conns_);
+    if (reports_) list.push_back(reports_.get());
     connection* failed = nullptr;
     while (!stop_.load(std::memory_order_relaxed) && bench_clock::now() < deadline_) {
       if (!pump(list, poll_ms, &failed)) {
-        error_ = "responder: " + failed->error();
+        error_ = (failed == reports_.get() ? "latency report subscriber: " : "responder: ") + failed->error();
+        failed_.store(true);
         return;
       }
+      if (reports_) reports_seen_.store(reports_->msgs(), std::memory_order_relaxed);
     }
   }
 
   conn_list conns_;
+  std::unique_ptr<connection> reports_;
   bench_clock::time_point deadline_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> failed_{false};
+  std::atomic<std::uint64_t> reports_seen_{0};
   std::string error_;
   std::thread thread_;
 };
 
 bool start_responders(const scenario_options& opt, bench_clock::time_point deadline,
                       std::unique_ptr<responder_pool>& pool, std::string* error) {
+  endpoint as_responder = opt.server;
+  as_responder.user = opt.responder_user;
+  as_responder.pass = opt.responder_pass;
   conn_list conns;
-  if (!open_subscribers(opt, opt.responders, "svc", "q", deadline, conns, error)) return false;
+  if (!open_subscribers(as_responder, opt.responders, opt.subject, "q", deadline, conns, error)) return false;
   std::string reply = make_payload(opt.size);
   for (auto& c : conns) c->become_responder(reply);
-  pool = std::make_unique<responder_pool>(std::move(conns), deadline);
+  conn_list reports;
+  if (!opt.latency_subject.empty() &&
+      !open_subscribers(as_responder, 1, opt.latency_subject, "", deadline, reports, error)) {
+    *error = "latency report " + *error;
+    return false;
+  }
+  pool = std::make_unique<responder_pool>(std::move(conns), reports.empty() ? nullptr : std::move(reports[0]),
+                                          deadline);
   return true;
+}
+
+// After the last reply: waits (up to the deadline, or stall_limit without a new
+// report) until `requests` latency reports have arrived, then stops the pool.
+// Records the count and the wait; any failure or a count other than `requests`
+// becomes r.error unless an earlier error is already there.
+void finish_responders(responder_pool& pool, const scenario_options& opt, std::uint64_t requests,
+                       bench_clock::time_point deadline, scenario_result& r) {
+  double lag = 0;
+  if (!opt.latency_subject.empty() && r.error.empty()) {
+    auto t0 = bench_clock::now();
+    auto last_progress = t0;
+    std::uint64_t seen = pool.reports_seen();
+    while (seen < requests && !pool.failed()) {
+      auto now = bench_clock::now();
+      if (now >= deadline || now - last_progress > stall_limit) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      std::uint64_t n = pool.reports_seen();
+      if (n != seen) {
+        seen = n;
+        last_progress = bench_clock::now();
+      }
+    }
+    lag = seconds_between(t0, last_progress);
+  }
+  std::string pool_error = pool.stop();
+  if (r.error.empty()) r.error = pool_error;
+  if (const connection* reports = pool.reports()) {
+    std::uint64_t got = reports->msgs();
+    r.figures.emplace_back("requests", static_cast<double>(requests));
+    r.figures.emplace_back("latency_reports", static_cast<double>(got));
+    r.figures.emplace_back("reports_lag_seconds", lag);
+    if (r.error.empty() && reports->header_msgs() > 0)
+      r.error = std::to_string(reports->header_msgs()) + " latency reports carried headers (a status?)";
+    if (r.error.empty() && got != requests)
+      r.error = std::to_string(got) + " latency reports for " + std::to_string(requests) + " requests on " +
+                opt.latency_subject;
+  }
 }
 
 std::string inbox_prefix() { return "_INBOX.lg" + std::to_string(::getpid()) + "."; }
@@ -249,7 +312,7 @@ scenario_result run_pubsub(const scenario_options& opt) {
   r.target = opt.msgs * static_cast<std::uint64_t>(opt.subs);
   auto deadline = deadline_after(opt.timeout_s);
   conn_list subs;
-  if (!open_subscribers(opt, opt.subs, "bench.ps", "", deadline, subs, &r.error)) return r;
+  if (!open_subscribers(opt.server, opt.subs, "bench.ps", "", deadline, subs, &r.error)) return r;
   auto pub = connection::open(opt.server, deadline, &r.error);
   if (!pub) return r;
   return measure_pubsub(*pub, subs, pub_frame("bench.ps", "", make_payload(opt.size)), opt.msgs, deadline);
@@ -261,7 +324,7 @@ scenario_result run_index(const scenario_options& opt) {
   r.target = 2 * index_bursts * per_burst;
   auto deadline = deadline_after(opt.timeout_s);
   conn_list subs;
-  if (!open_subscribers(opt, 1, "bench.idx", "", deadline, subs, &r.error)) return r;
+  if (!open_subscribers(opt.server, 1, "bench.idx", "", deadline, subs, &r.error)) return r;
   auto pub = connection::open(opt.server, deadline, &r.error);
   if (!pub) return r;
   auto noise = connection::open(opt.server, deadline, &r.error);
@@ -340,7 +403,7 @@ scenario_result run_request(const scenario_options& opt) {
   if (!start_responders(opt, deadline, pool, &r.error)) return r;
   conn_list requesters;
   std::string inbox = inbox_prefix();
-  if (!open_subscribers(opt, 1, inbox + "*", "", deadline, requesters, &r.error)) {
+  if (!open_subscribers(opt.server, 1, inbox + "*", "", deadline, requesters, &r.error)) {
     pool->stop();
     return r;
   }
@@ -355,7 +418,7 @@ scenario_result run_request(const scenario_options& opt) {
   for (std::size_t k = 0; k < window; ++k) {
     char token[16];
     std::snprintf(token, sizeof token, "%06zu", k % 1000000);
-    std::string f = pub_frame("svc", inbox + token, payload);
+    std::string f = pub_frame(opt.subject, inbox + token, payload);
     frame_size = f.size();
     ring.append(f);
   }
@@ -400,10 +463,9 @@ scenario_result run_request(const scenario_options& opt) {
     }
   }
   auto t1 = bench_clock::now();
-  std::string pool_error = pool->stop();
-  if (r.error.empty()) r.error = pool_error;
   if (r.error.empty() && req.header_msgs() > 0)
     r.error = std::to_string(req.header_msgs()) + " status replies (no responders?)";
+  finish_responders(*pool, opt, sent, deadline, r);
   finish(r, t0, t1);
   return r;
 }
@@ -416,12 +478,12 @@ scenario_result run_latency(const scenario_options& opt) {
   if (!start_responders(opt, deadline, pool, &r.error)) return r;
   conn_list requesters;
   std::string inbox = inbox_prefix();
-  if (!open_subscribers(opt, 1, inbox + "*", "", deadline, requesters, &r.error)) {
+  if (!open_subscribers(opt.server, 1, inbox + "*", "", deadline, requesters, &r.error)) {
     pool->stop();
     return r;
   }
   connection& req = *requesters[0];
-  std::string frame = pub_frame("svc", inbox + "1", make_payload(opt.size));
+  std::string frame = pub_frame(opt.subject, inbox + "1", make_payload(opt.size));
   connection* const list[] = {&req};
 
   std::vector<std::int64_t> rtt_ns;
@@ -455,10 +517,9 @@ scenario_result run_latency(const scenario_options& opt) {
     if (i >= opt.warmup) rtt_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(bench_clock::now() - start).count());
   }
   auto t1 = bench_clock::now();
-  std::string pool_error = pool->stop();
-  if (r.error.empty()) r.error = pool_error;
   if (r.error.empty() && req.header_msgs() > 0)
     r.error = std::to_string(req.header_msgs()) + " status replies (no responders?)";
+  finish_responders(*pool, opt, req.msgs(), deadline, r);
   r.done = rtt_ns.size();
   finish(r, t0 == bench_clock::time_point{} ? t1 : t0, t1);
 

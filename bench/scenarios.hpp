@@ -16,12 +16,17 @@
 namespace dialtone::bench {
 
 struct scenario_options {
-  endpoint server;
+  endpoint server;                 // also the credentials of every connection but responders
   std::uint64_t msgs = 1'000'000;  // messages published / requests sent
   std::size_t size = 16;           // payload bytes
   int subs = 1;                    // pubsub: subscriber connections
   int responders = 1;              // req/lat: responder connections (queue group "q")
   int window = 256;                // req: outstanding requests
+  std::string subject = "svc";     // req/lat: requests are published to it, responders subscribe to it
+  std::string responder_user;      // req/lat: responders' (and the report subscriber's) credentials
+  std::string responder_pass;
+  std::string latency_subject;     // req/lat: if set, one more connection with the responders'
+                                   // credentials subscribes to it and counts the latency reports
   std::uint64_t warmup = 1'000;    // lat: requests not measured
   double timeout_s = 30.0;         // hard time budget for the whole scenario
   int conns = 10'000;              // idle: client connections held open
@@ -52,9 +57,11 @@ struct scenario_result {
 scenario_result run_pub(const scenario_options& opt);
 // One publisher, opt.subs subscribers on the same subject (1 = 1:1, 4 = fan-out).
 scenario_result run_pubsub(const scenario_options& opt);
-// Pipelined request/reply: opt.window requests outstanding.
+// Pipelined request/reply: opt.window requests outstanding. With opt.latency_subject,
+// every request must also produce exactly one report on that subject (after the last
+// reply the run waits for missing ones; the rate ends at the last reply).
 scenario_result run_request(const scenario_options& opt);
-// One request outstanding at a time; latency percentiles.
+// One request outstanding at a time; latency percentiles. opt.latency_subject as above.
 scenario_result run_latency(const scenario_options& opt);
 // pubsub 1:1 while the index holds opt.noise_small, then opt.noise, other subscriptions;
 // opt.msgs per phase, in bursts whose median rate counts.
