@@ -104,6 +104,13 @@ class client_connection final : public platform::subscriber,
   platform::match_cache& cache() noexcept { return cache_; }
   // The cache for matches in another account (import hops), keyed by that account.
   platform::match_cache& cache_for(const account& a);
+  // This client described for latency reports (client_info_json), in the account it
+  // was last described for. Loop thread only.
+  struct info_json_slot {
+    const account* acc = nullptr;
+    std::shared_ptr<const std::string> json;
+  };
+  info_json_slot& info_json_cache() noexcept { return info_json_; }
   bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
   const std::string& remote_ip() const noexcept { return ip_; }
   const std::string& user_name() const noexcept;
@@ -165,6 +172,7 @@ class client_connection final : public platform::subscriber,
   std::unordered_map<const account*, platform::match_cache> foreign_caches_;
   std::unordered_map<std::string, bool> publish_decisions_;  // per-connection permission cache
   std::shared_ptr<actor_handle> actor_;
+  info_json_slot info_json_;
 
   // Owning-loop state.
   bool connected_ = false;     // CONNECT accepted

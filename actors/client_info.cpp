@@ -23,4 +23,15 @@ nlohmann::json client_info(const client_connection* c, const account& acc, const
   return j;
 }
 
+std::shared_ptr<const std::string> client_info_json(client_connection* c, const account& acc,
+                                                    const std::string& server_name) {
+  if (!c) return std::make_shared<const std::string>(client_info(nullptr, acc, server_name).dump());
+  auto& slot = c->info_json_cache();
+  if (!slot.json || slot.acc != &acc) {
+    slot.acc = &acc;
+    slot.json = std::make_shared<const std::string>(client_info(c, acc, server_name).dump());
+  }
+  return slot.json;
+}
+
 }  // namespace actors

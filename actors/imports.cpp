@@ -1,6 +1,7 @@
 #include "actors/imports.hpp"
 
 #include <nlohmann/json.hpp>
+
 #include <random>
 
 #include "actors/client_connection.hpp"
@@ -47,12 +48,15 @@ class stream_import final : public internal_subscriber {
 class service_import final : public internal_subscriber {
  public:
   service_import(account* importer, account* exporter, subject_transform t, platform::accounts::export_entry exp,
-                 std::string server_name)
+                 bool share, std::string server_name)
       : importer_(importer),
         exporter_(exporter),
         transform_(std::move(t)),
         export_(std::move(exp)),
-        server_name_(std::move(server_name)) {}
+        share_(share),
+        server_name_(std::move(server_name)),
+        anonymous_requestor_(std::make_shared<const std::string>(
+            nlohmann::json{{"acc", importer->name()}}.dump())) {}
 
   size_t deliver(router::context& ctx, const message_args& m) override {
     std::string subject = transform_.apply(m.subject);
@@ -67,9 +71,10 @@ class service_import final : public internal_subscriber {
       r.threshold = export_.response_threshold;
       if (export_.latency && sampled(m)) {
         latency_sample s;
-        s.subject = export_.latency->subject;
-        s.service_subject = subject;
-        s.requestor_json = client_info(ctx.from, *importer_, server_name_).dump();
+        s.subject = &export_.latency->subject;
+        // As nats-server: the requester is described in full only if the import shares
+        // it (`share: true`); otherwise the report names its account alone.
+        s.requestor_json = share_ ? client_info_json(ctx.from, *importer_, server_name_) : anonymous_requestor_;
         s.start = std::chrono::system_clock::now();
         s.forwarded = std::chrono::steady_clock::now();
         r.latency = std::move(s);
@@ -96,7 +101,9 @@ class service_import final : public internal_subscriber {
   account* exporter_;
   subject_transform transform_;
   platform::accounts::export_entry export_;
+  bool share_;
   std::string server_name_;
+  std::shared_ptr<const std::string> anonymous_requestor_;
 };
 
 class response_router final : public internal_subscriber {
@@ -116,24 +123,35 @@ class response_router final : public internal_subscriber {
   }
 
  private:
+  // nats-server's io.nats.server.metric.v1.service_latency report, built by hand: one
+  // report per sampled request, so it must cost little more than the answer itself.
+  // The two client descriptions are made once per connection (client_info_json).
   void report_latency(router::context& ctx, const latency_sample& s) {
     auto service = std::chrono::steady_clock::now() - s.forwarded;
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(service).count();
-    nlohmann::json j;
-    j["type"] = "io.nats.server.metric.v1.service_latency";
-    j["id"] = platform::random_token(22);
-    j["timestamp"] = platform::rfc3339(std::chrono::system_clock::now());
-    j["status"] = 200;
-    j["requestor"] = nlohmann::json::parse(s.requestor_json);
-    j["responder"] = client_info(ctx.from, *exporter_, server_name_);
-    j["start"] = platform::rfc3339(s.start);
-    j["service"] = ns;
-    j["system"] = 0;  // one server: no hops between servers
-    j["total"] = ns;
-    std::string payload = j.dump();
+    auto ns = std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(service).count());
+    // Wall-clock now without another clock read: the request's start plus the service time.
+    auto now = s.start + std::chrono::duration_cast<std::chrono::system_clock::duration>(service);
+    auto responder = client_info_json(ctx.from, *exporter_, server_name_);
+    std::string j;
+    j.reserve(256 + s.requestor_json->size() + responder->size());
+    j += R"({"type":"io.nats.server.metric.v1.service_latency","id":")";
+    platform::append_random_token(j, 22);
+    j += R"(","timestamp":")";
+    platform::append_rfc3339(j, now);
+    j += R"(","status":200,"requestor":)";
+    j += *s.requestor_json;
+    j += R"(,"responder":)";
+    j += *responder;
+    j += R"(,"start":")";
+    platform::append_rfc3339(j, s.start);
+    j += R"(","service":)";
+    j += ns;
+    j += R"(,"system":0,"total":)";  // one server: no hops between servers
+    j += ns;
+    j += '}';
     message_args m;
-    m.subject = s.subject;
-    m.data = payload;
+    m.subject = *s.subject;
+    m.data = j;
     router::deliver_in(*exporter_, ctx, m);
   }
 
@@ -201,7 +219,7 @@ void wire_imports(const platform::accounts::auth_config& cfg, const account_map&
         // placeholder turned into '*' ("loc.$2.$1" listens on "loc.*.*").
         std::string listen = t->from();
         importer->keep(add_internal_subscription(
-            *importer, listen, std::make_shared<service_import>(importer, exporter, std::move(*t), *exp, server_name)));
+            *importer, listen, std::make_shared<service_import>(importer, exporter, std::move(*t), *exp, imp.share, server_name)));
       }
     }
   }

@@ -7,6 +7,7 @@
 // Thread-safe (one mutex); entries expire after the export's response_threshold.
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -20,9 +21,9 @@ class account;
 
 // What a sampled request remembers for its latency report.
 struct latency_sample {
-  std::string subject;          // where the report is published, in the exporter
-  std::string service_subject;  // the exporter's subject the request went to
-  std::string requestor_json;   // {"acc":..,"name":..,...}, built when the request arrived
+  const std::string* subject = nullptr;  // where the report is published, in the exporter (the
+                                         // export's own string: imports live as long as the server)
+  std::shared_ptr<const std::string> requestor_json;  // {"acc":..,"name":..,...}, shared per connection
   std::chrono::system_clock::time_point start;
   std::chrono::steady_clock::time_point forwarded;
 };

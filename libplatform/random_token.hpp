@@ -12,7 +12,9 @@ inline constexpr std::string_view base62_alphabet =
 // RFC 4648 base32, the alphabet of NATS nkeys.
 inline constexpr std::string_view base32_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-// `length` characters drawn uniformly from `alphabet`.
+// `length` characters drawn uniformly from `alphabet` (at most 64 characters).
 std::string random_token(size_t length, std::string_view alphabet = base62_alphabet);
+// The same, appended to `out` (no allocation when `out` has room).
+void append_random_token(std::string& out, size_t length, std::string_view alphabet = base62_alphabet);
 
 }  // namespace platform

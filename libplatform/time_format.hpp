@@ -7,5 +7,8 @@
 namespace platform {
 
 std::string rfc3339(std::chrono::system_clock::time_point t);
+// The same, appended to `out`. Remembers the last second it formatted (per thread), so
+// a stream of timestamps (latency reports) only formats the nanoseconds.
+void append_rfc3339(std::string& out, std::chrono::system_clock::time_point t);
 
 }  // namespace platform

@@ -43,6 +43,7 @@ struct import_entry {
   std::string subject;  // subject in the exporter's namespace
   std::string prefix;   // stream only: deliver on "<prefix>.<subject>"
   std::string to;       // stream: local subject mapping; service: local subject (defaults to subject)
+  bool share = false;   // service: latency reports describe the requester in full
   config::position pos;
 };
 

@@ -158,7 +158,7 @@ import_entry parse_import(const value& v, const std::string& where) {
       im.to = text(item, what + " " + key);
       to = {&item, key};
     } else if (k == "share") {
-      boolean(item, what + " " + key);  // shares requester details with latency reports; not implemented
+      im.share = boolean(item, what + " " + key);
     } else if (k == "allow_trace") {
       boolean(item, what + " " + key);
       trace = {&item, key};

@@ -15,3 +15,11 @@ TEST_CASE("random tokens use the given alphabet and do not repeat", "[random]") 
   auto id = platform::random_token(55, platform::base32_alphabet);
   CHECK(id.find_first_not_of(platform::base32_alphabet) == std::string::npos);
 }
+
+TEST_CASE("append_random_token appends to what is there", "[random]") {
+  std::string s = "_INBOX.";
+  platform::append_random_token(s, 22);
+  REQUIRE(s.size() == 29);
+  CHECK(s.rfind("_INBOX.", 0) == 0);
+  for (char c : s.substr(7)) CHECK(platform::base62_alphabet.find(c) != std::string_view::npos);
+}

@@ -29,7 +29,7 @@ accounts {
   A {
     users = [ {user: a, password: apass}, {user: a2, password: apass} ]
     imports = [
-      {service: {account: SVC, subject: "svc.usage.A"}, to: "usage"}
+      {service: {account: SVC, subject: "svc.usage.A"}, to: "usage", share: true}
       {service: {account: SVC, subject: "svc.feed"}}
       {stream: {account: SVC, subject: "events.>"}, prefix: "svc"}
       {stream: {account: SVC, subject: "private.>"}}
@@ -206,6 +206,17 @@ TEST_CASE("service latency reports are published in the exporting account", "[ac
   CHECK(j["total"].get<int64_t>() >= j["service"].get<int64_t>());
   CHECK(j.contains("start"));
   CHECK(j.contains("id"));
+  // B's import does not share: its reports name the account alone, as nats-server's do.
+  auto b = connect(s, connect_as("b", "bpass"));
+  b->send("SUB _INBOX.b.* 1\r\nPUB usage _INBOX.b.1 1\r\n?\r\n");
+  answer_one(*svc, "ok");
+  b->read_until("ok\r\n");
+  head = watcher->read_until("\r\n");
+  REQUIRE(head.rfind("MSG latency.usage 1 ", 0) == 0);
+  body = watcher->read_until("\r\n");
+  j = nlohmann::json::parse(body.substr(0, body.size() - 2));
+  CHECK(j["requestor"] == nlohmann::json{{"acc", "B"}});
+  CHECK(j["responder"]["acc"] == "SVC");
 }
 
 TEST_CASE("account limits are enforced with the documented errors", "[accounts][bad-input]") {
