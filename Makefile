@@ -31,8 +31,10 @@ node-deps: deps
 	  cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error; \
 	fi
 
+# The suite on the release build, then again on a ThreadSanitizer build (make tsan).
 test: build node-deps
 	@cd $(BUILD) && ctest --output-on-failure
+	@$(MAKE) tsan
 
 # The whole test suite against an ASan+UBSan build.
 debug: deps node-deps

@@ -1,7 +1,8 @@
 // The allocator policy: freed memory is kept for reuse, and the scavenger gives it back
 // once it has been free at enough consecutive checks. glibc's allocator only: under
-// AddressSanitizer (`make debug`) malloc is ASan's own and this file compiles to nothing.
-#if !defined(__SANITIZE_ADDRESS__)
+// AddressSanitizer (`make debug`) and ThreadSanitizer (`make tsan`) malloc is the
+// sanitizer's own, and this file compiles to nothing.
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 #include <catch2/catch.hpp>
 #include <malloc.h>
 

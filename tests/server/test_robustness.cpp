@@ -3,6 +3,7 @@
 // out of file descriptors, a flood of system requests, and the small protocol rules
 // where nats-server 2.9.10 was the reference.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -199,13 +200,14 @@ TEST_CASE("out of file descriptors: accept backs off without stalling clients or
   std::vector<std::unique_ptr<raw_client>> flood;
   for (int i = 0; i < 80; ++i) flood.push_back(std::make_unique<raw_client>(s.port()));
   std::this_thread::sleep_for(300ms);
-  // Round trips stay quick on both loops while accept keeps failing.
-  std::chrono::nanoseconds worst{0};
-  for (int i = 0; i < 50; ++i) {
-    for (auto* c : {first.get(), second.get()}) {
+  // Round trips stay quick on both loops while accept keeps failing. A loop that slept
+  // 10 ms per failed accept made every round trip on it take 10-20 ms.
+  std::vector<std::chrono::nanoseconds> rtt[2];
+  for (int i = 0; i < 51; ++i) {
+    for (int k = 0; k < 2; ++k) {
       auto t0 = std::chrono::steady_clock::now();
-      sync(*c);
-      worst = std::max(worst, std::chrono::steady_clock::now() - t0);
+      sync(k == 0 ? *first : *second);
+      rtt[k].push_back(std::chrono::steady_clock::now() - t0);
     }
   }
   std::this_thread::sleep_for(1500ms);
@@ -214,8 +216,11 @@ TEST_CASE("out of file descriptors: accept backs off without stalling clients or
   for (size_t p = log.find("accept error"); p != std::string::npos; p = log.find("accept error", p + 1)) ++lines;
   CHECK(lines >= 1);
   CHECK(lines <= 2);  // the first failure, then at most one summary per 10 s
-  INFO("worst round trip: " << std::chrono::duration_cast<std::chrono::microseconds>(worst).count() << " us");
-  CHECK(worst < 10ms);  // a loop sleeping 10 ms per failed accept shows up here
+  for (auto& r : rtt) {
+    std::sort(r.begin(), r.end());
+    INFO("median round trip: " << std::chrono::duration_cast<std::chrono::microseconds>(r[25]).count() << " us");
+    CHECK(r[25] < 5ms);
+  }
   // Once descriptors free up, waiting clients get in.
   flood.clear();
   auto later = connect(s);
