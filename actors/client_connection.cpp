@@ -181,11 +181,20 @@ size_t client_connection::enqueue(std::string_view a, std::string_view b, std::s
   return appended_locked(b.size(), !c.empty());
 }
 
-size_t client_connection::enqueue_msg(std::string_view subject, std::string_view sid, std::string_view reply,
-                                      int64_t header_len, std::string_view body) {
+size_t client_connection::enqueue_msg(std::string_view subject, platform::subscription& sub, std::string_view reply,
+                                      int64_t header_len, std::string_view body, bool& last) {
+  std::string_view sid = sub.sid();
   size_t line = proto::msg_line_length(subject, sid, reply, header_len, body.size());
   std::lock_guard lock(out_mutex_);
   if (closing_) return 0;
+  // The count and the limit are only written under this lock (here and in on_unsub):
+  // exact however many loops deliver to this subscription, without an atomic add.
+  uint64_t n = sub.delivered.load(std::memory_order_relaxed) + 1;
+  sub.delivered.store(n, std::memory_order_relaxed);
+  if (uint64_t max = sub.max_msgs.load(std::memory_order_relaxed)) {
+    if (n > max) return 0;
+    last = n == max;
+  }
   char* start = out_.reserve(line + body.size() + 2);
   char* p = proto::write_msg_line(start, subject, sid, reply, header_len, body.size());
   std::memcpy(p, body.data(), body.size());
@@ -223,10 +232,18 @@ size_t client_connection::pending_bytes() {
 bool client_connection::backed_up() {
   auto limit = std::min<int64_t>(server_.opts().max_pending / 2, 4 << 20);
   if (int64_t(pending_bytes()) <= limit) return false;
-  // A reader that has not taken a byte for this long is stalled rather than slow: its
-  // producers stop waiting for it (see stall_then_read()).
-  auto idle = clock::now().time_since_epoch().count() - last_progress_.load(std::memory_order_relaxed);
-  return idle < std::chrono::nanoseconds(stall_patience).count();
+  // A reader that has not taken a byte for stall_patience is stalled rather than slow:
+  // its producers stop waiting for it (see stall_then_read()). Progress is noticed
+  // here, by whoever checks (producers, every few ms while they wait); two checking
+  // at once store the same observation.
+  int64_t now = clock::now().time_since_epoch().count();
+  uint64_t w = written_.load(std::memory_order_relaxed);
+  if (w != progress_seen_.load(std::memory_order_relaxed)) {
+    progress_seen_.store(w, std::memory_order_relaxed);
+    progress_seen_at_.store(now, std::memory_order_relaxed);
+    return true;
+  }
+  return now - progress_seen_at_.load(std::memory_order_relaxed) < std::chrono::nanoseconds(stall_patience).count();
 }
 
 void client_connection::flush() {
@@ -242,7 +259,7 @@ bool client_connection::flush_locked() {
     ssize_t n = ::writev(fd_, iov, cnt);
     if (n > 0) {
       out_.consume(size_t(n));
-      last_progress_.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+      written_.store(written_.load(std::memory_order_relaxed) + uint64_t(n), std::memory_order_relaxed);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -591,22 +608,32 @@ bool client_connection::on_unsub(std::string_view sid, int64_t max_msgs) {
   {
     std::lock_guard lock(subs_mutex_);
     auto it = subs_.find(sid);
-    if (it != subs_.end()) {
+    if (it != subs_.end() && max_msgs > 0) {
       sub = *it;
-      if (max_msgs > 0) {
-        // Auto-unsubscribe. Publishers on other loops may be delivering right now: the
-        // limit is published before the count is read, and each delivery counts before
-        // it reads the limit (both sequentially consistent), so either a delivery sees
-        // the limit or this check sees its count. The subscription is removed exactly
-        // once: by the delivery that reaches the limit, or here when it was reached.
-        sub->max_msgs.store(uint64_t(max_msgs));
-        if (sub->delivered.load() < uint64_t(max_msgs)) sub = nullptr;
-      }
+    } else if (it != subs_.end() && !(*it)->closed.exchange(true)) {
+      // A plain UNSUB: out of the sid table here, with the iterator in hand.
+      sub = *it;
+      subs_.erase(it);
     }
     const auto& next = parser_.upcoming();  // a pipelined burst: warm the next sid's slot
     if (next.what != platform::protocol::upcoming_op::kind::none) subs_.prefetch(next.sid);
   }
-  if (sub) remove_subscription(sub);
+  if (sub && max_msgs > 0) {
+    // Auto-unsubscribe. Publishers on other loops may be delivering right now; the
+    // limit and the count are both written under the outbound lock (enqueue_msg), so
+    // either a delivery already counted past the limit (then it goes now) or every
+    // later delivery sees the limit and the one that reaches it removes the
+    // subscription. remove_subscription() is idempotent.
+    bool reached;
+    {
+      std::lock_guard lock(out_mutex_);
+      sub->max_msgs.store(uint64_t(max_msgs), std::memory_order_relaxed);
+      reached = sub->delivered.load(std::memory_order_relaxed) >= uint64_t(max_msgs);
+    }
+    if (reached) remove_subscription(sub);
+  } else if (sub) {
+    account_->subjects().remove(sub);
+  }
   if (opts_.verbose) send_ok();
   return true;
 }

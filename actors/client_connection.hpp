@@ -75,9 +75,12 @@ class client_connection final : public platform::subscriber,
   // Any thread (delivery). Appends one frame; returns bytes now pending, or 0 when the
   // connection is closed or was just marked as a slow consumer.
   size_t enqueue(std::string_view a, std::string_view b = {}, std::string_view c = {});
-  // Any thread (delivery): one MSG/HMSG frame, its line formatted in place.
-  size_t enqueue_msg(std::string_view subject, std::string_view sid, std::string_view reply, int64_t header_len,
-                     std::string_view body);
+  // Any thread (delivery): one MSG/HMSG frame for subscription `sub`, its line formatted
+  // in place. Counts the delivery against the subscription's auto-unsubscribe limit
+  // under the outbound lock: returns 0 without appending once the limit has been
+  // reached, and sets `last` when this message is the one that reaches it.
+  size_t enqueue_msg(std::string_view subject, platform::subscription& sub, std::string_view reply,
+                     int64_t header_len, std::string_view body, bool& last);
   // Any thread: writes what is pending without blocking; arms a write wait if the
   // socket is full.
   void flush();
@@ -210,9 +213,12 @@ class client_connection final : public platform::subscriber,
   bool write_blocked_ = false;
   bool closing_ = false;  // no more appends (slow consumer or closing)
   clock::time_point blocked_since_;
-  // When a write last moved bytes to the socket (ns since the steady clock's epoch);
-  // producers read it to tell a slow reader from a stalled one.
-  std::atomic<int64_t> last_progress_{0};
+  // Bytes written to the socket so far (written under out_mutex_). Producers that wait
+  // for this reader compare it across their checks to tell a slow reader from a
+  // stalled one (backed_up()); the clock is read there, not on every write.
+  std::atomic<uint64_t> written_{0};
+  std::atomic<uint64_t> progress_seen_{0};   // written_ as a producer last saw it
+  std::atomic<int64_t> progress_seen_at_{0};  // when it last changed (steady clock, ns)
   std::atomic<bool> closed_{false};
 };
 

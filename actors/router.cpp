@@ -57,24 +57,17 @@ size_t deliver_to(context& ctx, const platform::subscription_ptr& sp, const mess
   if (respect_echo && to == ctx.from && !to->options().echo.load(std::memory_order_relaxed)) return 0;
   if (to->has_delivery_filter() && !to->accepts_delivery(m.subject, m.reply)) return 0;
 
-  // Publishers on several loops may deliver to one subscription at once: the count is
-  // one atomic add, taken before the auto-unsubscribe limit is read (the other half of
-  // this handshake is in client_connection::on_unsub), so exactly max_msgs messages get
-  // through and exactly one delivery sees the last of them.
-  uint64_t n = s.delivered.fetch_add(1) + 1;
-  uint64_t max = s.max_msgs.load();
+  // Publishers on several loops may deliver to one subscription at once: enqueue_msg
+  // counts the delivery against the auto-unsubscribe limit under the receiver's
+  // outbound lock, so exactly max_msgs messages get through and exactly one delivery
+  // is the last.
   bool last = false;
-  if (max) {
-    if (n > max) return 0;
-    last = n == max;
-  }
-
   size_t pending;
   if (m.header_len >= 0 && to->options().headers.load(std::memory_order_relaxed)) {
-    pending = to->enqueue_msg(m.subject, s.sid(), m.reply, m.header_len, m.data);
+    pending = to->enqueue_msg(m.subject, s, m.reply, m.header_len, m.data, last);
   } else {
     // A receiver that did not ask for headers gets the payload alone.
-    pending = to->enqueue_msg(m.subject, s.sid(), m.reply, -1, m.payload());
+    pending = to->enqueue_msg(m.subject, s, m.reply, -1, m.payload(), last);
   }
   if (last) to->remove_subscription(sp);
   if (pending == 0) return 0;

@@ -43,8 +43,12 @@ class subscription {
   std::string_view sid() const noexcept { return {text() + subject_len_ + queue_len_, sid_len_}; }
 
   std::shared_ptr<subscriber> owner;
-  std::atomic<uint64_t> max_msgs{0};   // auto-unsubscribe limit, 0 = none
-  std::atomic<uint64_t> delivered{0};  // counted only while max_msgs is set
+  // Auto-unsubscribe: the limit (0 = none) and the messages delivered so far. Written
+  // only under the owning client's outbound lock (client_connection::enqueue_msg,
+  // on_unsub), which makes the count exact when several loops deliver at once; atomic
+  // so that unlocked reads (stats) are well-defined.
+  std::atomic<uint64_t> max_msgs{0};
+  std::atomic<uint64_t> delivered{0};
   std::atomic<bool> closed{false};     // set once removed; deliveries skip it
   bool internal = false;  // owned by the server (an import, a system service), not a client
 
