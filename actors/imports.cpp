@@ -64,6 +64,7 @@ class service_import final : public internal_subscriber {
     out.subject = subject;
     std::string reply;
     if (!m.reply.empty()) {
+      auto now = std::chrono::steady_clock::now();
       pending_response r;
       r.requester = importer_;
       r.reply.assign(m.reply);
@@ -76,10 +77,10 @@ class service_import final : public internal_subscriber {
         // it (`share: true`); otherwise the report names its account alone.
         s.requestor_json = share_ ? client_info_json(ctx.from, *importer_, server_name_) : anonymous_requestor_;
         s.start = std::chrono::system_clock::now();
-        s.forwarded = std::chrono::steady_clock::now();
+        s.forwarded = now;
         r.latency = std::move(s);
       }
-      reply = exporter_->responses().add(std::move(r));
+      reply = exporter_->responses().add(std::move(r), now);
       if (reply.empty()) return 0;  // too many requests in flight: shed this one
       out.reply = reply;
     }

@@ -27,13 +27,13 @@ response_table::response_table(std::string prefix) : reply_prefix_("_R_." + pref
   next_ = std::random_device{}();
 }
 
-std::string response_table::add(pending_response r) {
+std::string response_table::add(pending_response r, std::chrono::steady_clock::time_point now) {
   std::string subject = reply_prefix_;
   std::lock_guard lock(mutex_);
   if (routes_.size() >= max_routes) return {};
   append_base62(subject, ++next_);
   subject += platform::random_token(4);
-  r.expires = std::chrono::steady_clock::now() + r.threshold;
+  r.expires = now + r.threshold;
   routes_.emplace(subject, std::move(r));
   return subject;
 }

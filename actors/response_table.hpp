@@ -50,7 +50,8 @@ class response_table {
   // Registers a response route and returns the reply subject to use in the exporter,
   // or an empty string when the table is full (the request is then shed, and a
   // requester that asked for no_responders is told so at once).
-  std::string add(pending_response r);
+  // `now` is when the request was forwarded (its threshold counts from then).
+  std::string add(pending_response r, std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
   // Finds the route for a response on `subject`. Singleton routes are removed; stream
   // and chunked routes are removed on an empty payload and otherwise extended.
   std::optional<pending_response> take(std::string_view subject, bool empty_payload);

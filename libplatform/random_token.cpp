@@ -8,9 +8,10 @@ namespace platform {
 
 void append_random_token(std::string& out, size_t length, std::string_view alphabet) {
   // splitmix64, seeded per thread from std::random_device: these tokens must be unique
-  // and unguessable in practice, not cryptographic, and latency reports draw one per
-  // request. Each 64-bit draw yields 10 characters (base 62: 62^10 < 2^60, so the bias
-  // of the remainders is below 2^-58).
+  // and unguessable in practice, not cryptographic, and latency reports and service
+  // requests draw one each. Characters come from the random bits directly, the
+  // smallest number of bits that covers the alphabet at a time, rejecting values past
+  // its end: uniform, and no division per character.
   thread_local uint64_t state = [] {
     std::random_device rd;
     return (uint64_t(rd()) << 32) ^ rd();
@@ -21,17 +22,25 @@ void append_random_token(std::string& out, size_t length, std::string_view alpha
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
   };
-  const uint64_t base = alphabet.size();
-  assert(base >= 2 && base <= 64 && "10 characters per draw need 64 bits at most");
+  const size_t base = alphabet.size();
+  assert(base >= 2 && base <= 64);
+  int bits = 1;
+  while ((size_t(1) << bits) < base) ++bits;
+  const uint64_t mask = (uint64_t(1) << bits) - 1;
   size_t start = out.size();
   out.resize(start + length);
   char* p = out.data() + start;
+  uint64_t v = 0;
+  int left = 0;  // unused bits in v
   for (size_t i = 0; i < length;) {
-    uint64_t v = next();
-    for (int k = 0; k < 10 && i < length; ++k, ++i) {
-      p[i] = alphabet[v % base];
-      v /= base;
+    if (left < bits) {
+      v = next();
+      left = 64;
     }
+    uint64_t k = v & mask;
+    v >>= bits;
+    left -= bits;
+    if (k < base) p[i++] = alphabet[k];
   }
 }
 

@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <map>
 #include <set>
 
 #include "libplatform/random_token.hpp"
@@ -22,4 +23,21 @@ TEST_CASE("append_random_token appends to what is there", "[random]") {
   REQUIRE(s.size() == 29);
   CHECK(s.rfind("_INBOX.", 0) == 0);
   for (char c : s.substr(7)) CHECK(platform::base62_alphabet.find(c) != std::string_view::npos);
+}
+
+TEST_CASE("random tokens draw every character of the alphabet about equally often", "[random]") {
+  for (std::string_view alphabet : {platform::base62_alphabet, platform::base32_alphabet, std::string_view("abc")}) {
+    INFO(alphabet);
+    const size_t per_char = 20000;
+    auto t = platform::random_token(per_char * alphabet.size(), alphabet);
+    std::map<char, size_t> n;
+    for (char c : t) ++n[c];
+    REQUIRE(n.size() == alphabet.size());
+    for (auto [c, count] : n) {
+      INFO(c);
+      // 20,000 expected; a standard deviation is about 140, so 5 % is over 7 of them.
+      CHECK(count > per_char * 95 / 100);
+      CHECK(count < per_char * 105 / 100);
+    }
+  }
 }
