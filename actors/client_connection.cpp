@@ -11,6 +11,7 @@
 
 #include "actors/authenticator.hpp"
 #include "actors/control_plane.hpp"
+#include "actors/imports.hpp"
 #include "actors/io/event_loop.hpp"
 #include "actors/permissions.hpp"
 #include "actors/router.hpp"
@@ -138,6 +139,10 @@ void client_connection::read_some() {
     last_read_ = clock::now();
     bool go_on = process_input(buf, size_t(n));
     bool backed_up = loop_.flush_pending(this, &waiting_on_);
+    if (has_deferred_reports()) {
+      publish_deferred_reports(loop_);
+      backed_up |= loop_.flush_pending(this, &waiting_on_);
+    }
     if (!go_on) return;
     if (backed_up) {
       stall_then_read();
@@ -440,6 +445,10 @@ bool client_connection::on_connect(std::string_view json) {
         go_on = self->process_input(rest.data(), rest.size());
       }
       self->loop_.flush_pending();
+      if (has_deferred_reports()) {
+        publish_deferred_reports(self->loop_);
+        self->loop_.flush_pending();
+      }
       if (go_on) self->arm_read();
     });
   });

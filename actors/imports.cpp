@@ -107,6 +107,20 @@ class service_import final : public internal_subscriber {
   std::shared_ptr<const std::string> anonymous_requestor_;
 };
 
+class response_router;
+
+// Latency reports wait until the answers of the same read batch are flushed: a
+// responder's batch may carry hundreds of answers, and the requesters should not wait
+// for hundreds of reports to be built first. Per thread (each I/O loop drains its own
+// in publish_deferred_reports(), called by the responder's connection after its flush).
+struct deferred_report {
+  response_router* router;
+  client_connection* responder;  // alive: drained within the responder's own read
+  latency_sample sample;
+  std::chrono::steady_clock::time_point answered;
+};
+thread_local std::vector<deferred_report> deferred_reports;
+
 class response_router final : public internal_subscriber {
  public:
   response_router(account* exporter, std::string server_name)
@@ -119,16 +133,23 @@ class response_router final : public internal_subscriber {
     out.subject = route->reply;
     out.reply = {};  // a reply subject in the exporter's namespace means nothing to the requester
     size_t n = router::deliver_in(*route->requester, ctx, out);
-    if (route->latency) report_latency(ctx, *route->latency);
+    if (route->latency) {
+      auto answered = std::chrono::steady_clock::now();
+      if (ctx.from && ctx.loop) {
+        deferred_reports.push_back({this, ctx.from, std::move(*route->latency), answered});
+      } else {
+        report_latency(ctx, *route->latency, answered);
+      }
+    }
     return n;
   }
 
- private:
+ public:
   // nats-server's io.nats.server.metric.v1.service_latency report, built by hand: one
   // report per sampled request, so it must cost little more than the answer itself.
   // The two client descriptions are made once per connection (client_info_json).
-  void report_latency(router::context& ctx, const latency_sample& s) {
-    auto service = std::chrono::steady_clock::now() - s.forwarded;
+  void report_latency(router::context& ctx, const latency_sample& s, std::chrono::steady_clock::time_point answered) {
+    auto service = answered - s.forwarded;
     auto ns = std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(service).count());
     // Wall-clock now without another clock read: the request's start plus the service time.
     auto now = s.start + std::chrono::duration_cast<std::chrono::system_clock::duration>(service);
@@ -161,6 +182,19 @@ class response_router final : public internal_subscriber {
 };
 
 }  // namespace
+
+bool has_deferred_reports() noexcept { return !deferred_reports.empty(); }
+
+void publish_deferred_reports(io::event_loop& loop) {
+  // By index: a report could itself be answered through a response route and defer
+  // another (bounded by the hop limit).
+  for (size_t i = 0; i < deferred_reports.size(); ++i) {
+    router::context ctx{deferred_reports[i].responder, &loop};
+    deferred_report r = std::move(deferred_reports[i]);
+    r.router->report_latency(ctx, r.sample, r.answered);
+  }
+  deferred_reports.clear();
+}
 
 account_map make_accounts(const platform::accounts::auth_config& cfg) {
   account_map out;

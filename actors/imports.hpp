@@ -17,6 +17,11 @@
 
 namespace actors {
 
+class client_connection;
+namespace io {
+class event_loop;
+}
+
 using account_map = std::map<std::string, account_ptr, std::less<>>;
 
 // Creates one account per configured account (plus $G and the system account).
@@ -27,5 +32,11 @@ account_map make_accounts(const platform::accounts::auth_config& cfg);
 // latency reports.
 void wire_imports(const platform::accounts::auth_config& cfg, const account_map& accounts,
                   const std::string& server_name);
+
+// Latency reports whose answers this thread delivered in the current read batch are
+// published after the batch's flush, so answers are not held back by report building.
+// The responder's connection calls this, on its own loop, after flushing the batch.
+bool has_deferred_reports() noexcept;
+void publish_deferred_reports(io::event_loop& loop);
 
 }  // namespace actors
