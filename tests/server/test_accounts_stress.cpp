@@ -51,6 +51,24 @@ std::string round_trip(raw_client& req, frame_reader& req_in, raw_client& resp, 
 
 std::string user(const std::string& name) { return "users = [ {user: " + name + ", password: p} ]\n"; }
 
+// A client of `name` (password p) whose SUB lines are in place.
+std::unique_ptr<raw_client> client_with(server_process& s, const std::string& name, const std::string& subs = "") {
+  auto c = connect(s, connect_as(name, "p"));
+  if (!subs.empty()) {
+    c->send(subs);
+    sync(*c);
+  }
+  return c;
+}
+
+// Publishes "<prefix>.0" ... "<prefix>.<n-1>" in one write and waits until the server has them.
+void publish_numbered(raw_client& c, const std::string& prefix, int n) {
+  std::string batch;
+  for (int i = 0; i < n; ++i) batch += pub(prefix + "." + std::to_string(i), "", "m");
+  c.send(batch);
+  sync(c);
+}
+
 }  // namespace
 
 TEST_CASE("latency tracking at 100%: 5,000 distinct requests, 5,000 answers and 5,000 reports",
@@ -60,15 +78,9 @@ TEST_CASE("latency tracking at 100%: 5,000 distinct requests, 5,000 answers and 
   server_process s({}, "accounts {\n SVC { " + user("svc") +
                            " exports = [ {service: \"svc.>\", latency: {sampling: 100, subject: \"latency.svc\"}} ] }\n"
                            " A { " + user("a") + " imports = [ {service: {account: SVC, subject: \"svc.>\"}} ] }\n}\n");
-  auto svc = connect(s, connect_as("svc", "p"));
-  svc->send("SUB svc.> 1\r\nSUB latency.svc 2\r\n");
-  sync(*svc);
-  auto listener = connect(s, connect_as("svc", "p"));
-  listener->send("SUB latency.svc 1\r\n");
-  sync(*listener);
-  auto a = connect(s, connect_as("a", "p"));
-  a->send("SUB inbox 1\r\n");
-  sync(*a);
+  auto svc = client_with(s, "svc", "SUB svc.> 1\r\nSUB latency.svc 2\r\n");
+  auto listener = client_with(s, "svc", "SUB latency.svc 1\r\n");
+  auto a = client_with(s, "a", "SUB inbox 1\r\n");
   frame_reader svc_in(svc->fd()), a_in(a->fd()), reports(listener->fd());
   const int n = 5000;
   int reports_on_responder = 0;
@@ -108,15 +120,9 @@ TEST_CASE("an account that stream-imports its own subjects under a prefix", "[ac
   server_process s({}, "accounts {\n A { " + user("a") +
                            " exports = [ {stream: \"x.>\"} ]\n"
                            " imports = [ {stream: {account: A, subject: \"x.>\"}, prefix: copy} ] }\n}\n");
-  auto sub = connect(s, connect_as("a", "p"));
-  sub->send("SUB x.> 1\r\nSUB copy.x.> 2\r\nSUB > 3\r\n");
-  sync(*sub);
-  auto pubc = connect(s, connect_as("a", "p"));
+  auto sub = client_with(s, "a", "SUB x.> 1\r\nSUB copy.x.> 2\r\nSUB > 3\r\n");
   const int n = 3000;
-  std::string batch;
-  for (int i = 0; i < n; ++i) batch += pub("x." + std::to_string(i), "", "m");
-  pubc->send(batch);
-  sync(*pubc);
+  publish_numbered(*client_with(s, "a"), "x", n);
   frame_reader in(sub->fd());
   sub->send("PING\r\n");
   auto got = count_until_pong(in);
@@ -129,12 +135,8 @@ TEST_CASE("an account that imports its own service under another name", "[accoun
   server_process s({}, "accounts {\n A { " + user("a") +
                            " exports = [ {service: \"svc.>\"} ]\n"
                            " imports = [ {service: {account: A, subject: \"svc.>\"}, to: \"alias.>\"} ] }\n}\n");
-  auto resp = connect(s, connect_as("a", "p"));
-  resp->send("SUB svc.> 1\r\n");
-  sync(*resp);
-  auto req = connect(s, connect_as("a", "p"));
-  req->send("SUB inbox 1\r\n");
-  sync(*req);
+  auto resp = client_with(s, "a", "SUB svc.> 1\r\n");
+  auto req = client_with(s, "a", "SUB inbox 1\r\n");
   frame_reader req_in(req->fd()), resp_in(resp->fd());
   for (int i = 0; i < 2000; ++i) {
     auto k = std::to_string(i);
@@ -151,27 +153,17 @@ TEST_CASE("a stream and a service imported under the same local subjects", "[acc
                            " B { " + user("b") +
                            " imports = [ {stream: {account: A, subject: \"x.>\"}}, {service: {account: A, subject: "
                            "\"x.>\"}} ] }\n}\n");
-  auto in_a = connect(s, connect_as("a", "p"));
-  in_a->send("SUB x.> 1\r\n");
-  sync(*in_a);
-  auto in_b = connect(s, connect_as("b", "p"));
-  in_b->send("SUB x.> 1\r\n");
-  sync(*in_b);
-  auto pub_a = connect(s, connect_as("a", "p"));
+  auto in_a = client_with(s, "a", "SUB x.> 1\r\n");
+  auto in_b = client_with(s, "b", "SUB x.> 1\r\n");
   const int n = 3000;
-  std::string batch;
-  for (int i = 0; i < n; ++i) batch += pub("x." + std::to_string(i), "", "m");
-  pub_a->send(batch);
-  sync(*pub_a);
+  publish_numbered(*client_with(s, "a"), "x", n);
   frame_reader ra(in_a->fd()), rb(in_b->fd());
   in_a->send("PING\r\n");
   in_b->send("PING\r\n");
   CHECK(count_until_pong(ra)["1"] == n);
   CHECK(count_until_pong(rb)["1"] == n);
   // The service still works from B.
-  auto req = connect(s, connect_as("b", "p"));
-  req->send("SUB inbox 1\r\n");
-  sync(*req);
+  auto req = client_with(s, "b", "SUB inbox 1\r\n");
   frame_reader req_in(req->fd());
   for (int i = 0; i < 200; ++i) {
     auto k = std::to_string(i);
@@ -182,9 +174,7 @@ TEST_CASE("a stream and a service imported under the same local subjects", "[acc
 TEST_CASE("an account that imports > from itself gets each message twice", "[accounts]") {
   server_process s({}, "accounts {\n A { " + user("a") +
                            " exports = [ {stream: \">\"} ]\n imports = [ {stream: {account: A, subject: \">\"}} ] }\n}\n");
-  auto c = connect(s, connect_as("a", "p"));
-  c->send("SUB > 1\r\n");
-  sync(*c);
+  auto c = client_with(s, "a", "SUB > 1\r\n");
   std::string batch;
   for (int i = 0; i < 500; ++i) batch += pub("s." + std::to_string(i), "", "m");
   c->send(batch + "PING\r\n");
@@ -196,12 +186,8 @@ TEST_CASE("a service import mapped with $N placeholders routes by position", "[a
   server_process s({}, "accounts {\n SVC { " + user("svc") +
                            " exports = [ {service: \"svc.*.*\"} ] }\n A { " + user("a") +
                            " imports = [ {service: {account: SVC, subject: \"svc.*.*\"}, to: \"loc.$2.$1\"} ] }\n}\n");
-  auto resp = connect(s, connect_as("svc", "p"));
-  resp->send("SUB svc.*.* 1\r\n");
-  sync(*resp);
-  auto req = connect(s, connect_as("a", "p"));
-  req->send("SUB inbox 1\r\n");
-  sync(*req);
+  auto resp = client_with(s, "svc", "SUB svc.*.* 1\r\n");
+  auto req = client_with(s, "a", "SUB inbox 1\r\n");
   frame_reader req_in(req->fd()), resp_in(resp->fd());
   CHECK(round_trip(*req, req_in, *resp, resp_in, "loc.x.y", "1") == "svc.y.x");
   for (int i = 0; i < 1000; ++i) {
@@ -233,12 +219,8 @@ TEST_CASE("service chains: 8 hops answer, 9 or more are no responders; streams d
   for (int hops : {1, 8, 9, 12}) {
     INFO("hops: " << hops);
     server_process s({}, service_chain(hops));
-    auto resp = connect(s, connect_as("u" + std::to_string(hops), "p"));
-    resp->send("SUB svc 1\r\nSUB x.> 2\r\n");
-    sync(*resp);
-    auto req = connect(s, connect_as("u0", "p"));
-    req->send("SUB inbox 1\r\nSUB x.> 2\r\n");
-    sync(*req);
+    auto resp = client_with(s, "u" + std::to_string(hops), "SUB svc 1\r\nSUB x.> 2\r\n");
+    auto req = client_with(s, "u0", "SUB inbox 1\r\nSUB x.> 2\r\n");
     frame_reader req_in(req->fd()), resp_in(resp->fd());
     if (hops <= 8) {
       CHECK(round_trip(*req, req_in, *resp, resp_in, "svc", "hello") == "svc");
@@ -250,9 +232,7 @@ TEST_CASE("service chains: 8 hops answer, 9 or more are no responders; streams d
       CHECK(a->headers == "NATS/1.0 503\r\n\r\n");
     }
     // A stream published at the end of the chain reaches the next account only.
-    auto next = connect(s, connect_as("u" + std::to_string(hops - 1), "p"));
-    next->send("SUB x.> 1\r\n");
-    sync(*next);
+    auto next = client_with(s, "u" + std::to_string(hops - 1), "SUB x.> 1\r\n");
     resp->send(pub("x.1", "", "m") + "PING\r\n");
     REQUIRE(resp_in.next()->op == "MSG");  // its own subscription
     REQUIRE(resp_in.next()->op == "PONG");
