@@ -138,11 +138,7 @@ void client_connection::read_some() {
     }
     last_read_ = clock::now();
     bool go_on = process_input(buf, size_t(n));
-    bool backed_up = loop_.flush_pending(this, &waiting_on_);
-    if (has_deferred_reports()) {
-      publish_deferred_reports(loop_);
-      backed_up |= loop_.flush_pending(this, &waiting_on_);
-    }
+    bool backed_up = end_batch(&waiting_on_);
     if (!go_on) return;
     if (backed_up) {
       stall_then_read();
@@ -153,6 +149,16 @@ void client_connection::read_some() {
   }
   parser_.shrink();
   arm_read();
+}
+
+bool client_connection::end_batch(std::vector<std::shared_ptr<client_connection>>* backed) {
+  bool backed_up = loop_.flush_pending(this, backed);
+  // Latency reports for answers in this batch go out after the answers themselves.
+  if (has_deferred_reports()) {
+    publish_deferred_reports(loop_);
+    backed_up |= loop_.flush_pending(this, backed);
+  }
+  return backed_up;
 }
 
 void client_connection::stall_then_read() {
@@ -444,11 +450,7 @@ bool client_connection::on_connect(std::string_view json) {
         rest.swap(self->deferred_input_);
         go_on = self->process_input(rest.data(), rest.size());
       }
-      self->loop_.flush_pending();
-      if (has_deferred_reports()) {
-        publish_deferred_reports(self->loop_);
-        self->loop_.flush_pending();
-      }
+      self->end_batch(nullptr);
       if (go_on) self->arm_read();
     });
   });

@@ -146,6 +146,10 @@ class client_connection final : public platform::subscriber,
   void arm_read();
   void arm_write();
   void stall_then_read();
+  // After input was processed (a read, or bytes replayed after a password check): flush
+  // every receiver once, then publish the batch's latency reports and flush again.
+  // Backed-up receivers go to `backed`, if given (see event_loop::flush_pending).
+  bool end_batch(std::vector<std::shared_ptr<client_connection>>* backed);
   void send_error(platform::protocol::err e);
   void send_error_text(std::string_view text);
   void send_ok();
