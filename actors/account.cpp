@@ -4,13 +4,22 @@
 
 namespace actors {
 
-// A short random token names the account in response subjects ("_R_.<token>.").
-account::account(std::string name) : name_(std::move(name)), responses_(platform::random_token(6)) {}
+namespace {
+std::atomic<uint64_t> next_account_id{0};
+}
 
-void account::clear() {
-  sublist_.remove_all(internal_);
-  for (auto& s : internal_) s->closed.store(true);
-  internal_.clear();
+// A short random token names the account in response subjects ("_R_.<token>.").
+account::account(std::string name)
+    : name_(std::move(name)), id_(++next_account_id), responses_(platform::random_token(6)) {}
+
+std::vector<std::string> account::user_names() const {
+  std::lock_guard lock(users_mutex_);
+  return users_;
+}
+
+void account::set_user_names(std::vector<std::string> names) {
+  std::lock_guard lock(users_mutex_);
+  users_ = std::move(names);
 }
 
 }  // namespace actors

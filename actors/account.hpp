@@ -1,12 +1,15 @@
 #pragma once
 // An account: an isolated subject space. This object is the data the hot path reads
 // (the subject index, limits, counters, the table of in-flight service responses); the
-// account actor (account_actor.hpp) owns it, its lifecycle and its registry of
-// connections. Thread-safe: the sublist and the response table have their own locks,
-// counters are atomic, and everything else is fixed before the server starts.
+// account registry (account_registry.hpp) creates, updates and retires accounts at run
+// time, and the account actor (account_actor.hpp) owns its registry of connections.
+// Held by shared_ptr everywhere (clients, imports by weak_ptr); never by a raw pointer
+// that could outlive it. Thread-safe: the sublist and the response table have their
+// own locks, limits and counters are atomic, the user list has a mutex.
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -15,39 +18,48 @@
 
 namespace actors {
 
+// Updated by a configuration reload while clients read them: atomics.
 struct account_limits {
-  int64_t max_connections = -1;    // -1: unlimited
-  int64_t max_subscriptions = -1;  // per connection, as nats-server applies it
-  int64_t max_payload = -1;
+  std::atomic<int64_t> max_connections{-1};    // -1: unlimited
+  std::atomic<int64_t> max_subscriptions{-1};  // per connection, as nats-server applies it
+  std::atomic<int64_t> max_payload{-1};
 };
+
+struct account_actor_ref;  // the account's actor, defined where CAF is included
 
 class account {
  public:
   explicit account(std::string name);
 
   const std::string& name() const noexcept { return name_; }
+  // Unique for the life of the process (never reused, unlike an address).
+  uint64_t id() const noexcept { return id_; }
   platform::sublist& subjects() noexcept { return sublist_; }
   const platform::sublist& subjects() const noexcept { return sublist_; }
   response_table& responses() noexcept { return responses_; }
   account_limits limits;
-  bool is_system = false;
-  std::vector<std::string> users;  // names of the users that log in to this account
+  std::atomic<bool> is_system{false};
+
+  // Names of the users that log in to this account (for the account's info).
+  std::vector<std::string> user_names() const;
+  void set_user_names(std::vector<std::string> names);
 
   std::atomic<int64_t> connections{0};
-
-  // Internal subscriptions created at start-up (imports, response routing, system
-  // services); removed by clear() at shutdown.
-  void keep(platform::subscription_ptr s) { internal_.push_back(std::move(s)); }
-  void clear();
+  // Set by the server actor when it spawns the account's actor, before the account
+  // is published in the registry; read by the control plane.
+  std::shared_ptr<account_actor_ref> actor;
 
  private:
   std::string name_;
+  uint64_t id_;
   platform::sublist sublist_;
   response_table responses_;
-  std::vector<platform::subscription_ptr> internal_;
+  mutable std::mutex users_mutex_;
+  std::vector<std::string> users_;
 };
 
 using account_ptr = std::shared_ptr<account>;
+using account_weak = std::weak_ptr<account>;
 
 // The global account: users without an account land here.
 inline constexpr const char* global_account_name = "$G";

@@ -77,8 +77,8 @@ caf::behavior account_actor(caf::stateful_actor<account_state>* self, account_pt
         j["account"] = a.name();
         j["connections"] = self->state.connections.size();
         j["subscriptions"] = a.subjects().count();
-        j["users"] = a.users;
-        j["system_account"] = a.is_system;
+        j["users"] = a.user_names();
+        j["system_account"] = a.is_system.load();
         return j.dump();
       },
   };

@@ -10,11 +10,16 @@
 //   (release_atom, subscription_batch)               -> removes closed subscriptions from
 //                                                       the index in chunks, yielding between
 //                                                       them so matches on other loops go on
-#include <caf/fwd.hpp>
+#include <caf/actor.hpp>
 
 #include "actors/account.hpp"
 
 namespace actors {
+
+// account::actor: the account's actor, for the control plane.
+struct account_actor_ref {
+  caf::actor self;
+};
 
 caf::actor spawn_account_actor(caf::actor_system& sys, account_ptr acc);
 

@@ -19,6 +19,7 @@ using event_atom = caf::atom_constant<caf::atom("event")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
-using sysreq_atom = caf::atom_constant<caf::atom("sysreq")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using reload_atom = caf::atom_constant<caf::atom("reload")>;
 
 }  // namespace actors

@@ -1,26 +1,49 @@
 #include "actors/authenticator.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace actors {
 
 using platform::accounts::is_bcrypt;
 using platform::accounts::password_matches;
 
-authenticator::authenticator(const platform::accounts::auth_config& cfg, const account_map& accounts) {
+namespace {
+
+nlohmann::json subject_permission_json(const std::optional<platform::accounts::subject_permission>& p) {
+  if (!p) return nullptr;
+  return {p->allow, p->deny, p->has_allow};
+}
+
+// Everything a user's record is built from, as one string.
+std::string user_fingerprint(const platform::accounts::user_entry& u, const account& acc) {
+  nlohmann::json j = {u.password, acc.id()};
+  if (u.permissions) {
+    auto& p = *u.permissions;
+    j.push_back({subject_permission_json(p.publish), subject_permission_json(p.subscribe),
+                 p.responses_max ? *p.responses_max : -1, p.responses_expires.count()});
+  }
+  return j.dump();
+}
+
+}  // namespace
+
+authenticator::authenticator(const platform::accounts::auth_config& cfg, const account_registry& accounts) {
   required_ = cfg.auth_required();
   token_ = cfg.token;
-  global_ = accounts.find(global_account_name)->second.get();
+  global_ = accounts.global();
   for (auto& u : cfg.users) {
-    user_record r;
-    r.name = u.name;
-    r.password = u.password;
-    auto it = accounts.find(u.account);
-    r.acc = it == accounts.end() ? global_ : it->second.get();
-    if (u.permissions) r.permissions = std::make_shared<const permission_set>(*u.permissions);
+    auto r = std::make_shared<user_record>();
+    r->name = u.name;
+    r->password = u.password;
+    r->acc = accounts.find(u.account);
+    if (!r->acc) r->acc = global_;
+    if (u.permissions) r->permissions = std::make_shared<const permission_set>(*u.permissions);
+    r->fingerprint = user_fingerprint(u, *r->acc);
     users_.emplace(u.name, std::move(r));
   }
   if (!cfg.no_auth_user.empty()) {
     auto it = users_.find(cfg.no_auth_user);
-    if (it != users_.end()) no_auth_user_ = &it->second;
+    if (it != users_.end()) no_auth_user_ = it->second;
   }
 }
 
@@ -32,9 +55,10 @@ authenticator::decision authenticator::decide(const credentials& c) const {
     d.acc = global_;
     return d;
   }
-  auto check = [&](const std::string& stored, const std::string& given, const user_record* user, account* acc) {
-    d.user = user;
-    d.acc = acc;
+  auto check = [&](const std::string& stored, const std::string& given, std::shared_ptr<const user_record> user,
+                   account_ptr acc) {
+    d.user = std::move(user);
+    d.acc = std::move(acc);
     if (is_bcrypt(stored)) {
       d.result = outcome::verify_bcrypt;
       d.stored = stored;
@@ -47,7 +71,7 @@ authenticator::decision authenticator::decide(const credentials& c) const {
   if (!c.user.empty()) {
     auto it = users_.find(c.user);
     if (it == users_.end()) return d;
-    return check(it->second.password, c.pass, &it->second, it->second.acc);
+    return check(it->second->password, c.pass, it->second, it->second->acc);
   }
   if (!c.token.empty()) {
     if (token_.empty()) return d;
@@ -59,6 +83,13 @@ authenticator::decision authenticator::decide(const credentials& c) const {
     d.acc = no_auth_user_->acc;
   }
   return d;
+}
+
+bool authenticator::still_valid(const user_record* user, const account& acc) const {
+  if (!required_) return acc.id() == global_->id();
+  if (!user) return !token_.empty() && acc.id() == global_->id();  // a token login
+  auto it = users_.find(user->name);
+  return it != users_.end() && it->second->fingerprint == user->fingerprint && it->second->acc.get() == &acc;
 }
 
 }  // namespace actors

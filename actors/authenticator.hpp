@@ -1,6 +1,8 @@
 #pragma once
 // Who may connect, and as whom: the user table built from the configuration, and the
-// decision for one CONNECT. Immutable after start-up; used by every I/O loop.
+// decision for one CONNECT. Immutable once built; used by every I/O loop. A
+// configuration reload builds a new one and swaps it in (server_core::set_auth()); a
+// connection keeps the user record it logged in with.
 // Plain passwords are compared here in constant time. Bcrypt hashes are slow on
 // purpose, so decide() hands them back to be verified off the I/O threads.
 #include <memory>
@@ -9,7 +11,7 @@
 #include <unordered_map>
 
 #include "actors/account.hpp"
-#include "actors/imports.hpp"
+#include "actors/account_registry.hpp"
 #include "actors/permissions.hpp"
 #include "libplatform/accounts/auth_config.hpp"
 
@@ -18,8 +20,11 @@ namespace actors {
 struct user_record {
   std::string name;
   std::string password;  // plain or bcrypt
-  account* acc = nullptr;
+  account_ptr acc;
   std::shared_ptr<const permission_set> permissions;  // null: unrestricted
+  // The configuration this record was built from: a reload that changes it (password,
+  // account, permissions) disconnects the user's clients, which log in again.
+  std::string fingerprint;
 };
 
 struct credentials {
@@ -29,7 +34,7 @@ struct credentials {
 class authenticator {
  public:
   authenticator() = default;
-  authenticator(const platform::accounts::auth_config& cfg, const account_map& accounts);
+  authenticator(const platform::accounts::auth_config& cfg, const account_registry& accounts);
 
   bool required() const noexcept { return required_; }
   // What INFO says: false when clients without credentials are let in as no_auth_user.
@@ -37,18 +42,21 @@ class authenticator {
 
   struct decision {
     enum class outcome { accept, reject, verify_bcrypt } result = outcome::reject;
-    const user_record* user = nullptr;  // accept/verify: the user (null for token auth)
-    account* acc = nullptr;             // accept/verify: the account to bind
+    std::shared_ptr<const user_record> user;  // accept/verify: the user (null for token auth)
+    account_ptr acc;                          // accept/verify: the account to bind
     std::string stored, given;          // verify_bcrypt: the hash and the client's secret
   };
   decision decide(const credentials& c) const;
+  // After a reload: may a client that logged in as `user` (null: token or no auth) in
+  // `acc` stay connected under this table?
+  bool still_valid(const user_record* user, const account& acc) const;
 
  private:
   bool required_ = false;
-  std::unordered_map<std::string, user_record> users_;
-  const user_record* no_auth_user_ = nullptr;
+  std::unordered_map<std::string, std::shared_ptr<const user_record>> users_;
+  std::shared_ptr<const user_record> no_auth_user_;
   std::string token_;
-  account* global_ = nullptr;
+  account_ptr global_;
 };
 
 }  // namespace actors

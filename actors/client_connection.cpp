@@ -2,16 +2,14 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
-#include <asio/post.hpp>
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "actors/authenticator.hpp"
 #include "actors/control_plane.hpp"
-#include "actors/imports.hpp"
 #include "actors/io/event_loop.hpp"
 #include "actors/permissions.hpp"
 #include "actors/router.hpp"
@@ -37,24 +35,17 @@ const std::string no_user;
 
 }  // namespace
 
-client_connection::client_connection(server_core& server, io::event_loop& loop, asio::ip::tcp::socket socket,
-                                     uint64_t id)
-    : server_(server),
+client_connection::client_connection(server_core& server, io::event_loop& loop,
+                                     std::unique_ptr<io::transport> transport, uint64_t id)
+    : receiver(kind::client),
+      server_(server),
       loop_(loop),
-      socket_(std::move(socket)),
-      fd_(socket_.native_handle()),
+      transport_(std::move(transport)),
       id_(id),
+      remote_(transport_->remote()),
       // Without auth every client is in the global account from the first byte; with
       // auth, nothing but CONNECT is accepted until the account is known.
-      account_(server.auth().required() ? nullptr : server.global_account().get()) {
-  std::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
-  if (!ec) {
-    ip_ = ep.address().to_string();
-    remote_ = ip_ + ":" + std::to_string(ep.port());
-  }
-  socket_.non_blocking(true, ec);
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+      account_(server.auth()->required() ? nullptr : server.accounts().global()) {
   auto& o = server_.opts();
   parser_.set_limits(o.max_control_line, o.max_payload);
   trace_ = o.trace;
@@ -68,13 +59,14 @@ client_connection::~client_connection() = default;
 const std::string& client_connection::user_name() const noexcept { return user_ ? user_->name : no_user; }
 
 platform::match_cache& client_connection::cache_for(const account& a) {
-  if (&a == account_) return cache_;
-  return foreign_caches_[&a];
+  if (&a == account_.get()) return cache_;
+  if (foreign_caches_.size() >= 64 && !foreign_caches_.count(a.id())) foreign_caches_.clear();  // bounded
+  return foreign_caches_[a.id()];
 }
 
 void client_connection::start() {
   loop_.attach(shared_from_this());
-  enqueue(server_.info_line(id_, ip_));
+  enqueue(server_.info_line(id_, remote_ip()));
   if (server_.counters().current_connections.load() > server_.opts().max_connections) {
     send_error(err::maximum_connections_exceeded);
     close(close_reason::max_connections);
@@ -89,8 +81,7 @@ void client_connection::start() {
 
 void client_connection::arm_read() {
   if (is_closed() || auth_pending_) return;
-  socket_.async_wait(asio::socket_base::wait_read,
-                     [self = shared_from_this()](const std::error_code& ec) { self->on_readable(ec); });
+  transport_->wait_readable(shared_from_this());
 }
 
 void client_connection::on_readable(const std::error_code& ec) {
@@ -121,11 +112,17 @@ bool client_connection::process_input(const char* data, size_t len) {
   return !is_closed();
 }
 
+bool client_connection::feed(const char* data, size_t len) {
+  bool go_on = process_input(data, len);
+  end_batch(nullptr);
+  return go_on;
+}
+
 void client_connection::read_some() {
   char* buf = loop_.read_buffer();
   // Bounded work per wake-up so one busy client cannot starve the others on this loop.
   for (int round = 0; round < 16; ++round) {
-    ssize_t n = ::read(fd_, buf, io::event_loop::read_buffer_size);
+    ssize_t n = transport_->read(buf, io::event_loop::read_buffer_size);
     if (n == 0) {
       close(close_reason::client_closed);
       return;
@@ -151,14 +148,10 @@ void client_connection::read_some() {
   arm_read();
 }
 
-bool client_connection::end_batch(std::vector<std::shared_ptr<client_connection>>* backed) {
-  bool backed_up = loop_.flush_pending(this, backed);
-  // Latency reports for answers in this batch go out after the answers themselves.
-  if (has_deferred_reports()) {
-    publish_deferred_reports(loop_);
-    backed_up |= loop_.flush_pending(this, backed);
-  }
-  return backed_up;
+bool client_connection::end_batch(std::vector<receiver_ptr>* backed) {
+  // Every receiver this batch fed, once: client sockets are written, internal clients'
+  // owners are woken to drain their inboxes (latency reports among them).
+  return loop_.flush_pending(this, backed);
 }
 
 void client_connection::stall_then_read() {
@@ -174,7 +167,7 @@ void client_connection::stall_then_read() {
   stall_timer_->async_wait([self = shared_from_this()](const std::error_code& ec) {
     if (ec || self->is_closed()) return;
     auto& waiting = self->waiting_on_;
-    std::erase_if(waiting, [](const std::shared_ptr<client_connection>& r) { return !r->backed_up(); });
+    std::erase_if(waiting, [](const receiver_ptr& r) { return !r->backed_up(); });
     if (!waiting.empty()) {
       self->stall_then_read();
       return;
@@ -183,7 +176,30 @@ void client_connection::stall_then_read() {
   });
 }
 
-// ---- writing ------------------------------------------------------------------------
+// ---- delivering and writing -----------------------------------------------------------
+
+size_t client_connection::deliver(router::context& ctx, const platform::subscription_ptr& sp,
+                                  const proto::message_args& m) {
+  if (ctx.from == static_cast<publisher*>(this) && !opts_.echo.load(std::memory_order_relaxed)) return 0;
+  // Delivery-time checks some users need (a sub deny list, allow_responses). Set by
+  // CONNECT before this client had any subscription, so every delivery sees it.
+  if (delivery_filter_ && !accepts_delivery(m.subject, m.reply)) return 0;
+  // Publishers on several loops may deliver to one subscription at once: enqueue_msg
+  // counts the delivery against the auto-unsubscribe limit under the outbound lock, so
+  // exactly max_msgs messages get through and exactly one delivery is the last.
+  bool last = false;
+  size_t pending;
+  if (m.header_len >= 0 && opts_.headers.load(std::memory_order_relaxed)) {
+    pending = enqueue_msg(m.subject, *sp, m.reply, m.header_len, m.data, last);
+  } else {
+    // A receiver that did not ask for headers gets the payload alone.
+    pending = enqueue_msg(m.subject, *sp, m.reply, -1, m.payload(), last);
+  }
+  if (last) remove_subscription(sp);
+  if (pending == 0) return 0;
+  router::schedule_flush(ctx, *sp, *this);
+  return 1;
+}
 
 size_t client_connection::enqueue(std::string_view a, std::string_view b, std::string_view c) {
   std::lock_guard lock(out_mutex_);
@@ -206,6 +222,8 @@ size_t client_connection::enqueue_msg(std::string_view subject, platform::subscr
     if (n > max) return 0;
     last = n == max;
   }
+  // A writer may be in writev on the blocks before the tail: appending only writes
+  // past what it took (outbound_buffer keeps block memory in place).
   char* start = out_.reserve(line + body.size() + 2);
   char* p = proto::write_msg_line(start, subject, sid, reply, header_len, body.size());
   std::memcpy(p, body.data(), body.size());
@@ -216,6 +234,12 @@ size_t client_connection::enqueue_msg(std::string_view subject, platform::subscr
   return appended_locked(body.size(), true);
 }
 
+void client_connection::discard_output_locked() {
+  closing_ = true;
+  discard_ = true;
+  if (!flushing_) out_.clear();
+}
+
 size_t client_connection::appended_locked(size_t payload_bytes, bool is_message) {
   size_t n = out_.size();
   if (is_message) {  // not a protocol line
@@ -224,8 +248,7 @@ size_t client_connection::appended_locked(size_t payload_bytes, bool is_message)
   }
   if (int64_t(n) > server_.opts().max_pending) {
     // Slow consumer: drop what is queued and cut the connection off.
-    closing_ = true;
-    out_.clear();
+    discard_output_locked();
     server_.counters().slow_consumers++;
     spdlog::info("{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded", remote_, id_,
                  server_.opts().max_pending);
@@ -258,23 +281,42 @@ bool client_connection::backed_up() {
 }
 
 void client_connection::flush() {
-  std::lock_guard lock(out_mutex_);
-  flush_locked();
+  if (!transport_->writes_from_any_thread() && !loop_.in_loop_thread()) {
+    // Only the owning loop may write this transport (TLS): ask it, once while a request
+    // is outstanding; bytes appended meanwhile go out with that flush.
+    if (!owner_flush_posted_.exchange(true, std::memory_order_acq_rel)) {
+      loop_.post([self = shared_from_this()] {
+        self->owner_flush_posted_.store(false, std::memory_order_release);
+        self->flush();
+      });
+    }
+    return;
+  }
+  std::unique_lock lock(out_mutex_);
+  write_out(lock);
 }
 
-bool client_connection::flush_locked() {
-  if (fd_ < 0 || write_blocked_) return false;
-  while (!out_.empty()) {
+void client_connection::write_out(std::unique_lock<std::mutex>& lock) {
+  // One writer at a time, and not under the lock: producers on other loops keep
+  // appending while this thread is in writev (nats-server's flushOutbound does the
+  // same). A second flusher finds flushing_ set and leaves; the bytes it wanted out are
+  // written by this loop, which goes on until the buffer is empty or the socket full.
+  if (flushing_ || write_blocked_ || transport_closed_) return;
+  flushing_ = true;
+  while (!out_.empty() && !discard_) {
     iovec iov[64];
     int cnt = out_.fill_iov(iov, 64);
-    ssize_t n = ::writev(fd_, iov, cnt);
+    lock.unlock();
+    ssize_t n = transport_->writev(iov, cnt);
+    int e = errno;
+    lock.lock();
     if (n > 0) {
       out_.consume(size_t(n));
       written_.store(written_.load(std::memory_order_relaxed) + uint64_t(n), std::memory_order_relaxed);
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    if (n < 0 && e == EINTR) continue;
+    if (n < 0 && (e == EAGAIN || e == EWOULDBLOCK)) {
       write_blocked_ = true;
       blocked_since_ = clock::now();
       if (loop_.in_loop_thread()) {
@@ -282,25 +324,28 @@ bool client_connection::flush_locked() {
       } else {
         loop_.post([self = shared_from_this()] { self->arm_write(); });
       }
-      return false;
+      break;
     }
     // Broken pipe or reset: drop the output and let the connection close.
-    out_.clear();
+    discard_ = true;
     closing_ = true;
     close_async(close_reason::write_error);
-    return false;
+    break;
   }
-  return true;
+  flushing_ = false;
+  if (discard_) out_.clear();
 }
 
 void client_connection::arm_write() {
   if (is_closed()) return;
-  socket_.async_wait(asio::socket_base::wait_write, [self = shared_from_this()](const std::error_code& ec) {
-    if (ec || self->is_closed()) return;
-    std::lock_guard lock(self->out_mutex_);
-    self->write_blocked_ = false;
-    self->flush_locked();
-  });
+  transport_->wait_writable(shared_from_this());
+}
+
+void client_connection::on_writable(const std::error_code& ec) {
+  if (ec || is_closed()) return;
+  std::unique_lock lock(out_mutex_);
+  write_blocked_ = false;
+  write_out(lock);
 }
 
 // ---- closing ------------------------------------------------------------------------
@@ -314,17 +359,27 @@ void client_connection::close_async(close_reason why) {
 void client_connection::close(close_reason why) {
   if (closed_.exchange(true)) return;
   {
-    std::lock_guard lock(out_mutex_);
+    std::unique_lock lock(out_mutex_);
     closing_ = true;
+    // A producer's loop may be in writev on this transport right now: let it finish
+    // (writes do not block) before the transport is closed and the buffer freed.
+    while (flushing_) {
+      lock.unlock();
+      std::this_thread::yield();
+      lock.lock();
+    }
     write_blocked_ = false;
     // Best effort: an -ERR or the last replies queued before closing.
     if (!out_.empty() && why != close_reason::slow_consumer_pending && why != close_reason::write_error)
-      flush_locked();
+      write_out(lock);
+    while (flushing_) {  // write_out released the lock: another writer may have come in
+      lock.unlock();
+      std::this_thread::yield();
+      lock.lock();
+    }
     out_.clear();
-    std::error_code ec;
-    socket_.shutdown(asio::socket_base::shutdown_both, ec);
-    socket_.close(ec);
-    fd_ = -1;
+    transport_->close();
+    transport_closed_ = true;
   }
   if (stall_timer_) stall_timer_->cancel();
   std::vector<platform::subscription_ptr> subs;
@@ -365,17 +420,26 @@ void client_connection::close(close_reason why) {
 
 // ---- protocol -----------------------------------------------------------------------
 
+void client_connection::mark_pending() { loop_.add_pending(shared_from_this()); }
+
 void client_connection::send_error_text(std::string_view text) {
   if (trace_) spdlog::trace("{} - cid:{} - ->> [-ERR '{}']", remote_, id_, text);
   enqueue(proto::err_line(text));
-  loop_.add_pending(shared_from_this());
+  mark_pending();
 }
 
 void client_connection::send_error(err e) { send_error_text(proto::text(e)); }
 
 void client_connection::send_ok() {
   enqueue("+OK\r\n");
-  loop_.add_pending(shared_from_this());
+  mark_pending();
+}
+
+void client_connection::revoke() {
+  if (is_closed()) return;
+  spdlog::info("{} - cid:{} - Authorization revoked by a configuration reload", remote_, id_);
+  send_error(err::authorization_violation);
+  close(close_reason::auth_violation);
 }
 
 bool client_connection::auth_violation() {
@@ -429,14 +493,14 @@ bool client_connection::on_connect(std::string_view json) {
   // Obsolete fields nats-server treats as an authorization violation.
   if (j.contains("account") || j.contains("new_account")) return auth_violation();
   credentials creds{get_str("user"), get_str("pass"), get_str("auth_token")};
-  auto d = server_.auth().decide(creds);
+  auto d = server_.auth()->decide(creds);
   using outcome = authenticator::decision::outcome;
   if (d.result == outcome::reject) return auth_violation();
   if (d.result == outcome::accept) return connected_ ? confirm_reconnect(d.user, d.acc) : finish_connect(d.user, d.acc);
   // Bcrypt: verified off the I/O threads; reading pauses until the answer comes back.
   auth_pending_ = true;
   std::weak_ptr<client_connection> weak = shared_from_this();
-  server_.control()->verify_password(d.stored, d.given, [weak, user = d.user, acc = d.acc](bool ok) {
+  server_.control()->verify_password(d.stored, d.given, [weak, user = std::move(d.user), acc = std::move(d.acc)](bool ok) {
     auto self = weak.lock();
     if (!self) return;
     self->loop_.post([self, ok, user, acc] {
@@ -457,7 +521,7 @@ bool client_connection::on_connect(std::string_view json) {
   return false;
 }
 
-bool client_connection::finish_connect(const user_record* user, account* acc) {
+bool client_connection::finish_connect(std::shared_ptr<const user_record> user, account_ptr acc) {
   auto& limits = acc->limits;
   if (limits.max_connections >= 0 && acc->connections.fetch_add(1) >= limits.max_connections) {
     acc->connections--;
@@ -466,9 +530,9 @@ bool client_connection::finish_connect(const user_record* user, account* acc) {
     return false;
   }
   if (limits.max_connections < 0) acc->connections++;
-  account_ = acc;
-  user_ = user;
-  perms_ = user ? user->permissions : nullptr;
+  account_ = std::move(acc);
+  user_ = std::move(user);
+  perms_ = user_ ? user_->permissions : nullptr;
   delivery_filter_ = perms_ && (perms_->has_sub_deny() || perms_->responses_max);
   int64_t max_payload = server_.opts().max_payload;
   if (limits.max_payload > 0 && limits.max_payload < max_payload) max_payload = limits.max_payload;
@@ -479,10 +543,11 @@ bool client_connection::finish_connect(const user_record* user, account* acc) {
   return true;
 }
 
-bool client_connection::confirm_reconnect(const user_record* user, account* acc) {
+bool client_connection::confirm_reconnect(const std::shared_ptr<const user_record>& user, const account_ptr& acc) {
   // The options above were applied already; the identity may not change: a
   // connection stays in the account and the permissions it logged in with.
-  if (user != user_ || acc != account_) return auth_violation();
+  // Compared by name: a configuration reload builds new user records.
+  if ((user ? user->name : no_user) != user_name() || acc != account_) return auth_violation();
   if (opts_.verbose) send_ok();
   return true;
 }
@@ -676,7 +741,7 @@ bool client_connection::on_ping() {
   if (trace_) spdlog::trace("{} - cid:{} - <<- [PING]", remote_, id_);
   if (!account_) return auth_violation();
   enqueue("PONG\r\n");
-  loop_.add_pending(shared_from_this());
+  mark_pending();
   return true;
 }
 
@@ -692,7 +757,7 @@ bool client_connection::on_pong() {
 void client_connection::housekeeping(clock::time_point now) {
   if (is_closed()) return;
   auto& o = server_.opts();
-  if (!connected_ && !auth_pending_ && server_.auth().required() && now - started_ > o.auth_timeout) {
+  if (!connected_ && !auth_pending_ && server_.auth()->required() && now - started_ > o.auth_timeout) {
     send_error(err::authentication_timeout);
     close(close_reason::auth_timeout);
     return;
@@ -700,8 +765,7 @@ void client_connection::housekeeping(clock::time_point now) {
   {
     std::unique_lock lock(out_mutex_);
     if (write_blocked_ && now - blocked_since_ > o.write_deadline) {
-      closing_ = true;
-      out_.clear();
+      discard_output_locked();
       lock.unlock();
       server_.counters().slow_consumers++;
       spdlog::info("{} - cid:{} - Slow Consumer Detected: WriteDeadline of {}ms exceeded", remote_, id_,

@@ -1,14 +1,22 @@
 #pragma once
-// One client connection: its socket, protocol parser, subscriptions and outbound
-// buffer. Created by the listener on one I/O loop and read only by that loop's thread.
-// Other loops' threads deliver into it: they append to the outbound buffer and may
-// write the socket, both under out_mutex_. Closing happens on the owning loop.
+// One client connection, as a protocol session: CONNECT/SUB/UNSUB/PUB/PING rules,
+// authentication, permissions and subscriptions, fed the bytes its transport reads
+// (feed()). Three parts, one job each:
+//   - the transport (io/transport.hpp): plain TCP now, TLS next; reads and writes;
+//   - this session: parses input, applies the protocol rules, publishes through the
+//     router, and is the receiver (receiver.hpp) the router delivers this client's
+//     messages to;
+//   - the outbound side: a platform::outbound_buffer under out_mutex_, written by
+//     flush() without holding the lock across the write (a flushing flag keeps it to
+//     one writer at a time, as nats-server's flushOutbound does).
+// Threads: created by the listener on one I/O loop and read only by that loop's
+// thread. Other loops' threads deliver into it (append under out_mutex_) and may flush
+// it when the transport allows writes from any thread; otherwise the owning loop does
+// (client_connection::flush()). Closing happens on the owning loop.
 // Its control-plane face is a connection actor (connection_actor.hpp), reached through
 // actor_; the data path never goes through an actor.
 // Lifetime: shared_ptr; subscriptions and match results keep it alive after close
-// (with the socket closed and buffers freed) until the last result referring to it goes.
-#include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
+// (with the transport closed and buffers freed) until the last result referring to it goes.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -18,10 +26,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include <asio/steady_timer.hpp>
 #include <absl/container/flat_hash_set.h>
 
 #include "actors/account.hpp"
 #include "actors/close_reason.hpp"
+#include "actors/io/transport.hpp"
+#include "actors/receiver.hpp"
+#include "actors/router.hpp"
 #include "libplatform/absl_key.hpp"
 #include "libplatform/match_cache.hpp"
 #include "libplatform/outbound_buffer.hpp"
@@ -53,8 +65,10 @@ struct client_options {
   std::string name, lang, version;
 };
 
-class client_connection final : public platform::subscriber,
+class client_connection final : public receiver,
+                                public publisher,
                                 public platform::protocol::parser_handler,
+                                public io::transport_handler,
                                 public std::enable_shared_from_this<client_connection> {
  public:
   using clock = std::chrono::steady_clock;
@@ -62,13 +76,24 @@ class client_connection final : public platform::subscriber,
   // for it (stall_then_read()).
   static constexpr std::chrono::milliseconds stall_patience{1000};
 
-  client_connection(server_core& server, io::event_loop& loop, asio::ip::tcp::socket socket, uint64_t id);
+  client_connection(server_core& server, io::event_loop& loop, std::unique_ptr<io::transport> transport,
+                    uint64_t id);
   ~client_connection() override;
 
   // Loop thread: sends INFO and starts reading.
   void start();
+  // Loop thread: processes bytes as if the transport had just read them (one read
+  // batch: the receivers it fed are flushed at the end). Returns false once the
+  // session stopped (closed, or waiting for a password check). The transport's reads
+  // come through here; tests feed a session directly.
+  bool feed(const char* data, size_t len);
   // Loop thread: closes with a reason; queued output (an -ERR) is flushed first.
   void close(close_reason why);
+  // Loop thread: CONNECT was accepted.
+  bool logged_in() const noexcept { return connected_; }
+  // Loop thread: the login no longer holds (a reload removed or changed the user or
+  // the account): -ERR 'Authorization Violation' and close.
+  void revoke();
   // Any thread: asks the owning loop to close the connection.
   void close_async(close_reason why);
 
@@ -81,13 +106,27 @@ class client_connection final : public platform::subscriber,
   // reached, and sets `last` when this message is the one that reaches it.
   size_t enqueue_msg(std::string_view subject, platform::subscription& sub, std::string_view reply,
                      int64_t header_len, std::string_view body, bool& last);
-  // Any thread: writes what is pending without blocking; arms a write wait if the
-  // socket is full.
-  void flush();
-  size_t pending_bytes();
+  // receiver: the router hands this client a message (echo, delivery permissions,
+  // auto-unsubscribe, then enqueue_msg and schedule_flush).
+  size_t deliver(router::context& ctx, const platform::subscription_ptr& sub,
+                 const platform::protocol::message_args& m) override;
+  // Writes what is pending without blocking; arms a write wait if the socket is full.
+  // From the owning loop, or any thread when the transport allows it; otherwise it
+  // asks the owning loop to flush (see io/transport.hpp).
+  void flush() override;
   // Far enough behind that its producers should wait for it, and still making progress
   // (see event_loop::flush_pending and stall_then_read()).
-  bool backed_up();
+  bool backed_up() override;
+  io::event_loop* home_loop() noexcept override { return &loop_; }
+  size_t pending_bytes();
+
+  // publisher
+  platform::match_cache& cache_for(const account& a) override;
+  client_connection* as_client() noexcept override { return this; }
+
+  // transport_handler (owning loop)
+  void on_readable(const std::error_code& ec) override;
+  void on_writable(const std::error_code& ec) override;
 
   // Loop thread: the periodic check for pings, auth and write deadlines.
   void housekeeping(clock::time_point now);
@@ -103,30 +142,22 @@ class client_connection final : public platform::subscriber,
   uint64_t id() const noexcept { return id_; }
   const client_options& options() const noexcept { return opts_; }
   account& acc() noexcept { return *account_; }
+  const account_ptr& acc_ptr() const noexcept { return account_; }
   io::event_loop& loop() noexcept { return loop_; }
   platform::match_cache& cache() noexcept { return cache_; }
-  // The cache for matches in another account (import hops), keyed by that account.
-  platform::match_cache& cache_for(const account& a);
   // This client described for latency reports (client_info_json), in the account it
-  // was last described for. Loop thread only.
+  // was last described for (by account id). Loop thread only.
   struct info_json_slot {
-    const account* acc = nullptr;
+    uint64_t acc = 0;
     std::shared_ptr<const std::string> json;
   };
   info_json_slot& info_json_cache() noexcept { return info_json_; }
   bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
-  const std::string& remote_ip() const noexcept { return ip_; }
+  const std::string& remote_ip() const noexcept { return transport_->remote_ip(); }
   const std::string& user_name() const noexcept;
+  // The user record this client logged in with (null: no auth, or a token).
+  const std::shared_ptr<const user_record>& user() const noexcept { return user_; }
   std::chrono::system_clock::time_point started_at() const noexcept { return started_wall_; }
-  // Loop-local mark so a receiver is added to a loop's pending set once per batch; one
-  // slot per loop (event_loop::max_loops, checked there).
-  uint64_t flush_mark[8] = {};
-
-  // Delivery-time checks some users need (a sub deny list, allow_responses).
-  bool has_delivery_filter() const noexcept { return delivery_filter_; }
-  // Any thread: false when the message must not be delivered here; records the reply
-  // subject for allow_responses.
-  bool accepts_delivery(std::string_view subject, std::string_view reply);
 
   // Any thread: removes a subscription from this client and the subject index (it
   // reached its auto-unsubscribe limit, or was unsubscribed). Idempotent: the first
@@ -140,43 +171,52 @@ class client_connection final : public platform::subscriber,
   size_t subscription_count();
 
  private:
-  void on_readable(const std::error_code& ec);
   void read_some();
   bool process_input(const char* data, size_t len);
+  // Any thread: false when the message must not be delivered here (a sub deny list);
+  // records the reply subject for allow_responses.
+  bool accepts_delivery(std::string_view subject, std::string_view reply);
   void arm_read();
   void arm_write();
   void stall_then_read();
   // After input was processed (a read, or bytes replayed after a password check): flush
-  // every receiver once, then publish the batch's latency reports and flush again.
-  // Backed-up receivers go to `backed`, if given (see event_loop::flush_pending).
-  bool end_batch(std::vector<std::shared_ptr<client_connection>>* backed);
+  // every receiver the batch fed, once. Backed-up receivers go to `backed`, if given
+  // (see event_loop::flush_pending).
+  bool end_batch(std::vector<receiver_ptr>* backed);
   void send_error(platform::protocol::err e);
   void send_error_text(std::string_view text);
   void send_ok();
-  bool flush_locked();  // out_mutex_ held
+  void mark_pending();  // this client has protocol output: flush it with the batch
+  // Writes the outbound buffer; `lock` holds out_mutex_ and is released around each
+  // writev (flushing_ keeps other writers out), then held again on return.
+  void write_out(std::unique_lock<std::mutex>& lock);
+  // out_mutex_ held: drop what is queued and take no more (slow consumer, broken pipe);
+  // a writer in progress frees the buffer when it is done.
+  void discard_output_locked();
   size_t appended_locked(size_t payload_bytes, bool is_message);  // out_mutex_ held
   bool auth_violation();
   // CONNECT, once credentials are known good: binds the account and applies limits.
-  bool finish_connect(const user_record* user, account* acc);
+  bool finish_connect(std::shared_ptr<const user_record> user, account_ptr acc);
   // A CONNECT on a connection that is already logged in: it must prove the same
   // identity again (nats-server re-authenticates every CONNECT).
-  bool confirm_reconnect(const user_record* user, account* acc);
+  bool confirm_reconnect(const std::shared_ptr<const user_record>& user, const account_ptr& acc);
   bool allowed_to_publish(std::string_view subject);
   int64_t max_subscriptions() const;
 
   server_core& server_;
   io::event_loop& loop_;
-  asio::ip::tcp::socket socket_;
-  int fd_;
+  std::unique_ptr<io::transport> transport_;
   uint64_t id_;
-  std::string remote_, ip_;
-  account* account_;
-  const user_record* user_ = nullptr;
+  const std::string& remote_;  // the transport's "ip:port", for log lines
+  account_ptr account_;
+  std::shared_ptr<const user_record> user_;
   std::shared_ptr<const permission_set> perms_;
   client_options opts_;
   platform::protocol::server_parser parser_;
   platform::match_cache cache_;
-  std::unordered_map<const account*, platform::match_cache> foreign_caches_;
+  // Caches for other accounts (import hops), by account id: ids are never reused, so an
+  // account removed at run time cannot be confused with a new one.
+  std::unordered_map<uint64_t, platform::match_cache> foreign_caches_;
   std::unordered_map<std::string, bool> publish_decisions_;  // per-connection permission cache
   std::shared_ptr<actor_handle> actor_;
   info_json_slot info_json_;
@@ -189,7 +229,7 @@ class client_connection final : public platform::subscriber,
   int pings_out_ = 0;
   int stall_rounds_ = 0;
   // Receivers this producer waits for while they drain (stall_then_read()).
-  std::vector<std::shared_ptr<client_connection>> waiting_on_;
+  std::vector<receiver_ptr> waiting_on_;
   std::string deferred_input_;  // bytes that arrived behind a CONNECT being verified
   clock::time_point started_, last_read_, next_ping_;
   std::chrono::system_clock::time_point started_wall_;
@@ -214,8 +254,11 @@ class client_connection final : public platform::subscriber,
 
   std::mutex out_mutex_;  // guards everything below
   platform::outbound_buffer out_;
+  bool flushing_ = false;  // a writer is in writev with the lock released
   bool write_blocked_ = false;
   bool closing_ = false;  // no more appends (slow consumer or closing)
+  bool discard_ = false;  // drop the output instead of writing it
+  bool transport_closed_ = false;
   clock::time_point blocked_since_;
   // Bytes written to the socket so far (written under out_mutex_). Producers that wait
   // for this reader compare it across their checks to tell a slow reader from a
@@ -224,6 +267,8 @@ class client_connection final : public platform::subscriber,
   std::atomic<uint64_t> progress_seen_{0};   // written_ as a producer last saw it
   std::atomic<int64_t> progress_seen_at_{0};  // when it last changed (steady clock, ns)
   std::atomic<bool> closed_{false};
+  // A flush was posted to the owning loop and has not run yet (owner-only writes).
+  std::atomic<bool> owner_flush_posted_{false};
 };
 
 }  // namespace actors

@@ -27,8 +27,8 @@ std::shared_ptr<const std::string> client_info_json(client_connection* c, const 
                                                     const std::string& server_name) {
   if (!c) return std::make_shared<const std::string>(client_info(nullptr, acc, server_name).dump());
   auto& slot = c->info_json_cache();
-  if (!slot.json || slot.acc != &acc) {
-    slot.acc = &acc;
+  if (!slot.json || slot.acc != acc.id()) {
+    slot.acc = acc.id();
     slot.json = std::make_shared<const std::string>(client_info(c, acc, server_name).dump());
   }
   return slot.json;

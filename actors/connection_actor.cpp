@@ -9,6 +9,7 @@
 #include "actors/atoms.hpp"
 #include "actors/client_connection.hpp"
 #include "actors/client_info.hpp"
+#include "actors/internal_client.hpp"
 #include "libplatform/random_token.hpp"
 #include "libplatform/accounts/auth_config.hpp"
 #include "libplatform/time_format.hpp"
@@ -75,12 +76,20 @@ caf::behavior password_verifier(caf::event_based_actor*, int /*id*/) {
   };
 }
 
+// The actor of one internal client (internal_client.hpp): drains its inbox when woken.
+// Holds the client weakly; the client's waker holds the actor, and close() stops it.
+caf::behavior internal_client_actor(caf::event_based_actor* self, std::weak_ptr<internal_client> c) {
+  return {
+      [=](drain_atom) {
+        if (auto client = c.lock()) client->drain();
+      },
+  };
+}
+
 class actor_control_plane final : public control_plane {
  public:
-  actor_control_plane(caf::actor_system& sys, std::map<std::string, caf::actor> accounts, caf::actor server,
-                      std::string server_name, std::string server_id)
+  actor_control_plane(caf::actor_system& sys, caf::actor server, std::string server_name, std::string server_id)
       : sys_(sys),
-        accounts_(std::move(accounts)),
         server_(std::move(server)),
         server_name_(std::move(server_name)),
         server_id_(std::move(server_id)) {
@@ -96,8 +105,7 @@ class actor_control_plane final : public control_plane {
   void client_connected(const std::shared_ptr<client_connection>& c) override {
     auto a = sys_.spawn(connection_actor, c, server_name_);
     c->set_actor(std::make_shared<actor_handle>(actor_handle{a}));
-    auto it = accounts_.find(c->acc().name());
-    if (it != accounts_.end()) caf::anon_send(it->second, register_atom::value, c->id(), a);
+    if (auto& ref = c->acc().actor) caf::anon_send(ref->self, register_atom::value, c->id(), a);
     publish_event(*c, "CONNECT", "io.nats.server.advisory.v1.client_connect", nullptr);
   }
 
@@ -107,12 +115,17 @@ class actor_control_plane final : public control_plane {
   }
 
   void release_subscriptions(account& acc, std::vector<platform::subscription_ptr> subs) override {
-    auto it = accounts_.find(acc.name());
-    if (it == accounts_.end()) {
+    if (!acc.actor) {
       acc.subjects().remove_all(subs);
       return;
     }
-    actors::release_subscriptions(it->second, std::move(subs));
+    actors::release_subscriptions(acc.actor->self, std::move(subs));
+  }
+
+  void start_internal_client(const std::shared_ptr<internal_client>& c) override {
+    auto a = sys_.spawn(internal_client_actor, std::weak_ptr<internal_client>(c));
+    c->set_waker([a] { caf::anon_send(a, drain_atom::value); });
+    c->set_stopper([a] { caf::anon_send_exit(a, caf::exit_reason::user_shutdown); });
   }
 
   void verify_password(std::string stored, std::string given, std::function<void(bool)> done) override {
@@ -142,7 +155,6 @@ class actor_control_plane final : public control_plane {
   }
 
   caf::actor_system& sys_;
-  std::map<std::string, caf::actor> accounts_;
   caf::actor server_;
   std::string server_name_, server_id_;
   std::vector<caf::actor> verifiers_;
@@ -152,12 +164,9 @@ class actor_control_plane final : public control_plane {
 
 }  // namespace
 
-std::unique_ptr<control_plane> make_actor_control_plane(caf::actor_system& sys,
-                                                        std::map<std::string, caf::actor> accounts,
-                                                        caf::actor server, std::string server_name,
-                                                        std::string server_id) {
-  return std::make_unique<actor_control_plane>(sys, std::move(accounts), std::move(server), std::move(server_name),
-                                               std::move(server_id));
+std::unique_ptr<control_plane> make_actor_control_plane(caf::actor_system& sys, caf::actor server,
+                                                        std::string server_name, std::string server_id) {
+  return std::make_unique<actor_control_plane>(sys, std::move(server), std::move(server_name), std::move(server_id));
 }
 
 }  // namespace actors

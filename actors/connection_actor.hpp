@@ -22,11 +22,9 @@ namespace actors {
 
 class client_connection;
 
-// `accounts` maps account names to account actors; `server` receives
-// (event_atom, subject, json) for $SYS events.
-std::unique_ptr<control_plane> make_actor_control_plane(caf::actor_system& sys,
-                                                        std::map<std::string, caf::actor> accounts,
-                                                        caf::actor server, std::string server_name,
-                                                        std::string server_id);
+// `server` receives (event_atom, subject, json) for $SYS events. Account actors are
+// reached through account::actor.
+std::unique_ptr<control_plane> make_actor_control_plane(caf::actor_system& sys, caf::actor server,
+                                                        std::string server_name, std::string server_id);
 
 }  // namespace actors

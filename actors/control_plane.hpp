@@ -13,6 +13,7 @@ namespace actors {
 
 class client_connection;
 class account;
+class internal_client;
 
 class control_plane {
  public:
@@ -29,6 +30,9 @@ class control_plane {
   // background (they are already marked closed, so nothing is delivered to them), so
   // the closing connection's loop does not stall on a huge removal.
   virtual void release_subscriptions(account& acc, std::vector<platform::subscription_ptr> subs) = 0;
+  // Gives an internal client an actor of its own that drains its inbox when woken
+  // (internal_client_actor.cpp). The actor quits once the client is closed and gone.
+  virtual void start_internal_client(const std::shared_ptr<internal_client>& c) = 0;
 };
 
 }  // namespace actors

@@ -1,23 +1,28 @@
 #pragma once
-// A subscription owned by the server rather than a client: service and stream imports,
-// response routing, system services. The router calls deliver() in the publisher's
-// thread, as part of the same delivery; implementations must be thread-safe and must
-// not block.
+// A forwarder: a receiver that re-routes a message in place, in the publisher's thread,
+// as part of the same delivery: service and stream imports and response routes
+// (imports.cpp). Its subscriptions are marked `internal` so the router bounds the hops
+// (router::context::max_depth) and holds match results by pointer while it runs.
+// Implementations must be thread-safe and must not block. Work that must not happen
+// on the data path (building a latency report) goes to an internal client's inbox
+// (internal_client.hpp).
 #include <cstddef>
 
+#include "actors/receiver.hpp"
 #include "actors/router.hpp"
 #include "libplatform/sublist.hpp"
 
 namespace actors {
 
-class internal_subscriber : public platform::subscriber {
+class account;
+
+class internal_subscriber : public receiver {
  public:
-  // Returns how many client subscriptions finally received the message.
-  virtual size_t deliver(router::context& ctx, const platform::protocol::message_args& m) = 0;
+  using receiver::receiver;
 };
 
-// Creates and indexes an internal subscription in `acc` on `subject`.
-platform::subscription_ptr add_internal_subscription(class account& acc, std::string_view subject,
+// Creates and indexes a forwarder's subscription in `acc` on `subject`.
+platform::subscription_ptr add_internal_subscription(account& acc, std::string_view subject,
                                                      std::shared_ptr<internal_subscriber> owner);
 
 }  // namespace actors

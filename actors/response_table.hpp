@@ -21,15 +21,14 @@ class account;
 
 // What a sampled request remembers for its latency report.
 struct latency_sample {
-  const std::string* subject = nullptr;  // where the report is published, in the exporter (the
-                                         // export's own string: imports live as long as the server)
+  std::shared_ptr<const std::string> subject;  // where the report is published, in the exporter
   std::shared_ptr<const std::string> requestor_json;  // {"acc":..,"name":..,...}, shared per connection
   std::chrono::system_clock::time_point start;
   std::chrono::steady_clock::time_point forwarded;
 };
 
 struct pending_response {
-  account* requester = nullptr;
+  std::weak_ptr<account> requester;  // the account may be removed while the request is out
   std::string reply;  // the requester's own reply subject
   platform::accounts::response_type type = platform::accounts::response_type::singleton;
   std::chrono::nanoseconds threshold{};

@@ -1,13 +1,18 @@
 #pragma once
 // The publish path after parsing: match the subject in an account's subject index
-// (through the publisher's match cache), append the message to each receiver's
-// outbound buffer, and mark each receiver for one flush at the end of the read batch.
+// (through the publisher's match cache), hand the message to each matching receiver
+// (receiver.hpp), and have each receiver flushed once at the end of the read batch.
 // No parsing here, no allocation per message on the client-to-client path, no actor
-// messages. Internal subscriptions (imports, system services) are called in place and
-// may deliver into other accounts, bounded by max_depth.
+// messages. Forwarders (imports, response routes) re-route in place and may deliver
+// into other accounts, bounded by max_depth.
 #include <cstddef>
+#include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
+#include "actors/receiver.hpp"
+#include "libplatform/match_cache.hpp"
 #include "libplatform/protocol/parser.hpp"
 
 namespace actors {
@@ -17,13 +22,27 @@ namespace io {
 class event_loop;
 }
 
+// Whoever publishes: a client session or an internal client. Owns the match caches its
+// deliveries use and is used from one thread at a time (its loop, or its actor).
+class publisher {
+ public:
+  virtual ~publisher() = default;
+  // The match cache for account `a` (import hops cache per account they reach).
+  virtual platform::match_cache& cache_for(const account& a) = 0;
+  // The client behind this publisher, if it is one (latency reports describe it).
+  virtual client_connection* as_client() noexcept { return nullptr; }
+};
+
 namespace router {
 
 struct context {
-  client_connection* from = nullptr;  // the publishing client, if any
-  io::event_loop* loop = nullptr;     // the loop running this delivery; null: flush at once
-  int depth = 0;                      // import hops so far
-  bool clients_only = false;          // set by a stream import: deliver to clients only
+  publisher* from = nullptr;        // who published, if anyone
+  io::event_loop* loop = nullptr;   // the I/O loop running this delivery, if any
+  // Off the I/O loops (an actor publishing): the receivers to flush afterwards, by
+  // their home loops (flush_later()). Null, with no loop: flush at once.
+  std::vector<receiver_ptr>* flush_list = nullptr;
+  int depth = 0;                    // import hops so far
+  bool clients_only = false;        // set by a stream import: deliver to clients only
   // A request crosses at most this many service imports (and a response as many
   // response routes); past it the request has no responders. nats-server 2.9.10 answers
   // through 8 chained service imports and not through 10 or more. Stream imports do
@@ -31,17 +50,21 @@ struct context {
   static constexpr int max_depth = 8;
 };
 
-// Delivers a message published by `from` in its account. Returns how many client
+// A receiver took a message: flush it at the end of this delivery's batch (the loop's
+// pending set), or collect it for flush_later(), or flush it at once.
+void schedule_flush(context& ctx, const platform::subscription& sub, receiver& r);
+
+// Flushes receivers collected off the I/O loops: one post to each home loop that has
+// some (a TLS connection may only be written by its own loop), the others at once.
+void flush_later(std::vector<receiver_ptr>& list);
+
+// Delivers a message published by a client in its account. Returns how many client
 // subscriptions received it. Sends the no-responders status back to `from` when the
 // message has a reply subject, nobody received it and `from` asked for no_responders.
 size_t deliver(client_connection& from, const platform::protocol::message_args& m);
 
-// Delivers within any account (import hops, server-originated messages).
+// Delivers within any account (import hops, internal clients).
 size_t deliver_in(account& acc, context& ctx, const platform::protocol::message_args& m);
-
-// A message the server itself publishes (events, system replies), from any thread.
-size_t publish_internal(account& acc, std::string_view subject, std::string_view payload,
-                        std::string_view reply = {});
 
 }  // namespace router
 }  // namespace actors

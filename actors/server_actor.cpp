@@ -9,8 +9,9 @@
 #include "actors/account_actor.hpp"
 #include "actors/atoms.hpp"
 #include "actors/connection_actor.hpp"
-#include "actors/internal_subscriber.hpp"
+#include "actors/internal_client.hpp"
 #include "actors/server_core.hpp"
+#include "libplatform/config/load_options.hpp"
 #include "libplatform/memory.hpp"
 #include "libplatform/time_format.hpp"
 
@@ -18,48 +19,30 @@ namespace actors {
 
 namespace {
 
-// $SYS.REQ.SERVER.PING and friends: handed to the server actor, answered from there.
-// Bounded: at most max_in_flight requests wait in the actor's mailbox; the rest are
-// dropped (the requester times out), so a flood of pings cannot grow memory.
-class system_request final : public internal_subscriber {
- public:
-  static constexpr int max_in_flight = 1024;
-  system_request(caf::actor server, std::shared_ptr<std::atomic<int>> in_flight)
-      : server_(std::move(server)), in_flight_(std::move(in_flight)) {}
-  size_t deliver(router::context&, const platform::protocol::message_args& m) override {
-    if (m.reply.empty()) return 0;
-    if (in_flight_->fetch_add(1, std::memory_order_relaxed) >= max_in_flight) {
-      in_flight_->fetch_sub(1, std::memory_order_relaxed);
-      return 1;  // taken, but shed
-    }
-    caf::anon_send(server_, sysreq_atom::value, std::string(m.subject), std::string(m.reply));
-    return 1;
-  }
-
- private:
-  caf::actor server_;
-  std::shared_ptr<std::atomic<int>> in_flight_;
-};
-
 struct server_state {
   platform::config::server_options opts;
   platform::accounts::auth_config auth;
   std::unique_ptr<server_core> core;
   std::unique_ptr<control_plane> control;
-  std::map<std::string, caf::actor> accounts;
+  // The server's own client in the system account: answers $SYS.REQ.SERVER.PING and
+  // publishes $SYS events. Its inbox is drained by this actor (drain_atom).
+  internal_client_ptr sys_client;
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
   uint64_t sweeps = 0;
   platform::memory::scavenger scavenger;
-  // System requests sent to this actor and not answered yet (system_request).
-  std::shared_ptr<std::atomic<int>> sysreq_in_flight = std::make_shared<std::atomic<int>>(0);
   static inline const char* name = "server";
 };
+
+// At most this many system requests wait in the server's inbox; the rest are dropped
+// (the requester times out), so a flood of pings cannot grow memory.
+constexpr inbox_limits system_inbox{1024, 4u << 20};
 
 nlohmann::json statsz(server_state& st) {
   auto& core = *st.core;
   auto& c = core.counters();
+  auto accounts = core.accounts().all();
   size_t subs = 0;
-  for (auto& [name, acc] : core.accounts()) subs += acc->subjects().count();
+  for (auto& acc : accounts) subs += acc->subjects().count();
   nlohmann::json j;
   j["server"] = {{"name", core.server_name()},
                  {"host", core.opts().host},
@@ -70,10 +53,63 @@ nlohmann::json statsz(server_state& st) {
                  {"cores", std::thread::hardware_concurrency()},
                  {"connections", c.current_connections.load()},
                  {"total_connections", c.total_connections.load()},
-                 {"active_accounts", core.accounts().size()},
+                 {"active_accounts", accounts.size()},
                  {"subscriptions", subs},
                  {"slow_consumers", c.slow_consumers.load()}};
   return j;
+}
+
+// Builds or moves the accounts to `auth`; new accounts get their actor before clients
+// can reach them, removed ones lose theirs.
+account_registry::changes configure(caf::stateful_actor<server_state>* self, const platform::accounts::auth_config& auth) {
+  auto changes = self->state.core->configure(auth, [self](const account_ptr& acc) {
+    acc->actor = std::make_shared<account_actor_ref>(account_actor_ref{spawn_account_actor(self->system(), acc)});
+  });
+  for (auto& acc : changes.removed)
+    if (acc->actor) self->send_exit(acc->actor->self, caf::exit_reason::user_shutdown);
+  return changes;
+}
+
+// Re-reads the configuration file and applies its accounts and users (the other
+// options need a restart). Returns an error text, or empty.
+std::string reload(caf::stateful_actor<server_state>* self) {
+  auto& st = self->state;
+  if (st.opts.config_file.empty()) return "no configuration file to reload";
+  platform::accounts::auth_config next;
+  try {
+    auto root = platform::config::parse_file(st.opts.config_file);
+    platform::config::server_options opts;
+    platform::config::load_options(root, opts);  // refuses a file the server would not start with
+    next = platform::accounts::load_auth_config(root);
+  } catch (const std::exception& e) {
+    return std::string("configuration error: ") + e.what();
+  }
+  if (next.system_account != st.auth.system_account)
+    return "system_account cannot change on reload (restart the server)";
+  auto changes = configure(self, next);
+  st.auth = std::move(next);
+  spdlog::info("Reloaded {}: {} account(s) added, {} removed, {} rewired; {} user(s)", st.opts.config_file,
+               changes.added.size(), changes.removed.size(), changes.rewired.size(), st.auth.users.size());
+  return {};
+}
+
+// Stops the core (closing every connection) and the accounts' actors. An account and
+// its actor refer to each other until then.
+void shut_down(caf::stateful_actor<server_state>* self) {
+  auto& st = self->state;
+  if (st.sys_client) st.sys_client->close();
+  st.sys_client.reset();
+  std::vector<account_ptr> accounts;
+  if (st.core) {
+    accounts = st.core->accounts().all();
+    st.core->stop();
+  }
+  st.core.reset();
+  st.control.reset();
+  for (auto& acc : accounts) {
+    if (acc->actor) self->send_exit(acc->actor->self, caf::exit_reason::user_shutdown);
+    acc->actor.reset();
+  }
 }
 
 caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::config::server_options opts,
@@ -84,18 +120,24 @@ caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::co
       [=](start_atom) -> std::string {
         auto& st = self->state;
         if (st.core) return "already started";
-        st.core = std::make_unique<server_core>(st.opts, st.auth);
-        for (auto& [name, acc] : st.core->accounts()) st.accounts[name] = spawn_account_actor(self->system(), acc);
-        st.control = make_actor_control_plane(self->system(), st.accounts, caf::actor_cast<caf::actor>(self),
+        st.core = std::make_unique<server_core>(st.opts);
+        st.control = make_actor_control_plane(self->system(), caf::actor_cast<caf::actor>(self),
                                               st.core->server_name(), st.core->server_id());
         st.core->set_control(st.control.get());
-        auto sys_acc = st.core->system_account();
-        auto handler = std::make_shared<system_request>(caf::actor_cast<caf::actor>(self), st.sysreq_in_flight);
-        for (auto subject : {"$SYS.REQ.SERVER.PING", "$SYS.REQ.SERVER.PING.STATSZ"})
-          sys_acc->keep(add_internal_subscription(*sys_acc, subject, handler));
+        configure(self, st.auth);
+        st.sys_client = std::make_shared<internal_client>(receiver::kind::system, st.core->system_account(),
+                                                          "$SYS server", system_inbox);
+        st.sys_client->set_waker([addr = caf::actor_cast<caf::actor_addr>(self)] {
+          if (auto me = caf::actor_cast<caf::actor>(addr)) caf::anon_send(me, drain_atom::value);
+        });
+        for (auto subject : {"$SYS.REQ.SERVER.PING", "$SYS.REQ.SERVER.PING.STATSZ"}) {
+          st.sys_client->subscribe(subject, [self](internal_client& c, const inbound_msg& m) {
+            if (!m.reply.empty() && self->state.core) c.publish(m.reply, {}, {}, statsz(self->state).dump());
+          });
+        }
         auto err = st.core->start();
         if (!err.empty()) {
-          st.core.reset();
+          shut_down(self);
           return err;
         }
         if (st.auth.auth_required())
@@ -106,19 +148,23 @@ caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::co
         self->delayed_send(self, std::chrono::seconds(1), sweep_atom::value);
         return {};
       },
-      [=](event_atom, const std::string& subject, const std::string& json) {
-        if (auto& core = self->state.core) router::publish_internal(*core->system_account(), subject, json);
+      [=](drain_atom) {
+        if (auto& c = self->state.sys_client) c->drain();
       },
-      [=](sysreq_atom, const std::string&, const std::string& reply) {
-        self->state.sysreq_in_flight->fetch_sub(1, std::memory_order_relaxed);
-        if (auto& core = self->state.core)
-          router::publish_internal(*core->system_account(), reply, statsz(self->state).dump());
+      [=](event_atom, const std::string& subject, const std::string& json) {
+        if (auto& c = self->state.sys_client) c->publish(subject, {}, {}, json);
+      },
+      [=](reload_atom) -> std::string {
+        if (!self->state.core) return "not running";
+        auto err = reload(self);
+        if (!err.empty()) spdlog::error("Reload failed, the running configuration is unchanged: {}", err);
+        return err;
       },
       [=](sweep_atom) {
         auto& core = self->state.core;
         if (!core) return;
         auto now = std::chrono::steady_clock::now();
-        for (auto& [name, acc] : core->accounts()) acc->responses().expire(now);
+        for (auto& acc : core->accounts().all()) acc->responses().expire(now);
         // Every 5 s: memory freed by a burst and unused since goes back to the kernel.
         if (++self->state.sweeps % 5 == 0 && self->state.scavenger.check())
           spdlog::debug("Returned free memory to the system");
@@ -129,16 +175,12 @@ caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::co
         return statsz(self->state).dump();
       },
       [=](account_atom, const std::string& name) -> caf::actor {
-        auto it = self->state.accounts.find(name);
-        return it == self->state.accounts.end() ? caf::actor{} : it->second;
+        if (!self->state.core) return {};
+        auto acc = self->state.core->accounts().find(name);
+        return acc && acc->actor ? acc->actor->self : caf::actor{};
       },
       [=](stop_atom) -> bool {
-        auto& st = self->state;
-        if (st.core) st.core->stop();
-        st.core.reset();
-        st.control.reset();
-        for (auto& [name, a] : st.accounts) self->send_exit(a, caf::exit_reason::user_shutdown);
-        st.accounts.clear();
+        shut_down(self);
         self->quit();
         return true;
       },

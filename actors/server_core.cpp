@@ -9,6 +9,7 @@
 
 #include "actors/client_connection.hpp"
 #include "actors/control_plane.hpp"
+#include "actors/io/tcp_transport.hpp"
 #include "libplatform/random_token.hpp"
 
 namespace actors {
@@ -24,20 +25,36 @@ constexpr const char* compatible_nats_version = "2.10.0";
 
 }  // namespace
 
-server_core::server_core(platform::config::server_options opts, const platform::accounts::auth_config& auth)
+server_core::server_core(platform::config::server_options opts)
     : opts_(std::move(opts)), server_id_(random_server_id()) {
   server_name_ = opts_.server_name.empty() ? server_id_ : opts_.server_name;
-  accounts_ = make_accounts(auth);
-  global_ = accounts_.at(global_account_name);
-  system_ = accounts_.at(auth.system_account);
-  wire_imports(auth, accounts_, server_name_);
-  auth_ = authenticator(auth, accounts_);
 }
 
 server_core::~server_core() {
   stop();
   // Imports hold subscriptions across accounts: release them explicitly.
-  for (auto& [name, acc] : accounts_) acc->clear();
+  accounts_.clear();
+}
+
+account_registry::changes server_core::configure(const platform::accounts::auth_config& cfg,
+                                                 const std::function<void(const account_ptr&)>& on_added) {
+  auto changes = accounts_.apply(cfg, server_name_, control_, on_added);
+  auto table = std::make_shared<const authenticator>(cfg, accounts_);
+  {
+    std::lock_guard lock(auth_mutex_);
+    auth_ = table;
+  }
+  // Logins that no longer hold: closed on their own loops. A connection that is still
+  // in CONNECT (or a password check) meets the new table when it gets there.
+  for (auto& l : loops_) {
+    l->post([&l = *l, table] {
+      for (auto& c : l.connections()) {
+        if (!c->logged_in() || table->still_valid(c->user().get(), c->acc())) continue;
+        c->revoke();
+      }
+    });
+  }
+  return changes;
 }
 
 std::string server_core::start() {
@@ -77,7 +94,7 @@ void server_core::accept_next() {
       counters_.total_connections++;
       counters_.current_connections++;
       uint64_t id = ++next_client_id_;
-      auto conn = std::make_shared<client_connection>(*this, target, std::move(s), id);
+      auto conn = std::make_shared<client_connection>(*this, target, std::make_unique<io::tcp_transport>(std::move(s)), id);
       target.post([conn] { conn->start(); });
     } else if (ec == asio::error::operation_aborted) {
       return;
@@ -144,7 +161,7 @@ std::string server_core::info_line(uint64_t client_id, const std::string& client
   j["port"] = bound_port_;
   j["headers"] = opts_.header_support;
   j["max_payload"] = opts_.max_payload;
-  if (auth_.advertise_auth_required()) j["auth_required"] = true;
+  if (auth()->advertise_auth_required()) j["auth_required"] = true;
   j["client_id"] = client_id;
   j["client_ip"] = client_ip;
   return "INFO " + j.dump() + "\r\n";

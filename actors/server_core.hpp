@@ -1,8 +1,8 @@
 #pragma once
-// The non-actor core of a running server: options, accounts, the authenticator, I/O
-// loops and the listener. Owned by the server actor, which starts and stops it; read
-// by connections on every loop (options, accounts and users do not change while
-// running).
+// The non-actor core of a running server: options, the account registry, the
+// authenticator, I/O loops and the listener. Owned by the server actor, which starts,
+// reloads and stops it; read by connections on every loop. Options do not change while
+// running; accounts and users change with a configuration reload (reload()).
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
@@ -11,9 +11,11 @@
 #include <string>
 #include <vector>
 
+#include <mutex>
+
 #include "actors/account.hpp"
+#include "actors/account_registry.hpp"
 #include "actors/authenticator.hpp"
-#include "actors/imports.hpp"
 #include "actors/io/event_loop.hpp"
 #include "libplatform/accounts/auth_config.hpp"
 #include "libplatform/config/server_options.hpp"
@@ -31,12 +33,18 @@ struct server_counters {
 
 class server_core {
  public:
-  // Builds the accounts, their imports and the user table from a validated config.
-  server_core(platform::config::server_options opts, const platform::accounts::auth_config& auth);
+  // Keeps a validated config; the accounts are built by configure().
+  server_core(platform::config::server_options opts);
   ~server_core();
 
-  // Must be set before start().
+  // Must be set before configure() and start().
   void set_control(control_plane* cp) { control_ = cp; }
+  // Server actor: builds or moves the accounts, their imports and the user table to a
+  // validated config. Clients whose login no longer holds (user removed or changed,
+  // account removed) are disconnected with an authorization violation. `on_added`
+  // runs for each new account before clients can reach it.
+  account_registry::changes configure(const platform::accounts::auth_config& auth,
+                                      const std::function<void(const account_ptr&)>& on_added = {});
   // Binds the listener and starts the loops. Returns an error text on failure.
   std::string start();
   // Stops accepting, closes every connection (flushing what it can), joins the loops.
@@ -46,10 +54,15 @@ class server_core {
   const std::string& server_id() const noexcept { return server_id_; }
   const std::string& server_name() const noexcept { return server_name_; }
   int port() const noexcept { return bound_port_; }
-  const account_map& accounts() const noexcept { return accounts_; }
-  account_ptr global_account() const { return global_; }
-  account_ptr system_account() const { return system_; }
-  const authenticator& auth() const noexcept { return auth_; }
+  account_registry& accounts() noexcept { return accounts_; }
+  const account_registry& accounts() const noexcept { return accounts_; }
+  account_ptr global_account() const { return accounts_.global(); }
+  account_ptr system_account() const { return accounts_.system(); }
+  // The current user table (any thread; a reload swaps it).
+  std::shared_ptr<const authenticator> auth() const {
+    std::lock_guard lock(auth_mutex_);
+    return auth_;
+  }
   control_plane* control() const noexcept { return control_; }
   server_counters& counters() noexcept { return counters_; }
 
@@ -67,9 +80,9 @@ class server_core {
   control_plane* control_ = nullptr;
   std::string server_id_, server_name_;
   int bound_port_ = 0;
-  account_map accounts_;
-  account_ptr global_, system_;
-  authenticator auth_;
+  account_registry accounts_;
+  mutable std::mutex auth_mutex_;
+  std::shared_ptr<const authenticator> auth_;
   std::vector<std::unique_ptr<io::event_loop>> loops_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::atomic<uint64_t> next_client_id_{0};

@@ -1,7 +1,9 @@
 #pragma once
-// Per-connection cache of subject -> match result. Owned by one connection and used
-// only by the I/O thread that reads that connection, so it needs no lock. An entry is
-// reused while its generation equals the sublist's; otherwise that one entry is
+// Per-publisher cache of subject -> match result, for one account's sublist (a
+// publisher that delivers into other accounts keeps one per account). Owned by one
+// publisher and used only on the one thread that publishes for it (a client
+// connection's I/O thread, an internal client's owner), so it needs no lock. An entry
+// is reused while its generation equals the sublist's; otherwise that one entry is
 // re-matched. Bounded: past max_entries an arbitrary entry is evicted.
 #include <cstring>
 #include <string>
@@ -16,6 +18,8 @@ class match_cache {
  public:
   static constexpr size_t max_entries = 256;
 
+  // The reference stays valid until the next lookup or clear() on this cache (which
+  // may evict it); use lookup_ptr() to hold a result across them.
   const match_result& lookup(const sublist& index, std::string_view subject) {
     uint64_t gen = index.generation();
     // Publishers often repeat one subject: compare with the last one before hashing.

@@ -14,6 +14,8 @@ void keep_freed_memory() {
 
 size_t retained_free_bytes() { return mallinfo2().fordblks; }
 
+bool return_free_memory() { return malloc_trim(0) != 0; }
+
 bool scavenger::check() {
   if (retained_free_bytes() <= floor_) {
     above_ = 0;
@@ -21,7 +23,7 @@ bool scavenger::check() {
   }
   if (++above_ < calm_) return false;
   above_ = 0;
-  malloc_trim(0);
+  return_free_memory();
   return true;
 }
 

@@ -18,8 +18,15 @@ void keep_freed_memory();
 // Free bytes the allocator holds across all its arenas (from mallinfo2).
 size_t retained_free_bytes();
 
-// Returns retained memory to the kernel (malloc_trim) when more than `floor` bytes have
-// been free at `calm_checks` consecutive checks. Not thread-safe: one owner calls check().
+// Gives the free memory the allocator holds back to the kernel now (malloc_trim): the one
+// way the server returns memory, used by the scavenger below and by code that has just
+// released a known large amount (e.g. an account dropping a million subscriptions) and
+// should not wait for the scavenger. Safe from any thread, but it walks every arena
+// under its lock, so call it off the I/O threads. Returns whether anything went back.
+bool return_free_memory();
+
+// Calls return_free_memory() when more than `floor` bytes have been free at
+// `calm_checks` consecutive checks. Not thread-safe: one owner calls check().
 class scavenger {
  public:
   explicit scavenger(size_t floor = size_t(8) << 20, int calm_checks = 2) : floor_(floor), calm_(calm_checks) {}

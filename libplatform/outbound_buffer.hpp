@@ -1,7 +1,11 @@
 #pragma once
 // Bytes waiting to be written to one socket: a short list of blocks, written with
 // writev. Not thread-safe by itself: the owning connection guards it with its outbound
-// lock (producers on any I/O thread append; whoever flushes writes).
+// lock (producers on any I/O thread append; one flusher at a time writes). The bytes
+// fill_iov() describes stay where they are and unchanged while more is appended
+// (append/reserve/commit write only past them, and blocks never move), so the flusher
+// may writev them with the lock released; consume() and clear() must wait until it
+// has the lock again.
 // Memory: blocks grow 1 KiB -> 64 KiB and are all freed once everything is written, so
 // an idle connection holds none.
 #include <sys/uio.h>

@@ -6,22 +6,18 @@
 
 namespace platform {
 
+namespace detail {
+uint64_t random_seed() noexcept {
+  std::random_device rd;
+  uint64_t s = (uint64_t(rd()) << 32) ^ rd();
+  return s != 0 ? s : 0x9e3779b97f4a7c15ULL;
+}
+}  // namespace detail
+
 void append_random_token(std::string& out, size_t length, std::string_view alphabet) {
-  // splitmix64, seeded per thread from std::random_device: these tokens must be unique
-  // and unguessable in practice, not cryptographic, and latency reports and service
-  // requests draw one each. Characters come from the random bits directly, the
-  // smallest number of bits that covers the alphabet at a time, rejecting values past
-  // its end: uniform, and no division per character.
-  thread_local uint64_t state = [] {
-    std::random_device rd;
-    return (uint64_t(rd()) << 32) ^ rd();
-  }();
-  auto next = [] {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  };
+  // Characters come from fast_random()'s bits directly, the smallest number of bits
+  // that covers the alphabet at a time, rejecting values past its end: uniform, and no
+  // division per character.
   const size_t base = alphabet.size();
   assert(base >= 2 && base <= 64);
   int bits = 1;
@@ -34,7 +30,7 @@ void append_random_token(std::string& out, size_t length, std::string_view alpha
   int left = 0;  // unused bits in v
   for (size_t i = 0; i < length;) {
     if (left < bits) {
-      v = next();
+      v = fast_random();
       left = 64;
     }
     uint64_t k = v & mask;

@@ -1,10 +1,11 @@
 #pragma once
 // The subject index: a trie of subject tokens mapping subscriptions to the subjects
-// they match. One per account. Writers (SUB/UNSUB from any I/O thread) take the write
-// lock; readers match under the shared lock, but the hot path rarely gets here: each
-// connection keeps a match_cache keyed by subject and validated against generation(),
-// which every insert/remove bumps. Results are immutable and shared, so a cached result
-// stays valid to read even after the subscriptions in it are removed.
+// they match. One per account. Writers take the write lock: SUB/UNSUB on I/O threads,
+// bulk removals (a closed connection's subscriptions) and internal subscriptions on
+// actor threads. Readers match under the shared lock, but the hot path rarely gets here:
+// each publisher keeps a match_cache keyed by subject and validated against
+// generation(), which every change bumps. Results are immutable and shared, so a cached
+// result stays valid to read even after the subscriptions in it are removed.
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -43,14 +44,20 @@ class subscription {
   std::string_view sid() const noexcept { return {text() + subject_len_ + queue_len_, sid_len_}; }
 
   std::shared_ptr<subscriber> owner;
-  // Auto-unsubscribe: the limit (0 = none) and the messages delivered so far. Written
-  // only under the owning client's outbound lock (client_connection::enqueue_msg,
-  // on_unsub), which makes the count exact when several loops deliver at once; atomic
-  // so that unlocked reads (stats) are well-defined.
+  // Auto-unsubscribe: the limit (0 = none) and the messages delivered so far. Read and
+  // written only under the receiving connection's outbound lock
+  // (client_connection::enqueue_msg, on_unsub), which makes the count exact however
+  // many loops deliver at once. Nothing touches them without that lock today; they are
+  // atomics (relaxed: free under the lock) only so that such a read would be defined.
   std::atomic<uint64_t> max_msgs{0};
   std::atomic<uint64_t> delivered{0};
-  std::atomic<bool> closed{false};     // set once removed; deliveries skip it
-  bool internal = false;  // owned by the server (an import, a system service), not a client
+  // Set once the subscription is on its way out (UNSUB, its limit reached, its owner
+  // closing); deliveries skip it from then on, though cached match results may still
+  // hold it. Any thread.
+  std::atomic<bool> closed{false};
+  // A forwarder owned by the server (an import, a response route), not a client:
+  // delivering to it can re-enter the router (see match_result::has_internal).
+  bool internal = false;
 
  private:
   static constexpr size_t inline_capacity = 40;
@@ -120,10 +127,9 @@ class sublist {
   uint64_t generation() const noexcept { return generation_.load(std::memory_order_acquire); }
   size_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
 
+ private:
   // A shared empty result, so a miss allocates nothing.
   static const match_result_ptr& empty_result();
-
- private:
   struct level;
   struct node;
   void match_level(const level* l, const subject::token_list& toks, size_t i,

@@ -11,7 +11,9 @@ namespace actors::io {
 
 event_loop::event_loop(int index)
     : index_(index),
-      context_(1),  // one thread runs it: asio can skip internal locking
+      // One thread runs it (asio's scheduler optimises for that); its queue stays
+      // thread-safe, since other threads post() to it.
+      context_(1),
       work_(asio::make_work_guard(context_)),
       read_buffer_(new char[read_buffer_size]),
       housekeeping_timer_(context_) {}
@@ -42,18 +44,7 @@ void event_loop::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-static_assert(sizeof(client_connection::flush_mark) / sizeof(uint64_t) >= event_loop::max_loops,
-              "one flush mark per loop");
-
-void event_loop::add_pending(const std::shared_ptr<client_connection>& c) {
-  auto& mark = c->flush_mark[index_];
-  if (mark == batch_) return;
-  mark = batch_;
-  pending_.push_back(c);
-}
-
-bool event_loop::flush_pending(const client_connection* producer,
-                               std::vector<std::shared_ptr<client_connection>>* backed) {
+bool event_loop::flush_pending(const receiver* producer, std::vector<receiver_ptr>* backed) {
   bool backed_up = false;
   for (auto& c : pending_) {
     c->flush();

@@ -2,7 +2,7 @@
 // One I/O thread: an asio io_context that owns the sockets of the connections assigned
 // to it, one shared read buffer, and the set of receivers to flush after each read
 // batch. There is one loop per core. Everything here runs on the loop's own thread
-// except post(), which any thread may call.
+// except post() and in_loop_thread(), which any thread may call.
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -14,6 +14,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "actors/receiver.hpp"
+
 namespace actors {
 class client_connection;
 }
@@ -23,7 +25,7 @@ namespace actors::io {
 class event_loop {
  public:
   static constexpr size_t read_buffer_size = 64 * 1024;
-  static constexpr int max_loops = 8;
+  static constexpr int max_loops = receiver::max_loops;
 
   explicit event_loop(int index);
   ~event_loop();
@@ -45,13 +47,19 @@ class event_loop {
   char* read_buffer() noexcept { return read_buffer_.get(); }
 
   // Read-batch bookkeeping, loop thread only. A receiver is added once per batch.
-  uint64_t batch() const noexcept { return batch_; }
-  void add_pending(const std::shared_ptr<client_connection>& c);
-  // Writes every pending receiver once; returns true when one is still backed up above
+  void add_pending(const receiver_ptr& r) { add_pending(*r, r); }
+  // `owner` is `r` itself, as the subscription that matched holds it (no new reference
+  // is taken unless `r` joins the set).
+  void add_pending(receiver& r, const std::shared_ptr<platform::subscriber>& owner) {
+    auto& mark = r.flush_mark[index_];
+    if (mark == batch_) return;
+    mark = batch_;
+    pending_.push_back(std::static_pointer_cast<receiver>(owner));
+  }
+  // Flushes every pending receiver once; returns true when one is still backed up above
   // its stall threshold (the producer should pause reading until it drains). Receivers
   // other than `producer` that are backed up are appended to `backed_up`, if given.
-  bool flush_pending(const client_connection* producer = nullptr,
-                     std::vector<std::shared_ptr<client_connection>>* backed_up = nullptr);
+  bool flush_pending(const receiver* producer = nullptr, std::vector<receiver_ptr>* backed_up = nullptr);
 
   // Connections living on this loop, for periodic checks (pings, deadlines).
   void attach(const std::shared_ptr<client_connection>& c);
@@ -69,7 +77,7 @@ class event_loop {
   std::atomic<std::thread::id> thread_id_{};  // set by the thread itself, read by start()
   std::unique_ptr<char[]> read_buffer_;
   uint64_t batch_ = 1;
-  std::vector<std::shared_ptr<client_connection>> pending_;
+  std::vector<receiver_ptr> pending_;
   std::unordered_set<std::shared_ptr<client_connection>> connections_;
   asio::steady_timer housekeeping_timer_;
   std::chrono::milliseconds housekeeping_every_{1000};

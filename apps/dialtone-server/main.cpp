@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);  // reload the configuration's accounts and users
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -127,7 +128,13 @@ int main(int argc, char** argv) {
       self->send_exit(server, caf::exit_reason::user_shutdown);
     } else {
       int sig = 0;
-      sigwait(&sigs, &sig);
+      for (;;) {
+        sigwait(&sigs, &sig);
+        if (sig != SIGHUP) break;
+        spdlog::info("Reloading the configuration (SIGHUP)");
+        self->request(server, std::chrono::seconds(30), actors::reload_atom::value)
+            .receive([](const std::string&) {}, [&](const caf::error& e) { spdlog::error("reload: {}", sys.render(e)); });
+      }
       spdlog::info("Server is shutting down ({})", sig == SIGINT ? "interrupt" : "terminated");
       self->request(server, std::chrono::seconds(30), actors::stop_atom::value)
           .receive([](bool) {}, [&](const caf::error& e) { spdlog::error("shutdown: {}", sys.render(e)); });

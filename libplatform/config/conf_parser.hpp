@@ -57,7 +57,6 @@ struct value {
   // such keys as unknown options: they are variable definitions.
   bool referenced = false;
 
-  bool is_null() const noexcept { return type == kind::null_v; }
   bool is_bool() const noexcept { return type == kind::boolean; }
   bool is_integer() const noexcept { return type == kind::integer; }
   bool is_float() const noexcept { return type == kind::floating; }

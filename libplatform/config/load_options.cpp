@@ -255,12 +255,4 @@ void load_options(const value& root, server_options& opts) {
   }
 }
 
-server_options load_options_file(const std::string& path) {
-  server_options opts;
-  value root = parse_file(path);
-  load_options(root, opts);
-  opts.config_file = path;
-  return opts;
-}
-
 }  // namespace platform::config

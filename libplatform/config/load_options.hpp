@@ -27,7 +27,4 @@ namespace platform::config {
 
 void load_options(const value& root, server_options& opts);
 
-// parse_file + load_options onto default options; sets config_file. Throws parse_error.
-server_options load_options_file(const std::string& path);
-
 }  // namespace platform::config

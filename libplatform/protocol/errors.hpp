@@ -18,7 +18,6 @@ enum class err {
   stale_connection,
   maximum_connections_exceeded,
   maximum_account_connections_exceeded,
-  secure_connection_tls_required,
   // Dialtone's own (nats-server closes silently in these cases; we say why).
   invalid_connect_json,
   headers_not_supported,
@@ -41,7 +40,6 @@ constexpr std::string_view text(err e) noexcept {
     case err::maximum_connections_exceeded: return "maximum connections exceeded";
     case err::maximum_account_connections_exceeded:
       return "maximum account active connections exceeded";
-    case err::secure_connection_tls_required: return "Secure Connection - TLS Required";
     case err::invalid_connect_json: return "Invalid CONNECT JSON";
     case err::headers_not_supported: return "message headers not supported";
     case err::invalid_subject: return "Invalid Subject";
@@ -51,18 +49,6 @@ constexpr std::string_view text(err e) noexcept {
   return "Unknown Protocol Operation";
 }
 
-// Whether the server closes the connection after sending this error.
-constexpr bool closes_connection(err e) noexcept {
-  switch (e) {
-    case err::invalid_subject:
-    case err::invalid_publish_subject:
-    case err::maximum_subscriptions_exceeded:
-      return false;
-    default:
-      return true;
-  }
-}
-
 // "-ERR '<text>'\r\n"
 inline std::string err_line(std::string_view text) {
   std::string s;
@@ -70,9 +56,8 @@ inline std::string err_line(std::string_view text) {
   s.append("-ERR '").append(text).append("'\r\n");
   return s;
 }
-inline std::string err_line(err e) { return err_line(text(e)); }
 
-// Permission errors carry a subject and stay open (used by later features).
+// Permission errors carry a subject and keep the connection open.
 inline std::string permissions_publish(std::string_view subj) {
   return "Permissions Violation for Publish to \"" + std::string(subj) + "\"";
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <utility>
 
 namespace platform::protocol {
 
@@ -73,20 +74,65 @@ int64_t parse_size(std::string_view s) noexcept {
   return v;
 }
 
+// Every operation a client may send, in one table: valid_partial_op() accepts the
+// beginning of a line only if it can still become one of these, and process_line()
+// switches over `kind` with no default. So the table and the cases agree: a kind
+// without a case draws -Wswitch, and the static_assert below wants every kind in the
+// table exactly once.
+enum class op_kind { pub, hpub, sub, unsub, connect, ping, pong, ok, info, err, none };
 struct op_name {
   std::string_view name;  // lower case
   bool takes_args;        // must be followed by a blank
+  op_kind kind;
 };
-constexpr std::array<op_name, 10> ops = {{{"pub", true},
-                                          {"hpub", true},
-                                          {"sub", true},
-                                          {"unsub", true},
-                                          {"connect", true},
-                                          {"ping", false},
-                                          {"pong", false},
-                                          {"+ok", false},
-                                          {"info", true},
-                                          {"-err", true}}};
+// PUB first: it is the hot path, and the lookup stops at the first match.
+constexpr std::array<op_name, 10> ops = {{{"pub", true, op_kind::pub},
+                                          {"hpub", true, op_kind::hpub},
+                                          {"sub", true, op_kind::sub},
+                                          {"unsub", true, op_kind::unsub},
+                                          {"connect", true, op_kind::connect},
+                                          {"ping", false, op_kind::ping},
+                                          {"pong", false, op_kind::pong},
+                                          {"+ok", false, op_kind::ok},
+                                          {"info", true, op_kind::info},
+                                          {"-err", true, op_kind::err}}};
+
+constexpr bool every_kind_listed_once() {
+  for (int k = 0; k < int(op_kind::none); ++k) {
+    int n = 0;
+    for (auto& op : ops) n += int(op.kind) == k;
+    if (n != 1) return false;
+  }
+  return true;
+}
+static_assert(every_kind_listed_once(), "each op_kind needs exactly one entry in ops");
+
+// Which operation a complete control line is. An op without arguments matches
+// whatever follows its name up to the newline (nats-server reads "PINGx" as PING).
+// Each entry is tried in table order with its name known at compile time, so the
+// comparisons unroll as if written out by hand.
+struct found_op {
+  op_kind kind = op_kind::none;
+  size_t name_len = 0;
+};
+template <size_t I>
+inline bool line_is(std::string_view line) noexcept {
+  constexpr op_name op = ops[I];
+  constexpr size_t n = op.name.size();
+  if (line.size() < n + (op.takes_args ? 1 : 0)) return false;
+  for (size_t i = 0; i < n; ++i)
+    if (lower(line[i]) != op.name[i]) return false;
+  return !op.takes_args || is_blank(line[n]);
+}
+template <size_t... I>
+inline found_op find_op_in(std::string_view line, std::index_sequence<I...>) noexcept {
+  found_op f;
+  (void)((line_is<I>(line) ? (f = {ops[I].kind, ops[I].name.size()}, true) : false) || ...);
+  return f;
+}
+inline found_op find_op(std::string_view line) noexcept {
+  return find_op_in(line, std::make_index_sequence<ops.size()>{});
+}
 
 }  // namespace
 
@@ -172,12 +218,13 @@ void server_parser::look_ahead(const char* p, const char* end) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   arg_list a;
   size_t n;
-  if (starts_with_op(line, "sub") && line.size() > 3 && is_blank(line[3])) {
-    n = split_args(line.substr(3), a);
+  auto [kind, op_len] = find_op(line);
+  if (kind == op_kind::sub) {
+    n = split_args(line.substr(op_len), a);
     if (n != 2 && n != 3) return;
     upcoming_ = {upcoming_op::kind::sub, a[0], a[n - 1]};
-  } else if (starts_with_op(line, "unsub") && line.size() > 5 && is_blank(line[5])) {
-    n = split_args(line.substr(5), a);
+  } else if (kind == op_kind::unsub) {
+    n = split_args(line.substr(op_len), a);
     if (n != 1 && n != 2) return;
     upcoming_ = {upcoming_op::kind::unsub, {}, a[0]};
   } else {
@@ -193,106 +240,106 @@ parse_status server_parser::process_line(std::string_view line, const char*& p, 
   if (int64_t(line.size()) > max_control_line_) return fail(err::maximum_control_line_exceeded);
   if (line.empty()) return fail(err::unknown_protocol_operation);
 
-  auto rest_after = [&](size_t n) { return line.substr(n); };
-  char c0 = lower(line[0]);
+  auto [kind, op_len] = find_op(line);
+  auto rest = line.substr(op_len);
   arg_list a;
   // A SUB/UNSUB line's arguments: those look_ahead already split, or split now.
-  auto args_of = [&](size_t op_len) {
+  auto args_of = [&]() {
     if (line.data() == ahead_at_) {
       ahead_at_ = nullptr;
       std::copy_n(ahead_args_.begin(), ahead_n_, a.begin());
       return ahead_n_;
     }
-    return split_args(line.substr(op_len), a);
+    return split_args(rest, a);
   };
 
-  // PUB / HPUB: the hot path.
-  bool is_pub = c0 == 'p' && starts_with_op(line, "pub") && line.size() > 3 && is_blank(line[3]);
-  bool is_hpub =
-      !is_pub && c0 == 'h' && starts_with_op(line, "hpub") && line.size() > 4 && is_blank(line[4]);
-  if (is_pub || is_hpub) {
-    message_args m;
-    int64_t total;
-    if (is_pub) {
-      std::string_view size;
-      if (!split_pub_args(rest_after(3), m.subject, m.reply, size)) return fail(err::unknown_protocol_operation);
-      total = parse_size(size);
-      if (total < 0) return fail(err::unknown_protocol_operation);
-    } else {
-      size_t n = split_args(rest_after(4), a);
-      if (n != 3 && n != 4) return fail(err::unknown_protocol_operation);
-      m.subject = a[0];
-      if (n == 4) m.reply = a[1];
-      m.header_len = parse_size(a[n - 2]);
-      total = parse_size(a[n - 1]);
-      if (m.header_len < 0 || total < 0 || m.header_len > total)
-        return fail(err::unknown_protocol_operation);
+  switch (kind) {
+    case op_kind::pub:
+    case op_kind::hpub: {  // the hot path
+      message_args m;
+      int64_t total;
+      if (kind == op_kind::pub) {
+        std::string_view size;
+        if (!split_pub_args(rest, m.subject, m.reply, size)) return fail(err::unknown_protocol_operation);
+        total = parse_size(size);
+        if (total < 0) return fail(err::unknown_protocol_operation);
+      } else {
+        size_t n = split_args(rest, a);
+        if (n != 3 && n != 4) return fail(err::unknown_protocol_operation);
+        m.subject = a[0];
+        if (n == 4) m.reply = a[1];
+        m.header_len = parse_size(a[n - 2]);
+        total = parse_size(a[n - 1]);
+        if (m.header_len < 0 || total < 0 || m.header_len > total)
+          return fail(err::unknown_protocol_operation);
+      }
+      if (total > max_payload_) return fail(err::maximum_payload_violation);
+      size_t need = size_t(total) + 2;
+      if (size_t(end - p) >= need) {
+        if (p[total] != '\r' || p[total + 1] != '\n') return fail(err::unknown_protocol_operation);
+        m.data = std::string_view(p, size_t(total));
+        p += need;
+        return h.on_msg(m) ? parse_status::ok : parse_status::stopped;
+      }
+      // The payload continues in a later read: keep the args and what we have.
+      subject_.assign(m.subject);
+      reply_.assign(m.reply);
+      header_len_ = m.header_len;
+      payload_need_ = need;
+      payload_.reserve(need);
+      payload_.assign(p, end);
+      p = end;
+      state_ = state::payload;
+      return parse_status::ok;
     }
-    if (total > max_payload_) return fail(err::maximum_payload_violation);
-    size_t need = size_t(total) + 2;
-    if (size_t(end - p) >= need) {
-      if (p[total] != '\r' || p[total + 1] != '\n') return fail(err::unknown_protocol_operation);
-      m.data = std::string_view(p, size_t(total));
-      p += need;
-      return h.on_msg(m) ? parse_status::ok : parse_status::stopped;
+    case op_kind::ping:
+      return h.on_ping() ? parse_status::ok : parse_status::stopped;
+    case op_kind::pong:
+      return h.on_pong() ? parse_status::ok : parse_status::stopped;
+    case op_kind::sub: {
+      size_t n = args_of();
+      if (n != 2 && n != 3) return fail(err::unknown_protocol_operation);
+      look_ahead(p, end);
+      bool go_on = n == 2 ? h.on_sub(a[0], {}, a[1]) : h.on_sub(a[0], a[1], a[2]);
+      upcoming_ = {};
+      return go_on ? parse_status::ok : parse_status::stopped;
     }
-    // The payload continues in a later read: keep the args and what we have.
-    subject_.assign(m.subject);
-    reply_.assign(m.reply);
-    header_len_ = m.header_len;
-    payload_need_ = need;
-    payload_.reserve(need);
-    payload_.assign(p, end);
-    p = end;
-    state_ = state::payload;
-    return parse_status::ok;
-  }
-
-  switch (c0) {
-    case 'p':
-      if (starts_with_op(line, "ping")) return h.on_ping() ? parse_status::ok : parse_status::stopped;
-      if (starts_with_op(line, "pong")) return h.on_pong() ? parse_status::ok : parse_status::stopped;
-      break;
-    case 's':
-      if (starts_with_op(line, "sub") && line.size() > 3 && is_blank(line[3])) {
-        size_t n = args_of(3);
-        if (n != 2 && n != 3) return fail(err::unknown_protocol_operation);
-        look_ahead(p, end);
-        bool go_on = n == 2 ? h.on_sub(a[0], {}, a[1]) : h.on_sub(a[0], a[1], a[2]);
-        upcoming_ = {};
-        return go_on ? parse_status::ok : parse_status::stopped;
-      }
-      break;
-    case 'u':
-      if (starts_with_op(line, "unsub") && line.size() > 5 && is_blank(line[5])) {
-        size_t n = args_of(5);
-        if (n != 1 && n != 2) return fail(err::unknown_protocol_operation);
-        // A max that is not a number (or is negative) is ignored: a plain unsubscribe,
-        // as nats-server does.
-        int64_t max = n == 2 ? parse_size(a[1]) : -1;
-        look_ahead(p, end);
-        bool go_on = h.on_unsub(a[0], max);
-        upcoming_ = {};
-        return go_on ? parse_status::ok : parse_status::stopped;
-      }
-      break;
-    case 'c':
-      if (starts_with_op(line, "connect") && line.size() > 7 && is_blank(line[7])) {
-        auto json = rest_after(7);
-        while (!json.empty() && is_blank(json.front())) json.remove_prefix(1);
-        while (!json.empty() && is_blank(json.back())) json.remove_suffix(1);
-        return h.on_connect(json) ? parse_status::ok : parse_status::stopped;
-      }
-      break;
-    case '+':
-      if (starts_with_op(line, "+ok")) return parse_status::ok;
-      break;
-    case 'i':
+    case op_kind::unsub: {
+      size_t n = args_of();
+      if (n != 1 && n != 2) return fail(err::unknown_protocol_operation);
+      // A max that is not a number (or is negative) is ignored: a plain unsubscribe,
+      // as nats-server does.
+      int64_t max = n == 2 ? parse_size(a[1]) : -1;
+      look_ahead(p, end);
+      bool go_on = h.on_unsub(a[0], max);
+      upcoming_ = {};
+      return go_on ? parse_status::ok : parse_status::stopped;
+    }
+    case op_kind::connect: {
+      auto json = rest;
+      while (!json.empty() && is_blank(json.front())) json.remove_prefix(1);
+      while (!json.empty() && is_blank(json.back())) json.remove_suffix(1);
+      return h.on_connect(json) ? parse_status::ok : parse_status::stopped;
+    }
+    case op_kind::ok:
+      // nats-server ignores +OK from a client (OP_PLUS_OK: nothing but the newline
+      // matters), and so do we.
+      return parse_status::ok;
+    case op_kind::info:
       // Clients have no business sending INFO; nats-server ignores it from them.
-      if (starts_with_op(line, "info") && line.size() > 4 && is_blank(line[4]))
-        return parse_status::ok;
-      break;
-    default:
+      return parse_status::ok;
+    case op_kind::err: {
+      // nats-server (processErr) logs "Client Error <text>" and closes a client that
+      // sends -ERR, with no -ERR of its own in reply. We stop with an error too, and
+      // keep the text in peer_error() so the caller can log it and close silently;
+      // error() stays unknown_protocol_operation for a caller that does not look.
+      auto text = rest;
+      while (!text.empty() && is_blank(text.front())) text.remove_prefix(1);
+      peer_error_.assign(text);
+      has_peer_error_ = true;
+      return fail(err::unknown_protocol_operation);
+    }
+    case op_kind::none:
       break;
   }
   return fail(err::unknown_protocol_operation);

@@ -1,5 +1,6 @@
 #pragma once
-// The client->server NATS protocol parser (CONNECT, PUB, HPUB, SUB, UNSUB, PING, PONG).
+// The client->server NATS protocol parser (CONNECT, PUB, HPUB, SUB, UNSUB, PING, PONG;
+// +OK and INFO are accepted and ignored, -ERR ends the parse: see peer_error()).
 // A plain class: it does no I/O and allocates nothing on the fast path. The owning
 // connection feeds it whatever bytes arrived; complete operations are handed straight
 // to the handler with views into the read buffer. Only a control line or payload split
@@ -66,6 +67,12 @@ class server_parser {
   parse_status parse(const char* data, size_t len, parser_handler& h);
 
   err error() const noexcept { return error_; }
+  // After parse_status::error: whether it was the client that sent `-ERR <text>`, and
+  // the text. nats-server logs "Client Error <text>" and closes such a client without
+  // an -ERR of its own; error() is then unknown_protocol_operation, for callers that
+  // do not distinguish.
+  bool has_peer_error() const noexcept { return has_peer_error_; }
+  std::string_view peer_error() const noexcept { return peer_error_; }
   // During on_sub/on_unsub: the operation that follows, if already in the buffer.
   const upcoming_op& upcoming() const noexcept { return upcoming_; }
   // After parse_status::stopped: how many bytes of that call's input were consumed, so
@@ -99,6 +106,8 @@ class server_parser {
   size_t consumed_ = 0;
   state state_ = state::line;
   err error_ = err::unknown_protocol_operation;
+  bool has_peer_error_ = false;
+  std::string peer_error_;  // the text of a client's -ERR
   int64_t max_control_line_ = 4096;
   int64_t max_payload_ = 1024 * 1024;
 

@@ -984,8 +984,8 @@ cluster {
 }
 
 )");
-  server_options o = load_options_file(path);
-  CHECK(o.config_file == path);
+  server_options o;
+  load_options(parse_file(path), o);
   CHECK(o.server_name == "dialtone-1");
   CHECK(o.host == "0.0.0.0");
   CHECK(o.port == 4223);
@@ -1003,5 +1003,5 @@ cluster {
   // http_port, lame_duck_duration, logtime, pid_file and cluster are not implemented yet.
   CHECK(o.warnings.size() == 5);
 
-  CHECK_THROWS_AS(load_options_file((dir.path() / "absent.conf").string()), parse_error);
+  CHECK_THROWS_AS(parse_file((dir.path() / "absent.conf").string()), parse_error);
 }

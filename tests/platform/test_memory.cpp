@@ -4,7 +4,6 @@
 // sanitizer's own, and this file compiles to nothing.
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 #include <catch2/catch.hpp>
-#include <malloc.h>
 
 #include <cstdio>
 #include <cstring>
@@ -40,7 +39,7 @@ size_t rss_bytes() {
 
 TEST_CASE("scavenger returns memory only after it stayed free at enough checks", "[memory]") {
   keep_freed_memory();
-  malloc_trim(0);
+  return_free_memory();
   const size_t floor = size_t(8) << 20;
   churn(size_t(48) << 20);  // 48 MiB freed: below the 64 MiB trim threshold, so kept
   size_t kept = retained_free_bytes();
@@ -55,9 +54,21 @@ TEST_CASE("scavenger returns memory only after it stayed free at enough checks",
   CHECK(rss_bytes() + (size_t(24) << 20) < rss_kept);  // and the process really shrank
 
   // Below the floor nothing happens, and the count starts over.
-  malloc_trim(0);
+  return_free_memory();
   scavenger quiet(size_t(1) << 40, 1);
   CHECK_FALSE(quiet.check());
+}
+
+TEST_CASE("return_free_memory gives back what was kept, at once", "[memory]") {
+  keep_freed_memory();
+  return_free_memory();
+  churn(size_t(48) << 20);
+  size_t kept = retained_free_bytes();
+  size_t rss_kept = rss_bytes();
+  REQUIRE(kept > (size_t(24) << 20));
+  CHECK(return_free_memory());
+  CHECK(retained_free_bytes() < kept);
+  CHECK(rss_bytes() + (size_t(24) << 20) < rss_kept);
 }
 
 #endif  // !__SANITIZE_ADDRESS__

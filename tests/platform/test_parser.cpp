@@ -58,6 +58,8 @@ const std::string all_ops =
     "UNSUB 1\r\n"
     "UNSUB 2 10\r\n"
     "+OK\r\n"
+    "info {\"server_id\":\"x\"}\r\n"
+    "+ok\n"
     "PING\n"
     "PUB x 3\r\n\r\n\n\r\n";
 
@@ -157,6 +159,61 @@ TEST_CASE("parser errors", "[parser]") {
     // No newline yet, but already too long: refused without buffering more.
     CHECK(error_of("SUB " + std::string(5000, 'a')) == err::maximum_control_line_exceeded);
     CHECK(error_of("PING " + std::string(100, 'x'), 50) == err::maximum_control_line_exceeded);
+  }
+}
+
+TEST_CASE("parser: +OK, INFO and -ERR from a client are handled as nats-server does", "[parser]") {
+  // Every operation in the parser's table has a case: each of these is complete in one
+  // read, and each is also accepted while it is still arriving.
+  auto run = [](const std::string& in, server_parser& p, recorder& r) {
+    for (size_t i = 1; i < in.size(); ++i) {
+      server_parser partial;
+      recorder ignored;
+      INFO("prefix " << in.substr(0, i));
+      REQUIRE(partial.parse(in.data(), i, ignored) == parse_status::ok);
+    }
+    return p.parse(in.data(), in.size(), r);
+  };
+  SECTION("+OK is ignored (nats-server: OP_PLUS_OK skips to the newline)") {
+    server_parser p;
+    recorder r;
+    CHECK(run("+OK\r\n+ok\n+OK whatever\r\nPING\r\n", p, r) == parse_status::ok);
+    CHECK(r.events == std::vector<std::string>{"PING"});
+  }
+  SECTION("INFO is ignored") {
+    server_parser p;
+    recorder r;
+    CHECK(run("INFO {}\r\nPING\r\n", p, r) == parse_status::ok);
+    CHECK(r.events == std::vector<std::string>{"PING"});
+  }
+  SECTION("-ERR ends the parse with the client's text (nats-server: processErr closes)") {
+    server_parser p;
+    recorder r;
+    std::string in = "PING\r\n-ERR 'Slow Consumer'\r\nPING\r\n";
+    CHECK(p.parse(in.data(), in.size(), r) == parse_status::error);
+    CHECK(r.events == std::vector<std::string>{"PING"});
+    CHECK(p.error() == err::unknown_protocol_operation);
+    CHECK(p.has_peer_error());
+    CHECK(p.peer_error() == "'Slow Consumer'");
+    // Split anywhere, the same.
+    in = "-err\t  x y\r\n";
+    for (size_t i = 1; i < in.size(); ++i) {
+      server_parser q;
+      REQUIRE(q.parse(in.data(), i, r) == parse_status::ok);
+      REQUIRE(q.parse(in.data() + i, in.size() - i, r) == parse_status::error);
+      CHECK(q.has_peer_error());
+      CHECK(q.peer_error() == "x y");
+    }
+  }
+  SECTION("-ERR needs a blank after it, as in nats-server") {
+    for (std::string in : {"-ERR\r\n", "-ERRx\r\n", "-ERRx", "-EX", "+X", "+OX"}) {
+      INFO(in);
+      server_parser p;
+      recorder r;
+      CHECK(p.parse(in.data(), in.size(), r) == parse_status::error);
+      CHECK(p.error() == err::unknown_protocol_operation);
+      CHECK_FALSE(p.has_peer_error());
+    }
   }
 }
 

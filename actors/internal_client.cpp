@@ -1,0 +1,185 @@
+#include "actors/internal_client.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "actors/io/event_loop.hpp"
+
+namespace actors {
+
+internal_client::internal_client(kind k, account_ptr acc, std::string name, inbox_limits limits)
+    : receiver(k), acc_(std::move(acc)), name_(std::move(name)), limits_(limits) {}
+
+internal_client::~internal_client() = default;
+
+platform::subscription_ptr internal_client::subscribe(std::string_view subject, handler h, std::string_view queue) {
+  platform::subscription_ptr sub;
+  {
+    std::lock_guard lock(handlers_mutex_);
+    sub = std::make_shared<platform::subscription>(subject, queue, std::to_string(++next_sid_));
+    sub->owner = shared_from_this();
+    handlers_.emplace(sub.get(), std::make_pair(sub, std::make_shared<handler>(std::move(h))));
+  }
+  acc_->subjects().insert(sub);
+  return sub;
+}
+
+void internal_client::unsubscribe(const platform::subscription_ptr& sub) {
+  if (!sub || sub->closed.exchange(true)) return;
+  acc_->subjects().remove(sub);
+  std::lock_guard lock(handlers_mutex_);
+  handlers_.erase(sub.get());
+}
+
+size_t internal_client::subscription_count() {
+  std::lock_guard lock(handlers_mutex_);
+  return handlers_.size();
+}
+
+void internal_client::close() {
+  std::vector<platform::subscription_ptr> subs;
+  {
+    std::lock_guard lock(handlers_mutex_);
+    for (auto& [p, entry] : handlers_) {
+      entry.first->closed.store(true);
+      subs.push_back(entry.first);
+    }
+    handlers_.clear();
+  }
+  acc_->subjects().remove_all(subs);
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_.clear();
+    inbox_bytes_ = 0;
+  }
+  if (stopper_) stopper_();
+}
+
+bool internal_client::push(router::context* ctx, inbound_msg&& m, size_t bytes) {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    if (inbox_.size() >= limits_.max_msgs || inbox_bytes_ + bytes > limits_.max_bytes) {
+      dropped_msgs.fetch_add(1, std::memory_order_relaxed);
+      auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+      auto last = last_drop_log_.load(std::memory_order_relaxed);
+      if (now - last >= std::chrono::nanoseconds(std::chrono::seconds(10)).count() &&
+          last_drop_log_.compare_exchange_strong(last, now)) {
+        spdlog::warn("Internal client \"{}\" (account {}) is a slow consumer: inbox full ({} messages), {} dropped so far",
+                     name_, acc_->name(), inbox_.size(), dropped_msgs.load(std::memory_order_relaxed));
+      }
+      return false;
+    }
+    inbox_.push_back(std::move(m));
+    inbox_bytes_ += bytes;
+  }
+  // Wake the owner with the batch: the loop flushes this client once at its end.
+  if (ctx && ctx->loop) {
+    ctx->loop->add_pending(shared_from_this());
+  } else if (ctx && ctx->flush_list) {
+    ctx->flush_list->push_back(shared_from_this());
+  } else {
+    flush();
+  }
+  return true;
+}
+
+size_t internal_client::deliver(router::context& ctx, const platform::subscription_ptr& sub,
+                                const platform::protocol::message_args& m) {
+  inbound_msg in;
+  in.sub = sub;
+  in.subject.assign(m.subject);
+  in.reply.assign(m.reply);
+  in.data.assign(m.data);
+  in.header_len = m.header_len;
+  size_t bytes = m.subject.size() + m.reply.size() + m.data.size();
+  if (push(&ctx, std::move(in), bytes)) {
+    msgs_in.fetch_add(1, std::memory_order_relaxed);
+    bytes_in.fetch_add(m.data.size(), std::memory_order_relaxed);
+  }
+  return 1;  // taken (or shed: see the inbox policy above)
+}
+
+bool internal_client::post(router::context* ctx, std::function<void(internal_client&)> job) {
+  inbound_msg in;
+  in.job = std::move(job);
+  return push(ctx, std::move(in), 64);
+}
+
+void internal_client::flush() {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    if (inbox_.empty() || wake_pending_) return;
+    wake_pending_ = true;
+  }
+  if (waker_) waker_();
+}
+
+size_t internal_client::inbox_size() {
+  std::lock_guard lock(inbox_mutex_);
+  return inbox_.size();
+}
+
+size_t internal_client::drain() {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    draining_.swap(inbox_);
+    inbox_bytes_ = 0;
+    // Messages arriving from now on wake the owner again.
+    wake_pending_ = false;
+  }
+  in_drain_ = true;
+  size_t ran = 0;
+  for (auto& m : draining_) {
+    if (m.job) {
+      m.job(*this);
+      ++ran;
+      continue;
+    }
+    if (m.sub->closed.load(std::memory_order_relaxed)) continue;
+    std::shared_ptr<handler> h;
+    {
+      std::lock_guard lock(handlers_mutex_);
+      auto it = handlers_.find(m.sub.get());
+      if (it == handlers_.end()) continue;
+      h = it->second.second;
+    }
+    (*h)(*this, m);
+    ++ran;
+  }
+  draining_.clear();
+  in_drain_ = false;
+  // What the handlers published: flushed by the receivers' loops, one post each.
+  router::flush_later(flush_list_);
+  return ran;
+}
+
+size_t internal_client::publish(std::string_view subject, std::string_view reply, std::string_view headers,
+                                std::string_view payload) {
+  std::string joined;
+  platform::protocol::message_args m;
+  m.subject = subject;
+  m.reply = reply;
+  if (headers.empty()) {
+    m.data = payload;
+  } else {
+    joined.reserve(headers.size() + payload.size());
+    joined.append(headers).append(payload);
+    m.header_len = int64_t(headers.size());
+    m.data = joined;
+  }
+  router::context ctx;
+  ctx.from = this;
+  ctx.flush_list = &flush_list_;
+  size_t n = router::deliver_in(*acc_, ctx, m);
+  msgs_out.fetch_add(1, std::memory_order_relaxed);
+  bytes_out.fetch_add(m.data.size(), std::memory_order_relaxed);
+  if (!in_drain_) router::flush_later(flush_list_);
+  return n;
+}
+
+platform::match_cache& internal_client::cache_for(const account& a) {
+  if (&a == acc_.get()) return cache_;
+  if (foreign_caches_.size() >= 64 && !foreign_caches_.count(a.id())) foreign_caches_.clear();
+  return foreign_caches_[a.id()];
+}
+
+}  // namespace actors

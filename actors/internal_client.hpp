@@ -1,0 +1,152 @@
+#pragma once
+// An internal client: something inside the server that subscribes and publishes like a
+// client but has no socket. The $SYS server actor, the latency reporters of service
+// exports, and next stream actors, the JetStream API, the request recorder and
+// monitoring. It has a kind, an account, a name for logs and monitoring,
+// subscriptions in the account's subject index, and a client's counters.
+//
+// Receiving: the data path hands it messages through a bounded inbox, in the
+// publisher's thread (deliver()). The owner (an actor) is woken once per read batch,
+// not once per message: the client joins the loop's pending set like a client socket,
+// and its flush() at the end of the batch wakes the owner if no wake is outstanding.
+// The owner then drains the inbox (drain()) on its own thread, running each
+// subscription's handler in order.
+//
+// Inbox full (max_msgs or max_bytes): the message is dropped and counted
+// (dropped_msgs), and a warning is logged at most once per 10 s per client. The
+// publisher is never slowed and never disconnected: an internal client is a slow
+// consumer that loses messages, like a client over max_pending, but it stays. The
+// delivery still counts as received, so a requester sees a timeout, not "no
+// responders".
+//
+// Publishing: from the owner's thread only, through the client's own match caches,
+// with or without headers. Receivers on I/O loops are flushed by their own loops
+// (router::flush_later: one post per loop per publish, or per drain when handlers
+// publish), never with a writev per receiver on the owner's thread.
+//
+// Jobs: post() queues a function to run on the owner's thread in inbox order (a
+// latency report to build and publish), under the same bound.
+//
+// Threads: deliver(), post(), flush(), subscribe(), unsubscribe() and close() from any
+// thread; publish() and drain() from the owner's thread only. set_waker() and
+// set_stopper() before the first subscription or post.
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/account.hpp"
+#include "actors/receiver.hpp"
+#include "actors/router.hpp"
+#include "libplatform/match_cache.hpp"
+
+namespace actors {
+
+class internal_client;
+
+// One message (or job) waiting in an internal client's inbox.
+struct inbound_msg {
+  platform::subscription_ptr sub;  // which subscription matched (null for a job)
+  std::string subject, reply;
+  std::string data;                // header block (if any) followed by the payload
+  int64_t header_len = -1;         // -1: no headers
+  std::function<void(internal_client&)> job;  // set for post()ed work
+  std::string_view headers() const {
+    return header_len > 0 ? std::string_view(data).substr(0, size_t(header_len)) : std::string_view();
+  }
+  std::string_view payload() const {
+    return header_len > 0 ? std::string_view(data).substr(size_t(header_len)) : std::string_view(data);
+  }
+};
+
+struct inbox_limits {
+  size_t max_msgs = 65536;
+  size_t max_bytes = 64u << 20;
+};
+
+class internal_client : public receiver, public publisher, public std::enable_shared_from_this<internal_client> {
+ public:
+  using handler = std::function<void(internal_client&, const inbound_msg&)>;
+
+  internal_client(kind k, account_ptr acc, std::string name, inbox_limits limits = {});
+  ~internal_client() override;
+
+  const std::string& name() const noexcept { return name_; }
+  account& acc() noexcept { return *acc_; }
+  const account_ptr& acc_ptr() const noexcept { return acc_; }
+
+  // Owner: how to wake it when the inbox has work (called from any thread, at most once
+  // until the next drain()). Set before the first subscription.
+  void set_waker(std::function<void()> wake) { waker_ = std::move(wake); }
+  // Owner: what close() does last (stop the owning actor), if anything.
+  void set_stopper(std::function<void()> stop) { stopper_ = std::move(stop); }
+
+  // Any thread (usually the owner's).
+  platform::subscription_ptr subscribe(std::string_view subject, handler h, std::string_view queue = {});
+  void unsubscribe(const platform::subscription_ptr& sub);
+  // Any thread: removes every subscription, drops the inbox, and stops the owner
+  // (set_stopper). Deliveries in flight are dropped by drain().
+  void close();
+
+  // Owner's thread: publishes `payload` (with `headers`, a full "NATS/1.0..." block,
+  // when not empty) in this client's account. Returns how many client subscriptions
+  // got it.
+  size_t publish(std::string_view subject, std::string_view reply, std::string_view headers,
+                 std::string_view payload);
+  // Owner's thread: runs queued handlers and jobs in order; returns how many ran.
+  size_t drain();
+
+  // Any thread: queues `job` to run on the owner's thread. `ctx` (may be null) is the
+  // delivery this happens in, for a wake with the batch. Returns false when the inbox
+  // is full (the job is dropped and counted).
+  bool post(router::context* ctx, std::function<void(internal_client&)> job);
+
+  // receiver
+  size_t deliver(router::context& ctx, const platform::subscription_ptr& sub,
+                 const platform::protocol::message_args& m) override;
+  void flush() override;
+
+  // publisher
+  platform::match_cache& cache_for(const account& a) override;
+
+  size_t inbox_size();
+  size_t subscription_count();
+
+  // Counters, readable from any thread.
+  std::atomic<uint64_t> msgs_in{0}, bytes_in{0}, msgs_out{0}, bytes_out{0}, dropped_msgs{0};
+
+ private:
+  bool push(router::context* ctx, inbound_msg&& m, size_t bytes);
+
+  account_ptr acc_;
+  std::string name_;
+  inbox_limits limits_;
+  std::function<void()> waker_, stopper_;
+
+  std::mutex inbox_mutex_;  // guards the four below
+  std::vector<inbound_msg> inbox_;
+  size_t inbox_bytes_ = 0;
+  bool wake_pending_ = false;
+  std::atomic<int64_t> last_drop_log_{0};
+
+  std::mutex handlers_mutex_;  // subscriptions and their handlers (a handler runs unlocked)
+  std::unordered_map<const platform::subscription*, std::pair<platform::subscription_ptr, std::shared_ptr<handler>>>
+      handlers_;
+  uint64_t next_sid_ = 0;
+
+  // Owner's thread only.
+  std::vector<inbound_msg> draining_;
+  bool in_drain_ = false;
+  platform::match_cache cache_;
+  std::unordered_map<uint64_t, platform::match_cache> foreign_caches_;
+  std::vector<receiver_ptr> flush_list_;
+};
+
+using internal_client_ptr = std::shared_ptr<internal_client>;
+
+}  // namespace actors
