@@ -1,15 +1,9 @@
 #pragma once
-// One actor per account. It owns the account object (its subject index and counters,
-// which the data path reads directly) and the registry of the account's connection
-// actors. Messages:
-//   (register_atom, uint64_t cid, caf::actor conn)  -> monitors and records a connection
-//   (count_atom)                                     -> uint64_t live connections
-//   (list_atom)                                      -> std::vector<uint64_t> client ids
-//   (kick_atom, uint64_t cid)                        -> closes that connection
-//   (info_atom)                                      -> std::string, account JSON summary
-//   (release_atom, subscription_batch)               -> removes closed subscriptions from
-//                                                       the index in chunks, yielding between
-//                                                       them so matches on other loops go on
+// One actor per account, spawned when the account registry creates the account and
+// stopped when it is removed. It does the account's background work:
+//   (release_atom, subscription_batch) -> removes a closed client's subscriptions from
+//                                         the index in chunks, yielding between them so
+//                                         matches on other loops go on
 #include <caf/actor.hpp>
 
 #include "actors/account.hpp"

@@ -5,16 +5,8 @@
 
 namespace actors {
 
-using kick_atom = caf::atom_constant<caf::atom("kick")>;
-using info_atom = caf::atom_constant<caf::atom("info")>;
-using closed_atom = caf::atom_constant<caf::atom("closed")>;
-using register_atom = caf::atom_constant<caf::atom("register")>;
-using count_atom = caf::atom_constant<caf::atom("count")>;
-using list_atom = caf::atom_constant<caf::atom("list")>;
 using start_atom = caf::atom_constant<caf::atom("start")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
-using stats_atom = caf::atom_constant<caf::atom("stats")>;
-using account_atom = caf::atom_constant<caf::atom("account")>;
 using event_atom = caf::atom_constant<caf::atom("event")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;

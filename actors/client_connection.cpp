@@ -96,6 +96,12 @@ void client_connection::on_readable(const std::error_code& ec) {
 bool client_connection::process_input(const char* data, size_t len) {
   auto st = parser_.parse(data, len, *this);
   if (st == proto::parse_status::error) {
+    if (parser_.has_peer_error()) {
+      // The client sent -ERR: nats-server logs it and closes, sending nothing back.
+      spdlog::error("{} - cid:{} - Client Error {}", remote_, id_, parser_.peer_error());
+      close(close_reason::protocol_violation);
+      return false;
+    }
     auto e = parser_.error();
     spdlog::debug("{} - cid:{} - protocol error: {}", remote_, id_, proto::text(e));
     send_error(e);

@@ -13,8 +13,8 @@
 // thread. Other loops' threads deliver into it (append under out_mutex_) and may flush
 // it when the transport allows writes from any thread; otherwise the owning loop does
 // (client_connection::flush()). Closing happens on the owning loop.
-// Its control-plane face is a connection actor (connection_actor.hpp), reached through
-// actor_; the data path never goes through an actor.
+// The actors hear of it through the control plane (control_plane.hpp) when it logs in
+// and when it closes; the data path never goes through an actor.
 // Lifetime: shared_ptr; subscriptions and match results keep it alive after close
 // (with the transport closed and buffers freed) until the last result referring to it goes.
 #include <atomic>
@@ -47,7 +47,6 @@ class event_loop;
 class server_core;
 class permission_set;
 struct user_record;
-struct actor_handle;  // the connection actor, defined where CAF is included
 
 // What the client asked for in CONNECT. verbose, pedantic, no_responders and protocol
 // are read only by the owning loop. echo and headers are read by every loop that
@@ -163,8 +162,6 @@ class client_connection final : public receiver,
   // reached its auto-unsubscribe limit, or was unsubscribed). Idempotent: the first
   // caller to close the subscription removes it.
   void remove_subscription(const platform::subscription_ptr& sub);
-  void set_actor(std::shared_ptr<actor_handle> h) { actor_ = std::move(h); }
-  const std::shared_ptr<actor_handle>& actor() const { return actor_; }
 
   // Stats, readable from any thread.
   std::atomic<uint64_t> msgs_in{0}, bytes_in{0}, msgs_out{0}, bytes_out{0};
@@ -218,7 +215,6 @@ class client_connection final : public receiver,
   // account removed at run time cannot be confused with a new one.
   std::unordered_map<uint64_t, platform::match_cache> foreign_caches_;
   std::unordered_map<std::string, bool> publish_decisions_;  // per-connection permission cache
-  std::shared_ptr<actor_handle> actor_;
   info_json_slot info_json_;
 
   // Owning-loop state.

@@ -121,7 +121,7 @@ class service_import final : public internal_subscriber {
     int rate = export_.latency->sampling;
     if (rate == 0) return has_trace_header(m.headers());
     if (rate >= 100) return true;
-    return int(platform::random_below(100)) < rate;
+    return platform::random_percent(rate);
   }
 
   account_weak importer_;

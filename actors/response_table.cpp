@@ -24,7 +24,7 @@ response_table::response_table(std::string prefix) : reply_prefix_("_R_." + pref
   // Start the sequence at a random point so reply subjects differ across restarts;
   // each one also ends in random characters (add()). Clients cannot forge "_R_."
   // replies anyway (client_connection refuses them).
-  next_ = std::random_device{}();
+  next_ = platform::fast_random();
 }
 
 std::string response_table::add(pending_response r, std::chrono::steady_clock::time_point now) {

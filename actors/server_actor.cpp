@@ -8,7 +8,7 @@
 
 #include "actors/account_actor.hpp"
 #include "actors/atoms.hpp"
-#include "actors/connection_actor.hpp"
+#include "actors/control_plane_actors.hpp"
 #include "actors/internal_client.hpp"
 #include "actors/server_core.hpp"
 #include "libplatform/config/load_options.hpp"
@@ -169,15 +169,6 @@ caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::co
         if (++self->state.sweeps % 5 == 0 && self->state.scavenger.check())
           spdlog::debug("Returned free memory to the system");
         self->delayed_send(self, std::chrono::seconds(1), sweep_atom::value);
-      },
-      [=](stats_atom) -> std::string {
-        if (!self->state.core) return "{}";
-        return statsz(self->state).dump();
-      },
-      [=](account_atom, const std::string& name) -> caf::actor {
-        if (!self->state.core) return {};
-        auto acc = self->state.core->accounts().find(name);
-        return acc && acc->actor ? acc->actor->self : caf::actor{};
       },
       [=](stop_atom) -> bool {
         shut_down(self);

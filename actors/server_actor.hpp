@@ -1,13 +1,15 @@
 #pragma once
-// The server actor: the root of the running server. It owns the server core (listener
-// and I/O loops), one actor per account, and the control plane, and it is the system
-// account's voice: it publishes $SYS connect/disconnect events, answers
-// $SYS.REQ.SERVER.PING, and once a second expires stale service response routes.
-// Messages:
+// The server actor: the root of the running server. It owns the server core (account
+// registry, listener and I/O loops), one actor per account, and the control plane, and
+// it is the system account's voice through its internal client: it answers
+// $SYS.REQ.SERVER.PING, publishes $SYS connect/disconnect events, and once a second
+// expires stale service response routes. Messages:
 //   (start_atom)  -> std::string: empty on success, else why the server cannot start
-//   (stats_atom)  -> std::string: server-wide counters as JSON (statsz-like)
-//   (account_atom, std::string name) -> caf::actor for that account
+//   (reload_atom) -> std::string: re-reads the configuration file and applies its
+//                    accounts and users; empty on success, else why nothing changed
 //   (stop_atom)   -> bool, once every connection is closed and the loops have stopped
+//   (drain_atom)  -> from its internal client's waker: drain the inbox
+//   (event_atom, subject, json) -> publish a $SYS event
 #include <caf/fwd.hpp>
 
 #include "libplatform/accounts/auth_config.hpp"

@@ -1,4 +1,4 @@
-#include "actors/connection_actor.hpp"
+#include "actors/control_plane_actors.hpp"
 
 #include <caf/all.hpp>
 #include <functional>
@@ -16,10 +16,6 @@
 
 namespace actors {
 
-struct actor_handle {
-  caf::actor self;
-};
-
 // A bcrypt check handed to a verifier actor.
 struct password_job {
   std::string stored, given;
@@ -33,38 +29,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(actors::password_job)
 namespace actors {
 
 namespace {
-
-struct connection_state {
-  std::weak_ptr<client_connection> conn;
-  static inline const char* name = "connection";
-};
-
-// connz-style: who the client is, plus its counters.
-nlohmann::json describe(client_connection& c, const std::string& server_name) {
-  nlohmann::json j = client_info(&c, c.acc(), server_name);
-  j["in_msgs"] = c.msgs_in.load();
-  j["in_bytes"] = c.bytes_in.load();
-  j["out_msgs"] = c.msgs_out.load();
-  j["out_bytes"] = c.bytes_out.load();
-  j["pending_bytes"] = c.pending_bytes();
-  j["subscriptions"] = c.subscription_count();
-  return j;
-}
-
-caf::behavior connection_actor(caf::stateful_actor<connection_state>* self, std::shared_ptr<client_connection> c,
-                               std::string server_name) {
-  self->state.conn = c;
-  return {
-      [=](kick_atom) {
-        if (auto conn = self->state.conn.lock()) conn->close_async(close_reason::kicked);
-      },
-      [=](info_atom) -> std::string {
-        if (auto conn = self->state.conn.lock()) return describe(*conn, server_name).dump();
-        return "{}";
-      },
-      [=](closed_atom) { self->quit(); },
-  };
-}
 
 // Takes an id only because CAF 0.17's spawn of an argument-less function actor binds a
 // reference to a null empty tuple (undefined behaviour that UBSan reports).
@@ -103,14 +67,10 @@ class actor_control_plane final : public control_plane {
   }
 
   void client_connected(const std::shared_ptr<client_connection>& c) override {
-    auto a = sys_.spawn(connection_actor, c, server_name_);
-    c->set_actor(std::make_shared<actor_handle>(actor_handle{a}));
-    if (auto& ref = c->acc().actor) caf::anon_send(ref->self, register_atom::value, c->id(), a);
     publish_event(*c, "CONNECT", "io.nats.server.advisory.v1.client_connect", nullptr);
   }
 
   void client_closed(const std::shared_ptr<client_connection>& c, close_reason why) override {
-    if (auto& h = c->actor()) caf::anon_send(h->self, closed_atom::value);
     publish_event(*c, "DISCONNECT", "io.nats.server.advisory.v1.client_disconnect", &why);
   }
 
