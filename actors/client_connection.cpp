@@ -444,7 +444,8 @@ void client_connection::send_ok() {
 void client_connection::revoke() {
   if (is_closed()) return;
   spdlog::info("{} - cid:{} - Authorization revoked by a configuration reload", remote_, id_);
-  send_error(err::authorization_violation);
+  // Outside any read batch: close() writes the -ERR; the loop's pending set is not used.
+  enqueue(proto::err_line(proto::text(err::authorization_violation)));
   close(close_reason::auth_violation);
 }
 

@@ -37,6 +37,9 @@ class event_loop {
   }
 
   void start();
+  // Instead of start(): the calling thread is this loop's thread and runs it by hand
+  // (context().poll()). For tests that drive sessions without a loop thread.
+  void adopt_current_thread() { thread_id_.store(std::this_thread::get_id(), std::memory_order_release); }
   void stop();  // asks the thread to finish; join() waits
   void join();
   template <class F>

@@ -387,3 +387,13 @@ TEST_CASE("SIGTERM shuts down cleanly", "[protocol]") {
   CHECK(s.stop() == 0);
   CHECK(c->closed_by_server());
 }
+
+TEST_CASE("a client that sends -ERR is closed without an answer, as nats-server does", "[protocol]") {
+  server_process s;
+  auto c = connect(s);
+  c->send("-ERR 'boom'\r\nPING\r\n");
+  CHECK(c->closed_by_server());
+  CHECK(s.log().find("Client Error 'boom'") != std::string::npos);
+  auto other = connect(s);  // the server goes on serving
+  sync(*other);
+}
