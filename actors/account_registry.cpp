@@ -43,7 +43,7 @@ std::string imports_fingerprint(const auth_config& cfg, const account_entry& a, 
 account_registry::~account_registry() { clear(); }
 
 account_registry::changes account_registry::apply(const auth_config& cfg, const std::string& server_name,
-                                                  control_plane* cp,
+                                                  const loop_owners& owners,
                                                   const std::function<void(const account_ptr&)>& on_added) {
   changes out;
   account_map next;
@@ -104,7 +104,7 @@ account_registry::changes account_registry::apply(const auth_config& cfg, const 
   for (auto* a : entries) {
     const account_ptr& acc = kept.at(a->name);
     rewire(exports_, a->name, exports_fingerprint(*a) + "#" + std::to_string(acc->id()),
-           [&] { return wire_exports(*a, acc, server_name, cp); });
+           [&] { return wire_exports(*a, acc, server_name, owners); });
     rewire(imports_, a->name, imports_fingerprint(cfg, *a, kept) + "#" + std::to_string(acc->id()),
            [&] { return wire_imports(cfg, *a, kept, server_name); });
   }

@@ -27,8 +27,6 @@
 
 namespace actors {
 
-class control_plane;
-
 class account_registry {
  public:
   account_registry() = default;
@@ -41,10 +39,10 @@ class account_registry {
     std::vector<std::string> rewired;  // accounts whose imports or exports were rebuilt
   };
   // Moves to `cfg` (validated already). `on_added` runs for each new account before it
-  // is published (the server actor spawns its actor there). `cp` starts latency
-  // reporters; it may be null (no reporters).
-  changes apply(const platform::accounts::auth_config& cfg, const std::string& server_name, control_plane* cp,
-                const std::function<void(const account_ptr&)>& on_added = {});
+  // is published (the server actor spawns its actor there). `owners` drive the
+  // latency reporters; without them there are none.
+  changes apply(const platform::accounts::auth_config& cfg, const std::string& server_name,
+                const loop_owners& owners, const std::function<void(const account_ptr&)>& on_added = {});
 
   account_ptr find(std::string_view name) const;
   std::vector<account_ptr> all() const;

@@ -4,8 +4,8 @@
 
 #include "actors/client_connection.hpp"
 #include "actors/client_info.hpp"
-#include "actors/control_plane.hpp"
 #include "actors/internal_subscriber.hpp"
+#include "actors/io/event_loop.hpp"
 #include "libplatform/accounts/subject_transform.hpp"
 #include "libplatform/random_token.hpp"
 #include "libplatform/time_format.hpp"
@@ -49,20 +49,21 @@ class stream_import final : public internal_subscriber {
       : internal_subscriber(kind::stream), importer_(importer), transform_(std::move(t)) {}
 
   size_t deliver(router::context& ctx, const platform::subscription_ptr&, const message_args& m) override {
-    auto importer = importer_.lock();
-    if (!importer) return 0;
+    hop h(ctx);
+    if (!h) return 0;
+    account& importer = *importer_;
     std::string subject = transform_.apply(m.subject);
     message_args out = m;
     out.subject = subject;
     bool was = ctx.clients_only;
     ctx.clients_only = true;
-    size_t n = router::deliver_in(*importer, ctx, out);
+    size_t n = router::deliver_in(importer, ctx, out);
     ctx.clients_only = was;
     return n;
   }
 
  private:
-  account_weak importer_;
+  account_ptr importer_;
   subject_transform transform_;
 };
 
@@ -82,9 +83,10 @@ class service_import final : public internal_subscriber {
         report_subject_(std::make_shared<const std::string>(export_.latency ? export_.latency->subject : "")) {}
 
   size_t deliver(router::context& ctx, const platform::subscription_ptr&, const message_args& m) override {
-    auto importer = importer_.lock();
-    auto exporter = exporter_.lock();
-    if (!importer || !exporter) return 0;
+    hop h(ctx);
+    if (!h) return 0;
+    account& importer = *importer_;
+    account& exporter = *exporter_;
     std::string subject = transform_.apply(m.subject);
     message_args out = m;
     out.subject = subject;
@@ -101,18 +103,18 @@ class service_import final : public internal_subscriber {
         s.subject = report_subject_;
         // As nats-server: the requester is described in full only if the import shares
         // it (`share: true`); otherwise the report names its account alone.
-        s.requestor_json = share_ ? client_info_json(ctx.from ? ctx.from->as_client() : nullptr, *importer, server_name_)
+        s.requestor_json = share_ ? client_info_json(ctx.from ? ctx.from->as_client() : nullptr, importer, server_name_)
                                   : anonymous_requestor_;
         s.start = std::chrono::system_clock::now();
         s.forwarded = now;
         r.latency = std::move(s);
       }
-      reply = exporter->responses().add(std::move(r), now);
+      reply = exporter.responses().add(std::move(r), now);
       if (reply.empty()) return 0;  // too many requests in flight: shed this one
       out.reply = reply;
     }
-    size_t n = router::deliver_in(*exporter, ctx, out);
-    if (n == 0 && !reply.empty()) exporter->responses().remove(reply);
+    size_t n = router::deliver_in(exporter, ctx, out);
+    if (n == 0 && !reply.empty()) exporter.responses().remove(reply);
     return n;
   }
 
@@ -124,8 +126,8 @@ class service_import final : public internal_subscriber {
     return platform::random_percent(rate);
   }
 
-  account_weak importer_;
-  account_weak exporter_;
+  account_ptr importer_;
+  account_ptr exporter_;
   subject_transform transform_;
   platform::accounts::export_entry export_;
   bool share_;
@@ -166,16 +168,17 @@ std::string latency_report(const latency_sample& s, const std::string& responder
 
 class response_router final : public internal_subscriber {
  public:
-  response_router(const account_ptr& exporter, std::string server_name, internal_client_ptr reporter)
+  response_router(const account_ptr& exporter, std::string server_name, std::vector<internal_client_ptr> reporters)
       : internal_subscriber(kind::service),
         exporter_(exporter),
         server_name_(std::move(server_name)),
-        reporter_(std::move(reporter)) {}
+        reporters_(std::move(reporters)) {}
 
   size_t deliver(router::context& ctx, const platform::subscription_ptr&, const message_args& m) override {
-    auto exporter = exporter_.lock();
-    if (!exporter) return 0;
-    auto route = exporter->responses().take(m.subject, m.payload().empty());
+    hop h(ctx);
+    if (!h) return 0;
+    account& exporter = *exporter_;
+    auto route = exporter.responses().take(m.subject, m.payload().empty());
     if (!route) return 0;
     auto requester = route->requester.lock();
     size_t n = 0;
@@ -185,12 +188,13 @@ class response_router final : public internal_subscriber {
       out.reply = {};  // a reply subject in the exporter's namespace means nothing to the requester
       n = router::deliver_in(*requester, ctx, out);
     }
-    if (route->latency && reporter_) {
-      // The answer is on its way; the report is built off the data path, by the
-      // reporter's actor, once per batch of answers.
+    if (route->latency && !reporters_.empty()) {
+      // The answer is on its way; the report is built after this read batch is
+      // flushed, by this loop's reporter (answers first, then reports).
       auto answered = std::chrono::steady_clock::now();
-      auto responder = client_info_json(ctx.from ? ctx.from->as_client() : nullptr, *exporter, server_name_);
-      reporter_->post(&ctx, [sample = std::move(*route->latency), responder = std::move(responder),
+      auto responder = client_info_json(ctx.from ? ctx.from->as_client() : nullptr, exporter, server_name_);
+      auto& reporter = reporters_[ctx.loop ? size_t(ctx.loop->index()) % reporters_.size() : 0];
+      reporter->post(&ctx, [sample = std::move(*route->latency), responder = std::move(responder),
                              answered](internal_client& c) {
         c.publish(*sample.subject, {}, {}, latency_report(sample, *responder, answered));
       });
@@ -199,9 +203,9 @@ class response_router final : public internal_subscriber {
   }
 
  private:
-  account_weak exporter_;
+  account_ptr exporter_;
   std::string server_name_;
-  internal_client_ptr reporter_;
+  std::vector<internal_client_ptr> reporters_;  // one per I/O loop
 };
 
 }  // namespace
@@ -251,7 +255,7 @@ wiring wire_imports(const platform::accounts::auth_config& cfg, const platform::
 }
 
 wiring wire_exports(const platform::accounts::account_entry& a, const account_ptr& exporter,
-                    const std::string& server_name, control_plane* cp) {
+                    const std::string& server_name, const loop_owners& owners) {
   wiring w;
   bool services = false, latency = false;
   for (auto& e : a.exports) {
@@ -260,15 +264,17 @@ wiring wire_exports(const platform::accounts::account_entry& a, const account_pt
     latency |= e.latency.has_value();
   }
   if (!services) return w;
-  internal_client_ptr reporter;
-  if (latency && cp) {
-    reporter = std::make_shared<internal_client>(receiver::kind::service, exporter, "latency:" + a.name);
-    cp->start_internal_client(reporter);
-    w.clients.push_back(reporter);
+  std::vector<internal_client_ptr> reporters;
+  for (size_t i = 0; latency && owners.start && i < owners.count; ++i) {
+    auto r = std::make_shared<internal_client>(receiver::kind::service, exporter,
+                                               "latency:" + a.name + "/" + std::to_string(i));
+    owners.start(r, i);
+    reporters.push_back(r);
+    w.clients.push_back(r);
   }
   w.subs.emplace_back(exporter, add_internal_subscription(*exporter, exporter->responses().reply_prefix() + ">",
                                                           std::make_shared<response_router>(exporter, server_name,
-                                                                                            std::move(reporter))));
+                                                                                            std::move(reporters))));
   return w;
 }
 

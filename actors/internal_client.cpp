@@ -98,13 +98,14 @@ size_t internal_client::deliver(router::context& ctx, const platform::subscripti
   return 1;  // taken (or shed: see the inbox policy above)
 }
 
-bool internal_client::post(router::context* ctx, std::function<void(internal_client&)> job) {
-  inbound_msg in;
-  in.job = std::move(job);
-  return push(ctx, std::move(in), 64);
-}
-
 void internal_client::flush() {
+  if (drive_loop_ && drive_loop_->in_loop_thread() && !in_drain_) {
+    // The driving loop flushing its batch: drain right here, after the receivers
+    // flushed before this one (answers before their latency reports); what the
+    // handlers publish is flushed in the loop's next round.
+    drain_inbox(false);
+    return;
+  }
   {
     std::lock_guard lock(inbox_mutex_);
     if (inbox_.empty() || wake_pending_) return;
@@ -113,12 +114,23 @@ void internal_client::flush() {
   if (waker_) waker_();
 }
 
+void internal_client::drive_from(io::event_loop& loop) {
+  drive_loop_ = &loop;
+  waker_ = [weak = weak_from_this(), &loop] {
+    loop.post([weak] {
+      if (auto c = weak.lock()) c->drain();
+    });
+  };
+}
+
 size_t internal_client::inbox_size() {
   std::lock_guard lock(inbox_mutex_);
   return inbox_.size();
 }
 
-size_t internal_client::drain() {
+size_t internal_client::drain() { return drain_inbox(true); }
+
+size_t internal_client::drain_inbox(bool then_flush) {
   {
     std::lock_guard lock(inbox_mutex_);
     draining_.swap(inbox_);
@@ -147,8 +159,14 @@ size_t internal_client::drain() {
   }
   draining_.clear();
   in_drain_ = false;
-  // What the handlers published: flushed by the receivers' loops, one post each.
-  router::flush_later(flush_list_);
+  // What the handlers published: flushed once, by the driving loop (at once, or in
+  // the round of flush_pending() that called this) or by the receivers' own loops (one
+  // post each).
+  if (drive_loop_) {
+    if (then_flush) drive_loop_->flush_pending();
+  } else {
+    router::flush_later(flush_list_);
+  }
   return ran;
 }
 
@@ -168,11 +186,21 @@ size_t internal_client::publish(std::string_view subject, std::string_view reply
   }
   router::context ctx;
   ctx.from = this;
-  ctx.flush_list = &flush_list_;
+  if (drive_loop_) {
+    ctx.loop = drive_loop_;
+  } else {
+    ctx.flush_list = &flush_list_;
+  }
   size_t n = router::deliver_in(*acc_, ctx, m);
   msgs_out.fetch_add(1, std::memory_order_relaxed);
   bytes_out.fetch_add(m.data.size(), std::memory_order_relaxed);
-  if (!in_drain_) router::flush_later(flush_list_);
+  if (!in_drain_) {
+    if (drive_loop_) {
+      drive_loop_->flush_pending();
+    } else {
+      router::flush_later(flush_list_);
+    }
+  }
   return n;
 }
 

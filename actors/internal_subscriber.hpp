@@ -19,6 +19,29 @@ class account;
 class internal_subscriber : public receiver {
  public:
   using receiver::receiver;
+
+ protected:
+  // One hop of a forwarder, held while it delivers onwards: refused past
+  // router::context::max_depth and for a message that came through a stream import
+  // (clients_only: it goes to the importer's clients, never on through the importer's
+  // own imports, as in nats-server 2.9).
+  class hop {
+   public:
+    explicit hop(router::context& ctx) noexcept
+        : ctx_(ctx), ok_(!ctx.clients_only && ctx.depth < router::context::max_depth) {
+      if (ok_) ++ctx_.depth;
+    }
+    ~hop() {
+      if (ok_) --ctx_.depth;
+    }
+    hop(const hop&) = delete;
+    hop& operator=(const hop&) = delete;
+    explicit operator bool() const noexcept { return ok_; }
+
+   private:
+    router::context& ctx_;
+    bool ok_;
+  };
 };
 
 // Creates and indexes a forwarder's subscription in `acc` on `subject`.

@@ -1,6 +1,5 @@
 #include "actors/response_table.hpp"
 
-#include <random>
 
 #include "libplatform/random_token.hpp"
 

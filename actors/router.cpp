@@ -20,22 +20,11 @@ inline void bump(std::atomic<uint64_t>& a, uint64_t n) {
 }
 
 // Hands one message to the receiver of one subscription; returns how many client
-// subscriptions got it.
+// subscriptions got it. Every subscription's owner is a receiver (receiver.hpp): a
+// client, an internal client or a forwarder, each applying its own rules.
 inline size_t deliver_to(context& ctx, const platform::subscription_ptr& sp, const message_args& m) {
-  platform::subscription& s = *sp;
-  if (s.closed.load(std::memory_order_relaxed)) return 0;
-  if (s.internal) {
-    // A forwarder (an import, a response route). A message that arrived through a
-    // stream import goes to the importer's clients only: it does not travel on through
-    // the importer's own imports (nats-server 2.9 delivers it neither through a
-    // re-export nor into a service import).
-    if (ctx.clients_only || ctx.depth >= context::max_depth) return 0;
-    ++ctx.depth;
-    size_t n = static_cast<receiver*>(s.owner.get())->deliver(ctx, sp, m);
-    --ctx.depth;
-    return n;
-  }
-  return static_cast<receiver*>(s.owner.get())->deliver(ctx, sp, m);
+  if (sp->closed.load(std::memory_order_relaxed)) return 0;
+  return static_cast<receiver*>(sp->owner.get())->deliver(ctx, sp, m);
 }
 
 size_t deliver_result(context& ctx, const platform::match_result& r, const message_args& m) {

@@ -28,6 +28,11 @@ constexpr const char* compatible_nats_version = "2.10.0";
 server_core::server_core(platform::config::server_options opts)
     : opts_(std::move(opts)), server_id_(random_server_id()) {
   server_name_ = opts_.server_name.empty() ? server_id_ : opts_.server_name;
+  // The loops exist from here (internal clients may be given to them while the
+  // accounts are configured); start() runs their threads.
+  unsigned n = std::thread::hardware_concurrency();
+  n = std::clamp(n, 1u, unsigned(io::event_loop::max_loops));
+  for (unsigned i = 0; i < n; ++i) loops_.push_back(std::make_unique<io::event_loop>(int(i)));
 }
 
 server_core::~server_core() {
@@ -38,7 +43,9 @@ server_core::~server_core() {
 
 account_registry::changes server_core::configure(const platform::accounts::auth_config& cfg,
                                                  const std::function<void(const account_ptr&)>& on_added) {
-  auto changes = accounts_.apply(cfg, server_name_, control_, on_added);
+  // Latency reporters: one per loop, driven by it (internal_client::drive_from).
+  loop_owners owners{loops_.size(), [this](const internal_client_ptr& c, size_t i) { c->drive_from(*loops_[i]); }};
+  auto changes = accounts_.apply(cfg, server_name_, owners, on_added);
   auto table = std::make_shared<const authenticator>(cfg, accounts_);
   {
     std::lock_guard lock(auth_mutex_);
@@ -47,6 +54,7 @@ account_registry::changes server_core::configure(const platform::accounts::auth_
   // Logins that no longer hold: closed on their own loops. A connection that is still
   // in CONNECT (or a password check) meets the new table when it gets there.
   for (auto& l : loops_) {
+    if (!started_) break;  // no connections yet
     l->post([&l = *l, table] {
       for (auto& c : l.connections()) {
         if (!c->logged_in() || table->still_valid(c->user().get(), c->acc())) continue;
@@ -58,9 +66,6 @@ account_registry::changes server_core::configure(const platform::accounts::auth_
 }
 
 std::string server_core::start() {
-  unsigned n = std::thread::hardware_concurrency();
-  n = std::clamp(n, 1u, unsigned(io::event_loop::max_loops));
-  for (unsigned i = 0; i < n; ++i) loops_.push_back(std::make_unique<io::event_loop>(int(i)));
   for (auto& l : loops_) {
     l->set_housekeeping(std::chrono::milliseconds(250), [](client_connection& c) {
       c.housekeeping(client_connection::clock::now());
@@ -76,10 +81,10 @@ std::string server_core::start() {
     bound_port_ = acceptor_->local_endpoint().port();
   } catch (const std::exception& e) {
     acceptor_.reset();
-    loops_.clear();
     return "cannot listen on " + opts_.host + ":" + std::to_string(opts_.port) + ": " + e.what();
   }
   for (auto& l : loops_) l->start();
+  started_ = true;
   asio::post(loops_[0]->context(), [this] { accept_next(); });
   return {};
 }
@@ -125,7 +130,7 @@ void server_core::accept_failed(const std::error_code& ec) {
 }
 
 void server_core::stop() {
-  if (stopping_.exchange(true) || loops_.empty()) return;
+  if (stopping_.exchange(true) || !started_) return;
   // Stop accepting on the acceptor's own thread.
   std::promise<void> closed;
   asio::post(loops_[0]->context(), [this, &closed] {

@@ -94,6 +94,7 @@ class server_core {
   uint64_t accept_failures_ = 0;  // since the last log line
   server_counters counters_;
   std::atomic<bool> stopping_{false};
+  bool started_ = false;  // the loops' threads run (server actor thread only)
 };
 
 }  // namespace actors

@@ -46,17 +46,23 @@ void event_loop::join() {
 
 bool event_loop::flush_pending(const receiver* producer, std::vector<receiver_ptr>* backed) {
   bool backed_up = false;
-  for (auto& c : pending_) {
-    c->flush();
-    // A receiver far behind: let the producer wait until it catches up, rather than
-    // buffering toward max_pending and cutting it off as a slow consumer. A client
-    // that reads its own messages is not waited for: it may be blocked writing to us.
-    if (c.get() == producer || !c->backed_up()) continue;
-    backed_up = true;
-    if (backed) backed->push_back(c);
+  // A flush may add receivers (an internal client driven by this loop drains its
+  // inbox when flushed, and what it publishes joins the set): flush until none is left,
+  // each round a new batch so a receiver flushed already can join again.
+  while (!pending_.empty()) {
+    flushing_.swap(pending_);
+    ++batch_;
+    for (auto& c : flushing_) {
+      c->flush();
+      // A receiver far behind: let the producer wait until it catches up, rather than
+      // buffering toward max_pending and cutting it off as a slow consumer. A client
+      // that reads its own messages is not waited for: it may be blocked writing to us.
+      if (c.get() == producer || !c->backed_up()) continue;
+      backed_up = true;
+      if (backed) backed->push_back(c);
+    }
+    flushing_.clear();
   }
-  pending_.clear();
-  ++batch_;
   return backed_up;
 }
 

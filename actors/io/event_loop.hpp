@@ -81,6 +81,7 @@ class event_loop {
   std::unique_ptr<char[]> read_buffer_;
   uint64_t batch_ = 1;
   std::vector<receiver_ptr> pending_;
+  std::vector<receiver_ptr> flushing_;  // the round flush_pending() is working on
   std::unordered_set<std::shared_ptr<client_connection>> connections_;
   asio::steady_timer housekeeping_timer_;
   std::chrono::milliseconds housekeeping_every_{1000};
