@@ -8,7 +8,7 @@
 //   - a new account is created;
 //   - a removed account leaves the registry; the objects still referring to it (its
 //     clients until they are disconnected, match results in flight) keep it alive,
-//     and forwarders, which hold accounts by weak_ptr, stop delivering into it;
+//     and the forwarders into and out of it are unwired;
 //   - the imports of an account are rebuilt when they change or when an account they
 //     import from changes its exports (or appears, or goes); an account's response
 //     router and latency reporter are rebuilt when its exports change. New forwarders
