@@ -2,8 +2,8 @@
 // An account: an isolated subject space. This object is the data the hot path reads
 // (the subject index, limits, counters, the table of in-flight service responses); the
 // account registry (account_registry.hpp) creates, updates and retires accounts at run
-// time, and the account actor (account_actor.hpp) owns its registry of connections.
-// Held by shared_ptr everywhere (clients, imports by weak_ptr); never by a raw pointer
+// time, and the account actor (account_actor.hpp) does its background work.
+// Held by shared_ptr everywhere (response routes by weak_ptr); never by a raw pointer
 // that could outlive it. Thread-safe: the sublist and the response table have their
 // own locks, limits and counters are atomic, the user list has a mutex.
 #include <atomic>

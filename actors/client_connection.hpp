@@ -10,9 +10,10 @@
 //     flush() without holding the lock across the write (a flushing flag keeps it to
 //     one writer at a time, as nats-server's flushOutbound does).
 // Threads: created by the listener on one I/O loop and read only by that loop's
-// thread. Other loops' threads deliver into it (append under out_mutex_) and may flush
-// it when the transport allows writes from any thread; otherwise the owning loop does
-// (client_connection::flush()). Closing happens on the owning loop.
+// thread. Other threads (other loops, internal clients' actors) deliver into it (append
+// under out_mutex_); other loops may flush it when the transport allows writes from any
+// thread, otherwise the owning loop does (client_connection::flush()); actors never
+// write it (router::flush_later). Closing happens on the owning loop.
 // The actors hear of it through the control plane (control_plane.hpp) when it logs in
 // and when it closes; the data path never goes through an actor.
 // Lifetime: shared_ptr; subscriptions and match results keep it alive after close

@@ -1,6 +1,6 @@
 #pragma once
 // What the I/O layer asks of, and tells, the actor world. Implemented with CAF in
-// connection_actor.cpp; kept free of CAF headers so the data-path files compile
+// control_plane_actors.cpp; kept free of CAF headers so the data-path files compile
 // without them.
 #include <functional>
 #include <memory>

@@ -6,9 +6,10 @@
 // subscriptions in the account's subject index, and a client's counters.
 //
 // Receiving: the data path hands it messages through a bounded inbox, in the
-// publisher's thread (deliver()). The owner (an actor) is woken once per read batch,
-// not once per message: the client joins the loop's pending set like a client socket,
-// and its flush() at the end of the batch wakes the owner if no wake is outstanding.
+// publisher's thread (deliver()). The owner (an actor, or an I/O loop: drive_from) is
+// woken once per read batch, not once per message: the client joins the loop's pending
+// set like a client socket, and its flush() at the end of the batch wakes the owner if
+// no wake is outstanding.
 // The owner then drains the inbox (drain()) on its own thread, running each
 // subscription's handler in order.
 //
