@@ -54,23 +54,20 @@ void internal_client::close() {
   if (stopper_) stopper_();
 }
 
-bool internal_client::push(router::context* ctx, inbound_msg&& m, size_t bytes) {
-  {
-    std::lock_guard lock(inbox_mutex_);
-    if (inbox_.size() >= limits_.max_msgs || inbox_bytes_ + bytes > limits_.max_bytes) {
-      dropped_msgs.fetch_add(1, std::memory_order_relaxed);
-      auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-      auto last = last_drop_log_.load(std::memory_order_relaxed);
-      if (now - last >= std::chrono::nanoseconds(std::chrono::seconds(10)).count() &&
-          last_drop_log_.compare_exchange_strong(last, now)) {
-        spdlog::warn("Internal client \"{}\" (account {}) is a slow consumer: inbox full ({} messages), {} dropped so far",
-                     name_, acc_->name(), inbox_.size(), dropped_msgs.load(std::memory_order_relaxed));
-      }
-      return false;
-    }
-    inbox_.push_back(std::move(m));
-    inbox_bytes_ += bytes;
+bool internal_client::full_locked(size_t bytes) {
+  if (inbox_.size() < limits_.max_msgs && inbox_bytes_ + bytes <= limits_.max_bytes) return false;
+  dropped_msgs.fetch_add(1, std::memory_order_relaxed);
+  auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  auto last = last_drop_log_.load(std::memory_order_relaxed);
+  if (now - last >= std::chrono::nanoseconds(std::chrono::seconds(10)).count() &&
+      last_drop_log_.compare_exchange_strong(last, now)) {
+    spdlog::warn("Internal client \"{}\" (account {}) is a slow consumer: inbox full ({} messages), {} dropped so far",
+                 name_, acc_->name(), inbox_.size(), dropped_msgs.load(std::memory_order_relaxed));
   }
+  return true;
+}
+
+void internal_client::wake_with(router::context* ctx) {
   // Wake the owner with the batch: the loop flushes this client once at its end.
   if (ctx && ctx->loop) {
     ctx->loop->add_pending(shared_from_this());
@@ -79,23 +76,38 @@ bool internal_client::push(router::context* ctx, inbound_msg&& m, size_t bytes) 
   } else {
     flush();
   }
-  return true;
 }
 
 size_t internal_client::deliver(router::context& ctx, const platform::subscription_ptr& sub,
                                 const platform::protocol::message_args& m) {
-  inbound_msg in;
-  in.sub = sub;
-  in.subject.assign(m.subject);
-  in.reply.assign(m.reply);
-  in.data.assign(m.data);
-  in.header_len = m.header_len;
   size_t bytes = m.subject.size() + m.reply.size() + m.data.size();
-  if (push(&ctx, std::move(in), bytes)) {
-    msgs_in.fetch_add(1, std::memory_order_relaxed);
-    bytes_in.fetch_add(m.data.size(), std::memory_order_relaxed);
+  {
+    // The bound is checked before anything is copied: a flood costs no allocation.
+    std::lock_guard lock(inbox_mutex_);
+    if (full_locked(bytes)) return 1;  // shed (see the inbox policy)
+    auto& in = inbox_.emplace_back();
+    in.sub = sub;
+    in.subject.assign(m.subject);
+    in.reply.assign(m.reply);
+    in.data.assign(m.data);
+    in.header_len = m.header_len;
+    inbox_bytes_ += bytes;
   }
-  return 1;  // taken (or shed: see the inbox policy above)
+  msgs_in.fetch_add(1, std::memory_order_relaxed);
+  bytes_in.fetch_add(m.data.size(), std::memory_order_relaxed);
+  wake_with(&ctx);
+  return 1;
+}
+
+bool internal_client::push_job(router::context* ctx, inbox_job&& job) {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    if (full_locked(64)) return false;
+    inbox_.emplace_back().job = std::move(job);
+    inbox_bytes_ += 64;
+  }
+  wake_with(ctx);
+  return true;
 }
 
 void internal_client::flush() {

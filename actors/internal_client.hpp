@@ -171,9 +171,7 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   // is full (the job is dropped and counted).
   template <class F>
   bool post(router::context* ctx, F&& job) {
-    inbound_msg in;
-    in.job = inbox_job(std::forward<F>(job));
-    return push(ctx, std::move(in), 64);
+    return push_job(ctx, inbox_job(std::forward<F>(job)));
   }
 
   // receiver
@@ -191,7 +189,10 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   std::atomic<uint64_t> msgs_in{0}, bytes_in{0}, msgs_out{0}, bytes_out{0}, dropped_msgs{0};
 
  private:
-  bool push(router::context* ctx, inbound_msg&& m, size_t bytes);
+  // inbox_mutex_ held: no room for `bytes` more (the message is dropped and counted).
+  bool full_locked(size_t bytes);
+  void wake_with(router::context* ctx);
+  bool push_job(router::context* ctx, inbox_job&& job);
   // drain(); `then_flush` false when the driving loop's flush_pending() called it (that
   // call flushes what the handlers published).
   size_t drain_inbox(bool then_flush);

@@ -30,6 +30,8 @@ struct server_state {
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
   uint64_t sweeps = 0;
   platform::memory::scavenger scavenger;
+  std::string statsz_json;  // the last $SYS.REQ.SERVER.PING answer, and when it was built
+  std::chrono::steady_clock::time_point statsz_at;
   static inline const char* name = "server";
 };
 
@@ -132,7 +134,16 @@ caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::co
         });
         for (auto subject : {"$SYS.REQ.SERVER.PING", "$SYS.REQ.SERVER.PING.STATSZ"}) {
           st.sys_client->subscribe(subject, [self](internal_client& c, const inbound_msg& m) {
-            if (!m.reply.empty() && self->state.core) c.publish(m.reply, {}, {}, statsz(self->state).dump());
+            auto& st = self->state;
+            if (m.reply.empty() || !st.core) return;
+            // A burst of pings drained together shares one answer (built at most once a
+            // millisecond): a flood costs one statsz, not one per request.
+            auto now = std::chrono::steady_clock::now();
+            if (st.statsz_json.empty() || now - st.statsz_at > std::chrono::milliseconds(1)) {
+              st.statsz_json = statsz(st).dump();
+              st.statsz_at = now;
+            }
+            c.publish(m.reply, {}, {}, st.statsz_json);
           });
         }
         auto err = st.core->start();

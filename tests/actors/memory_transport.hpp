@@ -41,7 +41,10 @@ class memory_transport final : public actors::io::transport {
   }
   void wait_readable(std::shared_ptr<actors::io::transport_handler>) override {}
   void wait_writable(std::shared_ptr<actors::io::transport_handler> h) override { writable_waiter = std::move(h); }
-  void close() override { closed = true; }
+  void close() override {
+    closed = true;
+    writable_waiter.reset();  // as a socket's pending wait ends when it closes
+  }
   bool writes_from_any_thread() const noexcept override { return any_thread; }
   const std::string& remote() const noexcept override { return remote_; }
   const std::string& remote_ip() const noexcept override { return ip_; }

@@ -83,7 +83,8 @@ TEST_CASE("outbound: a full socket keeps the bytes, and writability writes them 
   rx.transport->budget = -1;
   f.poll();  // the write wait was armed on the owning loop
   REQUIRE(rx.transport->writable_waiter);
-  rx.transport->writable_waiter->on_writable({});
+  auto waiter = std::move(rx.transport->writable_waiter);  // the wait fires once
+  waiter->on_writable({});
   std::string expected;
   for (int i = 0; i < 3; ++i) expected += "MSG big 1 1000\r\n" + payload + "\r\n";
   CHECK(rx.take() == expected);
