@@ -269,7 +269,15 @@ TEST_CASE("a flood of $SYS.REQ.SERVER.PING requests keeps memory bounded", "[rob
   drain.join();
   INFO("RSS before " << before << " KiB, peak " << peak << " KiB, answers " << answers.load());
   CHECK(answers.load() > 0);
-  CHECK(peak - before < 48 * 1024);  // unbounded, this grew by ~130 MiB
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer maps shadow memory for everything the server touches (several
+  // times its size): the bound scales with it, and unbounded growth (~130 MiB of heap,
+  // several times that with shadow) still fails.
+  constexpr long bound_kib = 4 * 48 * 1024;
+#else
+  constexpr long bound_kib = 48 * 1024;
+#endif
+  CHECK(peak - before < bound_kib);  // unbounded, this grew by ~130 MiB
 }
 
 TEST_CASE("max_subs refuses the subscription over the limit and keeps the connection", "[robustness][config]") {
