@@ -68,7 +68,6 @@ account_registry::changes account_registry::apply(const auth_config& cfg, const 
     account_ptr acc;
     if (auto it = next.find(a->name); it != next.end()) {
       acc = it->second;
-      out.updated.push_back(acc);
     } else {
       acc = std::make_shared<account>(a->name);
       out.added.push_back(acc);

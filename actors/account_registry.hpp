@@ -35,7 +35,7 @@ class account_registry {
   account_registry& operator=(const account_registry&) = delete;
 
   struct changes {
-    std::vector<account_ptr> added, removed, updated;
+    std::vector<account_ptr> added, removed;
     std::vector<std::string> rewired;  // accounts whose imports or exports were rebuilt
   };
   // Moves to `cfg` (validated already). `on_added` runs for each new account before it

@@ -59,9 +59,7 @@ client_connection::~client_connection() = default;
 const std::string& client_connection::user_name() const noexcept { return user_ ? user_->name : no_user; }
 
 platform::match_cache& client_connection::cache_for(const account& a) {
-  if (&a == account_.get()) return cache_;
-  if (foreign_caches_.size() >= 64 && !foreign_caches_.count(a.id())) foreign_caches_.clear();  // bounded
-  return foreign_caches_[a.id()];
+  return caches_.for_account(a, account_.get());
 }
 
 void client_connection::start() {
@@ -203,7 +201,7 @@ size_t client_connection::deliver(router::context& ctx, const platform::subscrip
   }
   if (last) remove_subscription(sp);
   if (pending == 0) return 0;
-  router::schedule_flush(ctx, *sp, *this);
+  router::schedule_flush(ctx, *this, sp->owner);
   return 1;
 }
 
@@ -376,13 +374,9 @@ void client_connection::close(close_reason why) {
     }
     write_blocked_ = false;
     // Best effort: an -ERR or the last replies queued before closing.
+    // (No other writer can start meanwhile: write_out holds flushing_ while unlocked.)
     if (!out_.empty() && why != close_reason::slow_consumer_pending && why != close_reason::write_error)
       write_out(lock);
-    while (flushing_) {  // write_out released the lock: another writer may have come in
-      lock.unlock();
-      std::this_thread::yield();
-      lock.lock();
-    }
     out_.clear();
     transport_->close();
     transport_closed_ = true;
@@ -408,8 +402,7 @@ void client_connection::close(close_reason why) {
       account_->subjects().remove_all(subs);
     }
   }
-  cache_.clear();
-  foreign_caches_.clear();
+  caches_.clear();
   if (connected_) account_->connections--;
   server_.counters().current_connections--;
   if (why == close_reason::client_closed || why == close_reason::server_shutdown) {

@@ -144,7 +144,7 @@ class client_connection final : public receiver,
   account& acc() noexcept { return *account_; }
   const account_ptr& acc_ptr() const noexcept { return account_; }
   io::event_loop& loop() noexcept { return loop_; }
-  platform::match_cache& cache() noexcept { return cache_; }
+  platform::match_cache& cache() noexcept { return caches_.own(); }
   // This client described for latency reports (client_info_json), in the account it
   // was last described for (by account id). Loop thread only.
   struct info_json_slot {
@@ -211,10 +211,7 @@ class client_connection final : public receiver,
   std::shared_ptr<const permission_set> perms_;
   client_options opts_;
   platform::protocol::server_parser parser_;
-  platform::match_cache cache_;
-  // Caches for other accounts (import hops), by account id: ids are never reused, so an
-  // account removed at run time cannot be confused with a new one.
-  std::unordered_map<uint64_t, platform::match_cache> foreign_caches_;
+  match_caches caches_;
   std::unordered_map<std::string, bool> publish_decisions_;  // per-connection permission cache
   info_json_slot info_json_;
 

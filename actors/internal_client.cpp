@@ -69,10 +69,8 @@ bool internal_client::full_locked(size_t bytes) {
 
 void internal_client::wake_with(router::context* ctx) {
   // Wake the owner with the batch: the loop flushes this client once at its end.
-  if (ctx && ctx->loop) {
-    ctx->loop->add_pending(shared_from_this());
-  } else if (ctx && ctx->flush_list) {
-    ctx->flush_list->push_back(shared_from_this());
+  if (ctx) {
+    router::schedule_flush(*ctx, *this, shared_from_this());
   } else {
     flush();
   }
@@ -171,15 +169,19 @@ size_t internal_client::drain_inbox(bool then_flush) {
   }
   draining_.clear();
   in_drain_ = false;
-  // What the handlers published: flushed once, by the driving loop (at once, or in
-  // the round of flush_pending() that called this) or by the receivers' own loops (one
-  // post each).
+  // What the handlers published (unless the driving loop's flush_pending() called
+  // this: its next round flushes it).
+  if (then_flush) flush_published();
+  return ran;
+}
+
+void internal_client::flush_published() {
+  // Once: by the driving loop, or by the receivers' own loops (one post each).
   if (drive_loop_) {
-    if (then_flush) drive_loop_->flush_pending();
+    drive_loop_->flush_pending();
   } else {
     router::flush_later(flush_list_);
   }
-  return ran;
 }
 
 size_t internal_client::publish(std::string_view subject, std::string_view reply, std::string_view headers,
@@ -206,20 +208,10 @@ size_t internal_client::publish(std::string_view subject, std::string_view reply
   size_t n = router::deliver_in(*acc_, ctx, m);
   msgs_out.fetch_add(1, std::memory_order_relaxed);
   bytes_out.fetch_add(m.data.size(), std::memory_order_relaxed);
-  if (!in_drain_) {
-    if (drive_loop_) {
-      drive_loop_->flush_pending();
-    } else {
-      router::flush_later(flush_list_);
-    }
-  }
+  if (!in_drain_) flush_published();
   return n;
 }
 
-platform::match_cache& internal_client::cache_for(const account& a) {
-  if (&a == acc_.get()) return cache_;
-  if (foreign_caches_.size() >= 64 && !foreign_caches_.count(a.id())) foreign_caches_.clear();
-  return foreign_caches_[a.id()];
-}
+platform::match_cache& internal_client::cache_for(const account& a) { return caches_.for_account(a, acc_.get()); }
 
 }  // namespace actors

@@ -196,6 +196,7 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   // drain(); `then_flush` false when the driving loop's flush_pending() called it (that
   // call flushes what the handlers published).
   size_t drain_inbox(bool then_flush);
+  void flush_published();
 
   account_ptr acc_;
   std::string name_;
@@ -217,8 +218,7 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   // Owner's thread only.
   std::vector<inbound_msg> draining_;
   bool in_drain_ = false;
-  platform::match_cache cache_;
-  std::unordered_map<uint64_t, platform::match_cache> foreign_caches_;
+  match_caches caches_;
   std::vector<receiver_ptr> flush_list_;
 };
 

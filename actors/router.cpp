@@ -8,6 +8,18 @@
 #include "libplatform/random_token.hpp"
 
 namespace actors {
+
+platform::match_cache& match_caches::for_account(const account& a, const account* home) {
+  if (&a == home) return own_;
+  if (foreign_.size() >= max_foreign && !foreign_.count(a.id())) foreign_.clear();
+  return foreign_[a.id()];
+}
+
+void match_caches::clear() {
+  own_.clear();
+  foreign_.clear();
+}
+
 namespace router {
 
 namespace {
@@ -64,11 +76,11 @@ void send_no_responders(client_connection& from, std::string_view reply) {
 
 }  // namespace
 
-void schedule_flush(context& ctx, const platform::subscription& sub, receiver& r) {
+void schedule_flush(context& ctx, receiver& r, const std::shared_ptr<platform::subscriber>& owner) {
   if (ctx.loop) {
-    ctx.loop->add_pending(r, sub.owner);
+    ctx.loop->add_pending(r, owner);
   } else if (ctx.flush_list) {
-    ctx.flush_list->push_back(std::static_pointer_cast<receiver>(sub.owner));
+    ctx.flush_list->push_back(std::static_pointer_cast<receiver>(owner));
   } else {
     r.flush();
   }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "actors/receiver.hpp"
@@ -21,6 +22,23 @@ class client_connection;
 namespace io {
 class event_loop;
 }
+
+// A publisher's match caches: one for its own account, and one per other account its
+// deliveries reach (import hops), by account id (never reused, unlike an address, so
+// an account removed at run time cannot be confused with a new one); at most
+// max_foreign of those. Used from the publisher's thread only.
+class match_caches {
+ public:
+  static constexpr size_t max_foreign = 64;
+  platform::match_cache& own() noexcept { return own_; }
+  // The cache for matches in `a`; `home` is the publisher's own account.
+  platform::match_cache& for_account(const account& a, const account* home);
+  void clear();
+
+ private:
+  platform::match_cache own_;
+  std::unordered_map<uint64_t, platform::match_cache> foreign_;
+};
 
 // Whoever publishes: a client session or an internal client. Owns the match caches its
 // deliveries use and is used from one thread at a time (its loop, or its actor).
@@ -51,8 +69,9 @@ struct context {
 };
 
 // A receiver took a message: flush it at the end of this delivery's batch (the loop's
-// pending set), or collect it for flush_later(), or flush it at once.
-void schedule_flush(context& ctx, const platform::subscription& sub, receiver& r);
+// pending set), or collect it for flush_later(), or flush it at once. `owner` is `r`
+// (as a subscription holds it), so no new reference is taken unless one is needed.
+void schedule_flush(context& ctx, receiver& r, const std::shared_ptr<platform::subscriber>& owner);
 
 // Flushes receivers collected off the I/O loops: one post to each home loop that has
 // some (a TLS connection may only be written by its own loop), the others at once.
