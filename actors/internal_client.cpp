@@ -168,6 +168,7 @@ size_t internal_client::drain_inbox(bool then_flush) {
     ++ran;
   }
   draining_.clear();
+  if (after_drain_) after_drain_();
   in_drain_ = false;
   // What the handlers published (unless the driving loop's flush_pending() called
   // this: its next round flushes it).
@@ -186,6 +187,16 @@ void internal_client::flush_published() {
 
 size_t internal_client::publish(std::string_view subject, std::string_view reply, std::string_view headers,
                                 std::string_view payload) {
+  return publish_to({}, subject, reply, headers, payload);
+}
+
+bool internal_client::has_interest(std::string_view subject) {
+  const auto& r = caches_.own().lookup(acc_->subjects(), subject);
+  return !r.plain.empty() || !r.queues.empty();
+}
+
+size_t internal_client::publish_to(std::string_view route_subject, std::string_view subject, std::string_view reply,
+                                   std::string_view headers, std::string_view payload) {
   std::string joined;
   platform::protocol::message_args m;
   m.subject = subject;
@@ -205,7 +216,8 @@ size_t internal_client::publish(std::string_view subject, std::string_view reply
   } else {
     ctx.flush_list = &flush_list_;
   }
-  size_t n = router::deliver_in(*acc_, ctx, m);
+  size_t n = route_subject.empty() ? router::deliver_in(*acc_, ctx, m)
+                                   : router::deliver_as(*acc_, ctx, route_subject, m);
   msgs_out.fetch_add(1, std::memory_order_relaxed);
   bytes_out.fetch_add(m.data.size(), std::memory_order_relaxed);
   if (!in_drain_) flush_published();

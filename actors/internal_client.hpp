@@ -163,6 +163,17 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   // got it.
   size_t publish(std::string_view subject, std::string_view reply, std::string_view headers,
                  std::string_view payload);
+  // Owner's thread: as publish(), but delivered to the subscribers of `route_subject`
+  // while the message shows `subject` (router::deliver_as; JetStream consumers).
+  size_t publish_to(std::string_view route_subject, std::string_view subject, std::string_view reply,
+                    std::string_view headers, std::string_view payload);
+  // Owner's thread: does anything in the account listen on `subject` (through this
+  // client's match cache)?
+  bool has_interest(std::string_view subject);
+  // Owner: runs at the end of every drain on the owner's thread, after the handlers
+  // and before what they published is flushed (a stream commits its write batch and
+  // publishes the acks there: group commit). Set before the first subscription.
+  void set_after_drain(std::function<void()> fn) { after_drain_ = std::move(fn); }
   // Owner's thread: runs queued handlers and jobs in order; returns how many ran.
   size_t drain();
 
@@ -201,7 +212,7 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   account_ptr acc_;
   std::string name_;
   inbox_limits limits_;
-  std::function<void()> waker_, stopper_;
+  std::function<void()> waker_, stopper_, after_drain_;
   io::event_loop* drive_loop_ = nullptr;
 
   std::mutex inbox_mutex_;  // guards the four below

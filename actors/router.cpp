@@ -123,6 +123,15 @@ size_t deliver_in(account& acc, context& ctx, const message_args& m) {
   return deliver_result(ctx, *r, m);
 }
 
+size_t deliver_as(account& acc, context& ctx, std::string_view route_subject, const message_args& m) {
+  if (ctx.from) {
+    auto r = ctx.from->cache_for(acc).lookup_ptr(acc.subjects(), route_subject);
+    return deliver_result(ctx, *r, m);
+  }
+  auto r = acc.subjects().match(route_subject);
+  return deliver_result(ctx, *r, m);
+}
+
 size_t deliver(client_connection& from, const message_args& m) {
   bump(from.msgs_in, 1);
   bump(from.bytes_in, m.data.size());

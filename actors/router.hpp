@@ -84,6 +84,11 @@ size_t deliver(client_connection& from, const platform::protocol::message_args& 
 
 // Delivers within any account (import hops, internal clients).
 size_t deliver_in(account& acc, context& ctx, const platform::protocol::message_args& m);
+// Delivers `m` to the subscribers of `route_subject` while the message keeps its own
+// subject (a JetStream consumer: matched on the deliver subject, shown with the
+// stream subject the message was stored under).
+size_t deliver_as(account& acc, context& ctx, std::string_view route_subject,
+                  const platform::protocol::message_args& m);
 
 }  // namespace router
 }  // namespace actors

@@ -30,6 +30,7 @@ struct server_state {
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
   uint64_t sweeps = 0;
   platform::memory::scavenger scavenger;
+  std::shared_ptr<service_host> services;
   std::string statsz_json;  // the last $SYS.REQ.SERVER.PING answer, and when it was built
   std::chrono::steady_clock::time_point statsz_at;
   static inline const char* name = "server";
@@ -90,6 +91,7 @@ std::string reload(caf::stateful_actor<server_state>* self) {
     return "system_account cannot change on reload (restart the server)";
   auto changes = configure(self, next);
   st.auth = std::move(next);
+  if (st.services) st.services->accounts_changed(changes, st.auth);
   spdlog::info("Reloaded {}: {} account(s) added, {} removed, {} rewired; {} user(s)", st.opts.config_file,
                changes.added.size(), changes.removed.size(), changes.rewired.size(), st.auth.users.size());
   return {};
@@ -99,6 +101,7 @@ std::string reload(caf::stateful_actor<server_state>* self) {
 // its actor refer to each other until then.
 void shut_down(caf::stateful_actor<server_state>* self) {
   auto& st = self->state;
+  if (st.services) st.services->stop();
   if (st.sys_client) st.sys_client->close();
   st.sys_client.reset();
   std::vector<account_ptr> accounts;
@@ -115,7 +118,8 @@ void shut_down(caf::stateful_actor<server_state>* self) {
 }
 
 caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::config::server_options opts,
-                           platform::accounts::auth_config auth) {
+                           platform::accounts::auth_config auth, std::shared_ptr<service_host> services) {
+  self->state.services = std::move(services);
   self->state.opts = std::move(opts);
   self->state.auth = std::move(auth);
   return {
@@ -145,6 +149,12 @@ caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::co
             }
             c.publish(m.reply, {}, {}, st.statsz_json);
           });
+        }
+        if (st.services) {
+          if (auto e = st.services->start(*st.core, *st.control, st.auth); !e.empty()) {
+            shut_down(self);
+            return e;
+          }
         }
         auto err = st.core->start();
         if (!err.empty()) {
@@ -192,8 +202,8 @@ caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::co
 }  // namespace
 
 caf::actor spawn_server_actor(caf::actor_system& sys, platform::config::server_options opts,
-                              platform::accounts::auth_config auth) {
-  return sys.spawn(server_actor, std::move(opts), std::move(auth));
+                              platform::accounts::auth_config auth, std::shared_ptr<service_host> services) {
+  return sys.spawn(server_actor, std::move(opts), std::move(auth), std::move(services));
 }
 
 }  // namespace actors

@@ -11,13 +11,17 @@
 //   (drain_atom)  -> from its internal client's waker: drain the inbox
 //   (event_atom, subject, json) -> publish a $SYS event
 #include <caf/fwd.hpp>
+#include <memory>
+
+#include "actors/service_host.hpp"
 
 #include "libplatform/accounts/auth_config.hpp"
 #include "libplatform/config/server_options.hpp"
 
 namespace actors {
 
+// `services` (may be null) start after the accounts and stop before the connections.
 caf::actor spawn_server_actor(caf::actor_system& sys, platform::config::server_options opts,
-                              platform::accounts::auth_config auth);
+                              platform::accounts::auth_config auth, std::shared_ptr<service_host> services = {});
 
 }  // namespace actors

@@ -166,6 +166,7 @@ std::string server_core::info_line(uint64_t client_id, const std::string& client
   j["port"] = bound_port_;
   j["headers"] = opts_.header_support;
   j["max_payload"] = opts_.max_payload;
+  if (opts_.jetstream) j["jetstream"] = true;
   if (auth()->advertise_auth_required()) j["auth_required"] = true;
   j["client_id"] = client_id;
   j["client_ip"] = client_ip;

@@ -12,6 +12,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/server_actor.hpp"
+#include "services/jetstream/jetstream.hpp"
 #include "libplatform/memory.hpp"
 #include "libplatform/accounts/auth_config.hpp"
 #include "libplatform/config/load_options.hpp"
@@ -22,7 +23,7 @@ namespace {
 struct flags {
   std::string host, name, config, logfile, store_dir;
   int port = 0;
-  bool debug = false, trace = false, version = false;
+  bool debug = false, trace = false, version = false, jetstream = false;
 };
 
 }  // namespace
@@ -40,9 +41,18 @@ int main(int argc, char** argv) {
   auto* o_trace = app.add_flag("-V,--trace", f.trace, "Trace the raw protocol");
   auto* o_log = app.add_option("-l,--log,--log_file", f.logfile, "File to redirect log output");
   auto* o_store = app.add_option("--store_dir,--sd", f.store_dir, "Directory for persistent data (default: ./data)");
+  auto* o_js = app.add_flag("--jetstream,--js", f.jetstream, "Enable JetStream (streams, key-value)");
   app.add_flag("-v,--version", f.version, "Show version");
   try {
-    app.parse(argc, argv);
+    // nats-server's two-letter single-dash flags, which CLI11 reads as short-flag groups.
+    std::vector<std::string> args;
+    for (int i = argc - 1; i > 0; --i) {
+      std::string a = argv[i];
+      if (a == "-js") a = "--jetstream";
+      else if (a == "-sd") a = "--store_dir";
+      args.push_back(std::move(a));
+    }
+    app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     std::cout << app.help();
     return 0;
@@ -79,6 +89,7 @@ int main(int argc, char** argv) {
   if (o_trace->count()) opts.trace = true;
   if (o_log->count()) opts.logfile = f.logfile;
   if (o_store->count()) opts.store_dir = f.store_dir;
+  if (o_js->count()) opts.jetstream = true;
 
   if (auto err = server_app::setup_logging(opts.debug, opts.trace, opts.logfile); !err.empty()) {
     std::cerr << "dialtone-server: " << err << "\n";
@@ -116,7 +127,16 @@ int main(int argc, char** argv) {
     // spins after every burst of actor work, taking CPU (and latency) from the I/O loops.
     cfg.set("scheduler.policy", caf::atom("sharing"));
     caf::actor_system sys{cfg};
-    auto server = actors::spawn_server_actor(sys, opts, auth);
+    std::shared_ptr<actors::service_host> services;
+    if (opts.jetstream) {
+      jetstream::options js;
+      js.store_dir = opts.store_dir;
+      js.max_memory = opts.js_max_memory;
+      js.max_file = opts.js_max_file;
+      js.sync_always = opts.js_sync_always;
+      services = jetstream::make_host(js);
+    }
+    auto server = actors::spawn_server_actor(sys, opts, auth, services);
     caf::scoped_actor self{sys};
     std::string start_error;
     self->request(server, caf::infinite, actors::start_atom::value)

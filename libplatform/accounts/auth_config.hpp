@@ -79,6 +79,10 @@ struct account_entry {
   int64_t max_subscriptions = -1;
   int64_t max_payload = -1;
   int64_t max_leafnodes = -1;
+  // jetstream: enabled | disabled | {max_memory, max_file, max_streams, max_consumers}
+  // (-1: unlimited). Accounts without it have no JetStream when accounts are configured.
+  bool jetstream = false;
+  int64_t js_max_memory = -1, js_max_store = -1, js_max_streams = -1, js_max_consumers = -1;
   config::position pos;
 };
 

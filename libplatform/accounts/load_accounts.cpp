@@ -205,6 +205,39 @@ void parse_limits(const value& v, account_entry& acc, const std::string& where) 
   }
 }
 
+// jetstream: enabled | disabled | true | false | {max_memory, max_file, max_streams, max_consumers}.
+void parse_account_jetstream(const value& v, account_entry& acc, const std::string& where) {
+  const std::string what = "jetstream of " + where;
+  if (v.is_bool()) {
+    acc.jetstream = v.b;
+    return;
+  }
+  if (v.is_string()) {
+    std::string s = lower(v.s);
+    if (s == "enabled" || s == "enable") acc.jetstream = true;
+    else if (s == "disabled" || s == "disable") acc.jetstream = false;
+    else fail(v.pos, what + " must be 'enabled', 'disabled' or a map of limits");
+    return;
+  }
+  if (!v.is_map()) must_be(v, what, "'enabled', 'disabled' or a map such as {max_file: 1G, max_streams: 10}");
+  acc.jetstream = true;
+  for (const auto& [key, item] : v.map) {
+    std::string k = lower(key);
+    std::string name = what + " " + key;
+    int64_t n = integer(item, name);
+    if (n < -1) fail(item.pos, name + " must be -1 (unlimited) or a positive number");
+    if (k == "max_memory" || k == "max_mem" || k == "mem" || k == "max_memory_store") acc.js_max_memory = n;
+    else if (k == "max_file" || k == "max_store" || k == "store" || k == "max_file_store" || k == "disk")
+      acc.js_max_store = n;
+    else if (k == "max_streams") acc.js_max_streams = n;
+    else if (k == "max_consumers") acc.js_max_consumers = n;
+    else if (k == "max_ack_pending" || k == "max_bytes_required" || k == "memory_max_stream_bytes" ||
+             k == "store_max_stream_bytes" || k == "max_bytes") {
+      // accepted: nats-server tiered limits we do not enforce yet
+    } else unknown_field(item, key, what);
+  }
+}
+
 // ---- accounts ----
 
 [[noreturn]] void reserved(const value& v) {
@@ -237,7 +270,9 @@ void parse_account(const std::string& name, const value& v, auth_config& cfg, st
       defaults = parse_permissions(item, "default_permissions of " + where);
     } else if (k == "limits") {
       parse_limits(item, acc, where);
-    } else if (k == "nkey" || k == "jetstream" || k == "mappings" || k == "maps" || k == "msg_trace" ||
+    } else if (k == "jetstream") {
+      parse_account_jetstream(item, acc, where);
+    } else if (k == "nkey" || k == "mappings" || k == "maps" || k == "msg_trace" ||
                k == "trace_dest") {
       warn_ignored(cfg, item, where + " " + key + " is");
     } else {

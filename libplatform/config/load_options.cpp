@@ -184,19 +184,43 @@ void apply_store_dir(const value& v, std::string_view key, server_options& opts,
   st.store_dir_set = true;
 }
 
-// jetstream: true | "enabled" | "disabled" | { store_dir: ..., limits... }.
+// jetstream: true | "enabled" | "disabled" | { store_dir, max_memory_store,
+// max_file_store, sync_interval, enabled }.
 void apply_jetstream(const value& v, std::string_view key, server_options& opts, load_state& st) {
-  if (v.is_bool()) return;
+  if (v.is_bool()) {
+    opts.jetstream = v.b;
+    return;
+  }
   if (v.is_string()) {
     std::string s = lower(v.s);
-    if (s == "enabled" || s == "enable" || s == "disabled" || s == "disable") return;
-    bad_value(v, key, "must be 'enabled' or 'disabled' when given as a string");
+    if (s == "enabled" || s == "enable") opts.jetstream = true;
+    else if (s == "disabled" || s == "disable") opts.jetstream = false;
+    else bad_value(v, key, "must be 'enabled' or 'disabled' when given as a string");
+    return;
   }
   if (!v.is_map()) must_be(v, key, "a boolean, 'enabled', 'disabled' or a map");
+  opts.jetstream = true;
   for (const auto& [k, mv] : v.map) {
     std::string name = lower(k);
+    std::string where = std::string(key) + " " + k;
     if (name == "store_dir" || name == "storedir" || name == "store")
-      apply_store_dir(mv, std::string(key) + " " + k, opts, st);
+      apply_store_dir(mv, where, opts, st);
+    else if (name == "enabled" || name == "enable")
+      opts.jetstream = boolean(mv, where);
+    else if (name == "max_memory_store" || name == "max_mem_store" || name == "max_mem" || name == "max_memory")
+      opts.js_max_memory = non_negative(mv, where) == 0 ? -1 : mv.i;
+    else if (name == "max_file_store" || name == "max_file" || name == "max_store")
+      opts.js_max_file = non_negative(mv, where) == 0 ? -1 : mv.i;
+    else if (name == "sync_interval" || name == "sync") {
+      if (mv.is_string() && lower(mv.s) == "always") opts.js_sync_always = true;
+      else duration_value(mv, where, opts);  // a periodic sync: the WAL already survives a kill -9
+    } else if (name == "domain" || name == "unique_tag" || name == "max_outstanding_catchup" ||
+               name == "max_buffered_msgs" || name == "max_buffered_size" || name == "request_queue_limit" ||
+               name == "limits" || name == "strict" || name == "compress_ok" || name == "max_catchup") {
+      warn_unsupported(opts, mv.pos, where);
+    } else {
+      bad_value(mv, where, "is not a jetstream setting");
+    }
   }
 }
 

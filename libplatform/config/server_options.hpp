@@ -27,6 +27,10 @@ struct server_options {
   bool trace = false;
   std::string logfile;
   std::string store_dir = "./data";
+  // jetstream { store_dir, max_memory_store, max_file_store, sync_interval } or -js.
+  bool jetstream = false;
+  int64_t js_max_memory = -1, js_max_file = -1;  // -1: unlimited
+  bool js_sync_always = false;                    // sync_interval: always (fsync before every ack)
   std::string config_file;               // path the options came from, if any
   std::vector<std::string> warnings;     // e.g. unsupported keys, reported at start-up
 };

@@ -289,8 +289,26 @@ TEST_CASE("accounts: list form, system account, limits and ignored settings", "[
   auth_config ignored = load(R"conf(accounts {
   A { jetstream: enabled, mappings: { a: b } }
 })conf");
-  CHECK(ignored.warnings == strings{"accounts.conf:2: account \"A\" jetstream is not supported yet and ignored",
-                                    "accounts.conf:2: account \"A\" mappings is not supported yet and ignored"});
+  CHECK(ignored.warnings == strings{"accounts.conf:2: account \"A\" mappings is not supported yet and ignored"});
+  CHECK(ignored.find_account("A")->jetstream);
+
+  // Per-account JetStream with limits; "disabled" turns it off.
+  auth_config js = load(R"conf(accounts {
+  A { jetstream: { max_file: 1048576, max_mem: 4096, max_streams: 3, max_consumers: 7 } }
+  B { jetstream: disabled }
+  C { }
+})conf");
+  const auto* a = js.find_account("A");
+  REQUIRE(a != nullptr);
+  CHECK(a->jetstream);
+  CHECK(a->js_max_store == 1048576);
+  CHECK(a->js_max_memory == 4096);
+  CHECK(a->js_max_streams == 3);
+  CHECK(a->js_max_consumers == 7);
+  CHECK_FALSE(js.find_account("B")->jetstream);
+  CHECK_FALSE(js.find_account("C")->jetstream);
+  CHECK_THROWS_WITH(load("accounts { A { jetstream: { max_file: -5 } } }\n"),
+                    Catch::Matchers::Contains("must be -1 (unlimited) or a positive number"));
 
   // A $variable defined inside accounts{} is not an account.
   auth_config vars = load(R"conf(accounts {

@@ -1,6 +1,6 @@
 // Starts the real dialtone-server binary on an ephemeral port for a test file.
 import { spawn } from "node:child_process";
-import { writeFileSync, mkdtempSync } from "node:fs";
+import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,18 +13,53 @@ export const serverBin =
 // same on both servers.
 export const natsServerBin = process.env.NATS_SERVER ?? "/usr/sbin/nats-server";
 
-export async function startServer(configText, bin = serverBin) {
-  const args = ["-a", "127.0.0.1", "-p", "-1"];
+// startServer(configText, bin, opts)
+//   opts.jetstream: true  -> adds `-js -sd <fresh temp dir>`
+//   opts.storeDir: path   -> adds `-js -sd <path>` (reuse an existing store dir)
+// The returned handle has:
+//   port, url, log(), storeDir (or undefined without JetStream),
+//   stop()    SIGTERM, resolves with the exit code,
+//   kill()    SIGKILL, resolves once the process is gone,
+//   restart() starts a new process with the same binary, config and store dir
+//             (on a new ephemeral port) and resolves with its handle; the old
+//             process must have been stopped or killed first,
+//   removeStore() deletes the store dir (call after the last process is gone).
+export async function startServer(configText, bin = serverBin, opts = {}) {
+  let confPath;
   if (configText) {
     const dir = mkdtempSync(join(tmpdir(), "dialtone-node-"));
-    const conf = join(dir, "server.conf");
-    writeFileSync(conf, configText);
-    args.push("-c", conf);
+    confPath = join(dir, "server.conf");
+    writeFileSync(confPath, configText);
   }
+  let storeDir = opts.storeDir;
+  const fresh = !storeDir && opts.jetstream;
+  if (fresh) storeDir = mkdtempSync(join(tmpdir(), "dialtone-node-js-"));
+  try {
+    return await launch(bin, confPath, storeDir);
+  } catch (err) {
+    if (fresh) rmSync(storeDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function launch(bin, confPath, storeDir) {
+  const args = ["-a", "127.0.0.1", "-p", "-1"];
+  if (confPath) args.push("-c", confPath);
+  if (storeDir) args.push("-js", "-sd", storeDir);
   const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
+  let exited = null; // exit code (or signal name) once the process is gone
+  const gone = new Promise((resolve) => {
+    proc.on("exit", (code, signal) => {
+      exited = code ?? signal;
+      resolve(exited);
+    });
+  });
   const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("server did not start:\n" + log)), 15000);
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error("server did not start:\n" + log));
+    }, 15000);
     const onData = (d) => {
       log += d.toString();
       const m = log.match(/Listening for client connections on [^ ]+:(\d+)/);
@@ -35,18 +70,34 @@ export async function startServer(configText, bin = serverBin) {
     };
     proc.stderr.on("data", onData);
     proc.stdout.on("data", onData);
-    proc.on("exit", (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
+    proc.on("error", (err) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${bin}: ${err.message}`));
+    });
+    gone.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${log}`));
+    });
   });
+  const signal = (sig) => {
+    if (exited === null) proc.kill(sig);
+    return gone;
+  };
   return {
     port,
     url: `127.0.0.1:${port}`,
     log: () => log,
+    storeDir,
     // Resolves with the exit code (dialtone-server exits 0 on SIGTERM).
-    stop: () =>
-      new Promise((resolve) => {
-        proc.removeAllListeners("exit");
-        proc.on("exit", (code) => resolve(code));
-        proc.kill("SIGTERM");
-      }),
+    stop: () => signal("SIGTERM"),
+    // Hard crash: no chance to flush anything that was not already written.
+    kill: () => signal("SIGKILL"),
+    restart: () => {
+      if (exited === null) throw new Error("restart() before the old process was stopped");
+      return launch(bin, confPath, storeDir);
+    },
+    removeStore: () => {
+      if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+    },
   };
 }

@@ -1,0 +1,337 @@
+#pragma once
+// JetStream inside the server: the pieces and who owns which thread.
+//
+//   service        one per server: the stores (RocksDB for file streams, memory), the
+//                  server-wide limits, the ticker (timers for every stream), and one
+//                  js_account per account.
+//   js_account     the JetStream API of one account: an internal client subscribed to
+//                  $JS.API.> in that account, drained by its own actor. Account-level
+//                  requests (INFO, STREAM.CREATE/UPDATE/DELETE/NAMES/LIST) run there;
+//                  everything about one stream is posted to that stream.
+//   stream         an actor (an internal client drained by its own actor) that owns
+//                  the subjects it captures, its messages in the store, its consumers
+//                  and its API requests. Publishes reach it through the router like
+//                  any subscription, a whole read batch per wake; one drain is one
+//                  store write_batch (group commit), and the pub acks are published
+//                  after the write returns.
+//   consumer       state inside its stream (same thread): deliveries, acks, pulls.
+//
+// Threads: a stream's state is touched only by its drain (its actor's thread); a
+// js_account's stream table only by its API actor, except `streams_mutex` readers (the
+// ticker and LIST). Requests reach a stream as inbox jobs (internal_client::post).
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/account.hpp"
+#include "actors/control_plane.hpp"
+#include "actors/internal_client.hpp"
+#include "services/jetstream/api.hpp"
+#include "services/jetstream/jetstream.hpp"
+#include "services/store/stream_store.hpp"
+
+namespace jetstream {
+
+class service;
+class stream;
+
+// Storage used by one account, against its limits (any thread).
+struct js_usage {
+  std::atomic<int64_t> memory{0}, store{0};
+  std::atomic<int64_t> streams{0}, consumers{0};
+  account_limits limits;
+};
+
+// A request for a stream, handed from the API actor to the stream's actor.
+struct api_request {
+  std::string subject, reply, payload;
+  std::vector<std::string> tokens;  // the subject after "$JS.API."
+};
+using api_request_ptr = std::shared_ptr<api_request>;
+
+struct pending_ack {
+  uint64_t cseq = 0;
+  uint64_t deliveries = 0;
+  int64_t deadline = 0;  // ns (steady clock)
+  int64_t delivered_at = 0;
+};
+
+// Sequences due for redelivery, in the order they became due (nats-server's rdq):
+// the oldest expired ack first, not the lowest sequence.
+class redelivery_queue {
+ public:
+  void insert(uint64_t s) {
+    if (members_.insert(s).second) order_.push_back(s);
+  }
+  void erase(uint64_t s) { members_.erase(s); }  // stale entries in order_ are skipped
+  size_t count(uint64_t s) const { return members_.count(s); }
+  bool empty() const { return members_.empty(); }
+  void clear() {
+    members_.clear();
+    order_.clear();
+  }
+  // The next due sequence (call only when !empty()).
+  uint64_t pop() {
+    for (;;) {
+      uint64_t s = order_.front();
+      order_.pop_front();
+      if (members_.erase(s)) return s;
+    }
+  }
+
+ private:
+  std::set<uint64_t> members_;
+  std::deque<uint64_t> order_;
+};
+
+struct pull_request {
+  std::string reply;
+  int64_t batch = 1, max_bytes = 0;
+  int64_t expires_at = 0;  // steady ns; 0 = never
+  bool no_wait = false;
+  int64_t heartbeat = 0, last_hb = 0;
+  int64_t delivered = 0;
+};
+
+class consumer {
+ public:
+  std::string name;
+  consumer_config cfg;
+  int64_t created = 0;
+  bool ephemeral = false;
+
+  // Delivery state. Sequences are stream sequences (sseq) and consumer sequences (cseq).
+  uint64_t next_sseq = 1;        // next stream sequence to look at
+  uint64_t delivered_cseq = 0, delivered_sseq = 0;
+  uint64_t ack_floor_cseq = 0, ack_floor_sseq = 0;
+  std::map<uint64_t, pending_ack> pending;   // by sseq, awaiting ack
+  redelivery_queue redeliver;                  // sseqs due for redelivery
+  std::deque<uint64_t> lps;                   // last_per_subject: sseqs still to send first
+  uint64_t lps_end = 0;                        // after the lps list, continue from here
+  uint64_t num_redelivered = 0;
+  int64_t num_pending = 0;                     // messages still to deliver (new ones)
+  std::deque<pull_request> waiting;            // pull requests
+
+  // Push state.
+  bool had_interest = false;
+  int64_t last_active = 0;       // steady ns: interest seen / pull request received
+  int64_t last_sent = 0;         // steady ns: last message or heartbeat sent
+  std::string fc_reply;          // outstanding flow-control request
+  int64_t fc_bytes = 0;          // bytes delivered since the last flow-control reply
+  bool dirty = false;            // state to persist (durables)
+
+  bool matches(std::string_view subject) const;
+  bool filtered() const { return !cfg.filter_subject.empty() || !cfg.filter_subjects.empty(); }
+  bool acks() const { return cfg.ack != ack_policy::none; }
+};
+
+class stream : public std::enable_shared_from_this<stream> {
+ public:
+  stream(service& svc, std::shared_ptr<js_usage> usage, actors::account_ptr acc, uint64_t id, stream_config cfg,
+         int64_t created);
+  ~stream();
+
+  // API actor: starts the actor and subscriptions (after restore() for a recovered one).
+  void start(actors::control_plane& cp);
+  // Any thread: stops delivering and subscribing; the actor ends.
+  void stop();
+  // Start-up, before start(): rebuilds the in-memory state from the store.
+  void restore();
+  void restore_state();
+
+  const std::string& name() const { return cfg_.name; }
+  uint64_t id() const { return id_; }
+  // Snapshot for LIST / NAMES / overlap checks (any thread).
+  stream_config config_copy();
+  json info_snapshot();
+  const actors::internal_client_ptr& client() const { return client_; }
+
+  // Stream thread (posted by the API actor).
+  void handle(const api_request& r);
+  void apply_update(const stream_config& c, const api_request& r);
+  void destroy(const api_request* r);  // deletes everything, answers r if given
+  void tick();
+
+ private:
+  friend class service;
+  struct uncommitted {
+    std::string subject;
+    uint64_t size;
+  };
+  // Publishing.
+  void on_publish(const actors::inbound_msg& m);
+  void store_message(std::string_view subject, std::string_view hdrs, std::string_view payload, int64_t ts,
+                     uint64_t& seq_out);
+  void reply_ack(const std::string& reply, std::string body);
+  void commit();             // writes the pending batch, then publishes the held acks
+  void after_drain();
+  bool batch_pending() const { return batch_ && batch_->size() > 0; }
+  store::write_batch& batch();
+
+  // Message bookkeeping (stream thread).
+ public:
+  void commit_now() { commit(); }
+ private:
+  std::optional<store::stored_message> load(uint64_t seq);
+  bool remove_message(uint64_t seq, bool secure_first = true);  // returns false if missing
+  void advance_first();
+  void enforce_limits();
+  void expire_old();
+  uint64_t purge(std::string_view filter, uint64_t upto_seq, int64_t keep, bool& ok);
+  static uint64_t msg_size(std::string_view subj, std::string_view hdrs, std::string_view payload) {
+    return subj.size() + hdrs.size() + payload.size() + 16;
+  }
+  void save_state(store::write_batch& b);
+  void account_bytes(int64_t delta);
+  void dedupe_expire(int64_t now);
+
+  // API (stream thread).
+  void api_info(const api_request& r);
+  void api_purge(const api_request& r);
+  void api_msg_get(const api_request& r, bool direct);
+  void api_direct_get_subject(const api_request& r, std::string_view subject);
+  void api_msg_delete(const api_request& r);
+  void api_consumer_create(const api_request& r);
+  void api_consumer_info(const api_request& r, const std::string& name);
+  void api_consumer_delete(const api_request& r, const std::string& name);
+  void api_consumer_list(const api_request& r, bool names_only);
+  void api_msg_next(const api_request& r, const std::string& name);
+  void respond(const std::string& reply, const json& j);
+  void respond_error(const std::string& reply, std::string_view type, const api_error& e);
+  json state_json(bool with_subjects = false, std::string_view subjects_filter = {});
+  json consumer_info(consumer& c);
+
+  // Consumers (stream thread).
+  void on_ack(const actors::inbound_msg& m);
+  void on_flow_control(const actors::inbound_msg& m);
+  void pump(consumer& c, int64_t now);
+  void pump_all();
+  bool deliver(consumer& c, const store::stored_message& m, bool redelivery, const std::string& to, int64_t now);
+  void send_heartbeat(consumer& c, const std::string& to);
+  int64_t count_pending(consumer& c);
+  void acked(consumer& c, uint64_t sseq);
+  void update_ack_floor(consumer& c);
+  void retention_check(uint64_t sseq, std::string_view subject);
+  void save_consumer(consumer& c, store::write_batch& b);
+  void delete_consumer(const std::string& name);
+  void restore_consumers();
+  void new_message_for_consumers(uint64_t seq, std::string_view subject);
+  std::string ack_reply(consumer& c, uint64_t dc, uint64_t sseq, uint64_t cseq, int64_t ts, int64_t pending);
+
+  service& svc_;
+  std::shared_ptr<js_usage> usage_;
+  actors::account_ptr acc_;
+  uint64_t id_;
+  int64_t created_;
+  store::stream_store* store_;
+  actors::internal_client_ptr client_;
+  std::atomic<bool> stopped_{false};
+
+  std::mutex snapshot_mutex_;  // guards cfg_ writes and the snapshot below for other threads
+  stream_config cfg_;
+  struct {
+    uint64_t msgs = 0, bytes = 0, first_seq = 0, last_seq = 0, num_subjects = 0, consumers = 0;
+    int64_t first_ts = 0, last_ts = 0;
+  } snap_;
+  void refresh_snapshot();
+
+  // Stream thread only.
+  uint64_t msgs_ = 0, bytes_ = 0, first_seq_ = 0, last_seq_ = 0;
+  int64_t first_ts_ = 0, last_ts_ = 0;
+  std::unordered_map<std::string, store::subject_state> subjects_;
+  std::map<uint64_t, uncommitted> uncommitted_;  // in batch_, not yet in the store
+  std::set<uint64_t> deleted_;                   // deleted in batch_, still in the store
+  std::unique_ptr<store::write_batch> batch_;
+  std::vector<std::pair<std::string, std::string>> held_acks_;  // reply, body: after commit
+  struct dedupe_entry {
+    uint64_t seq;
+    int64_t ts;
+  };
+  std::unordered_map<std::string, dedupe_entry> dedupe_;
+  std::deque<std::pair<int64_t, std::string>> dedupe_order_;
+  std::string last_msg_id_;
+  std::map<std::string, std::unique_ptr<consumer>> consumers_;
+  bool store_failed_logged_ = false;
+  bool state_dirty_ = false;
+  std::vector<actors::inbound_msg> no_ack_sink_;
+};
+
+class js_account : public std::enable_shared_from_this<js_account> {
+ public:
+  js_account(service& svc, actors::account_ptr acc, account_limits limits);
+  void start(actors::control_plane& cp);
+  void stop();
+  void restore();  // loads the account's streams from the store
+
+  service& svc;
+  actors::account_ptr acc;
+  std::shared_ptr<js_usage> usage;
+  actors::internal_client_ptr api;
+  std::mutex streams_mutex;  // writers: the API actor; readers: the ticker and snapshots
+  std::map<std::string, std::shared_ptr<stream>> streams;
+  std::atomic<uint64_t> api_total{0}, api_errors{0};
+  bool enabled = true;  // false: every request gets "JetStream not enabled for account"
+
+  void on_request(actors::internal_client& c, const actors::inbound_msg& m);
+
+ private:
+  void api_info(const std::string& reply);
+  void stream_create(const api_request& r, bool update);
+  void stream_delete(const api_request_ptr& r);
+  void stream_list(const api_request& r, bool names_only);
+  void forward(const std::string& stream_name, const api_request_ptr& r, std::string_view type);
+  void respond(const std::string& reply, const json& j);
+  void respond_error(const std::string& reply, std::string_view type, const api_error& e);
+  std::shared_ptr<stream> find(const std::string& name);
+};
+
+class service {
+ public:
+  service(options opts, actors::control_plane& cp);
+  ~service();
+  bool open(std::string& error);
+  void enable(const actors::account_ptr& acc, const account_limits& limits, bool enabled);
+  void disable(const actors::account_ptr& acc);
+  void shutdown();
+
+  store::stream_store& store_for(storage_type t) { return t == storage_type::memory ? *memory_ : *file_; }
+  store::stream_store& meta_store() { return *file_; }
+  const options& opts() const { return opts_; }
+  actors::control_plane& control() { return cp_; }
+  uint64_t next_stream_id() { return next_id_.fetch_add(1); }
+  // Writes the pending batch; on failure logs once per 10 s and returns the error.
+  store::store_status write(store::stream_store& st, store::write_batch& b);
+  std::atomic<int64_t> memory_used{0}, store_used{0};
+  uint64_t disk_usage();
+
+ private:
+  void ticker();
+  options opts_;
+  actors::control_plane& cp_;
+  std::unique_ptr<store::stream_store> file_, memory_;
+  std::atomic<uint64_t> next_id_{1};
+  std::mutex accounts_mutex_;
+  std::map<std::string, std::shared_ptr<js_account>> accounts_;
+  std::thread ticker_;
+  std::mutex tick_mutex_;
+  std::condition_variable tick_cv_;
+  bool stopping_ = false;
+  std::atomic<int64_t> last_error_log_{0};
+};
+
+// Key of a stream's record in the meta column family.
+std::string stream_meta_key(const std::string& account, const std::string& name);
+std::string consumer_meta_key(uint64_t stream_id, const std::string& name);
+std::string state_meta_key(uint64_t stream_id);
+int64_t steady_ns();
+
+}  // namespace jetstream

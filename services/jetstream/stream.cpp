@@ -1,0 +1,991 @@
+// A stream: capture, store (group commit), limits, purge, message get/delete, and its
+// consumers. Everything here runs on the stream's actor thread (internal.hpp) except
+// the constructor, start(), stop(), config_copy() and info_snapshot().
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "libplatform/accounts/subject_relations.hpp"
+#include "libplatform/random_token.hpp"
+#include "libplatform/subject.hpp"
+#include "services/jetstream/internal.hpp"
+#include "services/jetstream/records.hpp"
+
+namespace jetstream {
+
+using actors::inbound_msg;
+using actors::internal_client;
+
+namespace {
+constexpr size_t max_header_bytes = 64 * 1024;
+// A stream's inbox: what one slow drain may hold before publishes are shed (the
+// publisher then gets no ack and times out). RocksDB keeps up far beyond this.
+constexpr actors::inbox_limits stream_inbox{262144, 256u << 20};
+// One pump sends at most this much before yielding to other work on the actor.
+constexpr size_t pump_max_msgs = 1024;
+constexpr int64_t pump_max_bytes = 4 << 20;
+// Flow control: ask the client to confirm after this many delivered bytes.
+constexpr int64_t fc_window = 2 << 20;
+constexpr int64_t default_inactive = 5'000'000'000;  // ephemeral consumers: 5 s
+
+std::string hex16(uint64_t v) {
+  char b[17];
+  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+bool filter_matches(std::string_view filter, std::string_view subject) {
+  return filter.empty() || filter == ">" || platform::subject::matches(filter, subject);
+}
+}  // namespace
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string stream_meta_key(const std::string& account, const std::string& name) {
+  return "S/" + account + "/" + name;
+}
+std::string consumer_meta_key(uint64_t stream_id, const std::string& name) { return "C/" + hex16(stream_id) + "/" + name; }
+std::string state_meta_key(uint64_t stream_id) { return "T/" + hex16(stream_id); }
+
+bool consumer::matches(std::string_view subject) const {
+  if (!cfg.filter_subjects.empty()) {
+    for (auto& f : cfg.filter_subjects)
+      if (filter_matches(f, subject)) return true;
+    return false;
+  }
+  return filter_matches(cfg.filter_subject, subject);
+}
+
+stream::stream(service& svc, std::shared_ptr<js_usage> usage, actors::account_ptr acc, uint64_t id,
+               stream_config cfg, int64_t created)
+    : svc_(svc),
+      usage_(std::move(usage)),
+      acc_(std::move(acc)),
+      id_(id),
+      created_(created),
+      store_(&svc.store_for(cfg.storage)),
+      cfg_(std::move(cfg)) {
+  if (cfg_.first_seq > 1) last_seq_ = cfg_.first_seq - 1;
+  refresh_snapshot();
+}
+
+stream::~stream() = default;
+
+store::write_batch& stream::batch() {
+  if (!batch_) batch_ = store_->make_batch();
+  return *batch_;
+}
+
+void stream::start(actors::control_plane& cp) {
+  client_ = std::make_shared<internal_client>(actors::receiver::kind::stream, acc_, "JetStream stream " + cfg_.name,
+                                              stream_inbox);
+  cp.start_internal_client(client_);
+  std::weak_ptr<stream> weak = weak_from_this();
+  client_->set_after_drain([weak] {
+    if (auto s = weak.lock()) s->after_drain();
+  });
+  for (auto& subj : cfg_.subjects)
+    client_->subscribe(subj, [weak](internal_client&, const inbound_msg& m) {
+      if (auto s = weak.lock()) s->on_publish(m);
+    });
+  client_->subscribe("$JS.ACK." + cfg_.name + ".>", [weak](internal_client&, const inbound_msg& m) {
+    if (auto s = weak.lock()) s->on_ack(m);
+  });
+  client_->subscribe("$JS.FC." + cfg_.name + ".>", [weak](internal_client&, const inbound_msg& m) {
+    if (auto s = weak.lock()) s->on_flow_control(m);
+  });
+  if (cfg_.allow_direct) {
+    auto direct = [weak](internal_client&, const inbound_msg& m) {
+      auto s = weak.lock();
+      if (!s) return;
+      api_request r{m.subject, m.reply, std::string(m.payload()), {}};
+      const std::string prefix = "$JS.API.DIRECT.GET." + s->cfg_.name;
+      if (m.subject.size() > prefix.size() + 1) {
+        if (!m.payload().empty()) {
+          // A subject-form direct get takes no body.
+          s->client_->publish(m.reply, {}, "NATS/1.0 408 Bad Request\r\n\r\n", {});
+          return;
+        }
+        s->api_direct_get_subject(r, std::string_view(m.subject).substr(prefix.size() + 1));
+      } else {
+        s->api_msg_get(r, true);
+      }
+    };
+    client_->subscribe("$JS.API.DIRECT.GET." + cfg_.name, direct);
+    client_->subscribe("$JS.API.DIRECT.GET." + cfg_.name + ".>", direct);
+  }
+}
+
+void stream::stop() {
+  stopped_ = true;
+  if (client_) client_->close();
+}
+
+stream_config stream::config_copy() {
+  std::lock_guard lock(snapshot_mutex_);
+  return cfg_;
+}
+
+void stream::refresh_snapshot() {
+  std::lock_guard lock(snapshot_mutex_);
+  snap_.msgs = msgs_;
+  snap_.bytes = bytes_;
+  snap_.first_seq = msgs_ ? first_seq_ : last_seq_ + 1;
+  snap_.last_seq = last_seq_;
+  snap_.first_ts = msgs_ ? first_ts_ : 0;
+  snap_.last_ts = last_ts_;
+  snap_.num_subjects = subjects_.size();
+  snap_.consumers = consumers_.size();
+}
+
+json stream::info_snapshot() {
+  std::lock_guard lock(snapshot_mutex_);
+  json state = {{"messages", snap_.msgs},
+                {"bytes", snap_.bytes},
+                {"first_seq", snap_.first_seq},
+                {"first_ts", time_text(snap_.first_ts)},
+                {"last_seq", snap_.last_seq},
+                {"last_ts", time_text(snap_.last_ts)},
+                {"num_subjects", snap_.num_subjects},
+                {"consumer_count", snap_.consumers}};
+  uint64_t span = snap_.msgs ? snap_.last_seq - snap_.first_seq + 1 : 0;
+  if (span > snap_.msgs) state["num_deleted"] = span - snap_.msgs;
+  return {{"config", to_json(cfg_)}, {"created", time_text(created_)}, {"state", state},
+          {"ts", time_text(now_ns())}};
+}
+
+json stream::state_json(bool with_subjects, std::string_view filter) {
+  json state = {{"messages", msgs_},
+                {"bytes", bytes_},
+                {"first_seq", msgs_ ? first_seq_ : last_seq_ + 1},
+                {"first_ts", time_text(msgs_ ? first_ts_ : 0)},
+                {"last_seq", last_seq_},
+                {"last_ts", time_text(last_ts_)},
+                {"num_subjects", subjects_.size()},
+                {"consumer_count", consumers_.size()}};
+  uint64_t span = msgs_ ? last_seq_ - first_seq_ + 1 : 0;
+  if (span > msgs_) state["num_deleted"] = span - msgs_;
+  if (with_subjects) {
+    json subs = json::object();
+    for (auto& [s, st] : subjects_)
+      if (filter_matches(filter, s)) subs[s] = st.count;
+    state["subjects"] = subs;
+  }
+  return state;
+}
+
+void stream::account_bytes(int64_t delta) {
+  if (cfg_.storage == storage_type::memory) {
+    usage_->memory += delta;
+    svc_.memory_used += delta;
+  } else {
+    usage_->store += delta;
+    svc_.store_used += delta;
+  }
+}
+
+// ---- restore ----
+
+void stream::restore() {
+  restore_state();
+  if (cfg_.storage == storage_type::file) restore_consumers();
+  refresh_snapshot();
+}
+
+void stream::restore_state() {
+  auto st = store_->get_meta(state_meta_key(id_));
+  stream_state_record rec;
+  if (st && cfg_.storage == storage_type::file && decode(*st, rec)) {
+    first_seq_ = rec.first_seq;
+    last_seq_ = rec.last_seq;
+  }
+  msgs_ = 0;
+  bytes_ = 0;
+  subjects_.clear();
+  if (cfg_.storage == storage_type::file) {
+    store_->for_each_subject(id_, [&](std::string_view subj, const store::subject_state& s) {
+      subjects_.emplace(std::string(subj), s);
+      msgs_ += s.count;
+      if (s.last > last_seq_) last_seq_ = s.last;
+    });
+    // Bytes and timestamps from the messages themselves: one pass over the stream.
+    std::vector<store::stored_message> page;
+    uint64_t from = 1;
+    bool first = true;
+    for (;;) {
+      store_->scan(id_, from, 4096, 8u << 20, {}, page);
+      if (page.empty()) break;
+      for (auto& m : page) {
+        if (first) {
+          first_seq_ = m.seq;
+          first_ts_ = m.time_ns;
+          first = false;
+        }
+        bytes_ += msg_size(m.subject, m.headers, m.payload);
+        last_ts_ = m.time_ns;
+        if (auto id = header_value(m.headers, "Nats-Msg-Id"); id && m.time_ns > now_ns() - cfg_.duplicate_window) {
+          dedupe_[std::string(*id)] = {m.seq, m.time_ns};
+          dedupe_order_.emplace_back(m.time_ns, std::string(*id));
+        }
+      }
+      from = page.back().seq + 1;
+    }
+    if (first) first_seq_ = last_seq_ + 1;
+    account_bytes(int64_t(bytes_));
+  }
+}
+
+void stream::restore_consumers() {
+  for (auto& [key, value] : svc_.meta_store().list_meta("C/" + hex16(id_) + "/")) {
+    consumer_record rec;
+    if (!decode(value, rec)) continue;
+    auto c = std::make_unique<consumer>();
+    consumer_config cfg;
+    json j = json::parse(rec.config, nullptr, false);
+    if (j.is_discarded() || parse_consumer_config(j, cfg)) continue;
+    c->cfg = cfg;
+    c->name = rec.name;
+    c->created = rec.created;
+    c->next_sseq = rec.next_sseq;
+    c->delivered_cseq = rec.delivered_cseq;
+    c->delivered_sseq = rec.delivered_sseq;
+    c->ack_floor_cseq = rec.ack_floor_cseq;
+    c->ack_floor_sseq = rec.ack_floor_sseq;
+    int64_t now = steady_ns();
+    for (auto& p : rec.pending) {
+      // Unacknowledged before the restart: redeliver them.
+      c->pending[p.sseq] = pending_ack{p.cseq, p.deliveries, now, 0};
+      c->redeliver.insert(p.sseq);
+    }
+    c->last_active = now;
+    c->num_pending = count_pending(*c);
+    usage_->consumers++;
+    consumers_[c->name] = std::move(c);
+  }
+}
+
+// ---- publishing ----
+
+void stream::reply_ack(const std::string& reply, std::string body) {
+  if (reply.empty()) return;
+  held_acks_.emplace_back(reply, std::move(body));
+}
+
+void stream::on_publish(const inbound_msg& m) {
+  if (stopped_) return;
+  auto hdrs = m.headers();
+  auto payload = m.payload();
+  const std::string& reply = cfg_.no_ack ? std::string() : m.reply;
+  auto fail = [&](const api_error& e) {
+    if (reply.empty()) return;
+    json j = {{"error", e.to_json()}, {"stream", cfg_.name}, {"seq", 0}};
+    reply_ack(reply, j.dump());
+  };
+  if (cfg_.sealed) return fail(err::stream_sealed());
+  if (hdrs.size() > max_header_bytes) return fail({400, 10097, "header size exceeds maximum allowed of 64k"});
+  std::optional<std::string_view> msg_id;
+  if (!hdrs.empty()) {
+    if (auto es = header_value(hdrs, "Nats-Expected-Stream"); es && *es != cfg_.name)
+      return fail(err::expected_stream_mismatch());
+    msg_id = header_value(hdrs, "Nats-Msg-Id");
+    if (msg_id && !msg_id->empty()) {
+      dedupe_expire(now_ns());
+      auto it = dedupe_.find(std::string(*msg_id));
+      if (it != dedupe_.end()) {
+        json j = {{"stream", cfg_.name}, {"seq", it->second.seq}, {"duplicate", true}};
+        reply_ack(reply, j.dump());
+        return;
+      }
+    }
+    if (auto v = header_value(hdrs, "Nats-Expected-Last-Subject-Sequence")) {
+      uint64_t want = std::strtoull(std::string(*v).c_str(), nullptr, 10);
+      auto it = subjects_.find(m.subject);
+      uint64_t have = it == subjects_.end() ? 0 : it->second.last;
+      if (have != want) return fail(err::wrong_last_sequence(have));
+    }
+    if (auto v = header_value(hdrs, "Nats-Expected-Last-Sequence")) {
+      uint64_t want = std::strtoull(std::string(*v).c_str(), nullptr, 10);
+      if (last_seq_ != want) return fail(err::wrong_last_sequence(last_seq_));
+    }
+    if (auto v = header_value(hdrs, "Nats-Expected-Last-Msg-Id")) {
+      if (*v != last_msg_id_) return fail(err::wrong_last_msg_id(last_msg_id_));
+    }
+    if (auto v = header_value(hdrs, "Nats-Rollup")) {
+      if (!cfg_.allow_rollup_hdrs || cfg_.deny_purge) return fail(err::rollup_not_permitted());
+      if (*v != "sub" && *v != "all") return fail({500, 10111, "rollup value invalid: " + std::string(*v)});
+    }
+  }
+  uint64_t size = hdrs.size() + payload.size();
+  if (cfg_.max_msg_size >= 0 && size > uint64_t(cfg_.max_msg_size)) return fail(err::message_size_exceeded());
+  if (acc_->limits.max_payload.load() >= 0 && int64_t(size) > acc_->limits.max_payload.load())
+    return fail(err::message_size_exceeded());
+  uint64_t stored = msg_size(m.subject, hdrs, payload);
+  if (cfg_.discard == discard_policy::new_msgs) {
+    if (cfg_.max_msgs > 0 && int64_t(msgs_) >= cfg_.max_msgs) return fail(err::store_failed("maximum messages exceeded"));
+    if (cfg_.max_bytes > 0 && int64_t(bytes_ + stored) > cfg_.max_bytes)
+      return fail(err::store_failed("maximum bytes exceeded"));
+    if (cfg_.discard_new_per_subject && cfg_.max_msgs_per_subject > 0) {
+      auto it = subjects_.find(m.subject);
+      if (it != subjects_.end() && int64_t(it->second.count) >= cfg_.max_msgs_per_subject)
+        return fail(err::store_failed("maximum messages per subject exceeded"));
+    }
+  }
+  // Account and server storage limits.
+  bool mem = cfg_.storage == storage_type::memory;
+  int64_t acc_limit = mem ? usage_->limits.max_memory : usage_->limits.max_store;
+  int64_t acc_used = mem ? usage_->memory.load() : usage_->store.load();
+  if (acc_limit >= 0 && acc_used + int64_t(stored) > acc_limit) return fail(err::account_resources_exceeded());
+  int64_t srv_limit = mem ? svc_.opts().max_memory : svc_.opts().max_file;
+  int64_t srv_used = mem ? svc_.memory_used.load() : svc_.store_used.load();
+  if (srv_limit >= 0 && srv_used + int64_t(stored) > srv_limit) return fail(err::insufficient_resources());
+
+  // Interest retention with nobody interested: acknowledged, not kept.
+  if (cfg_.retention == retention_policy::interest) {
+    bool any = false;
+    for (auto& [n, c] : consumers_)
+      if (c->matches(m.subject)) {
+        any = true;
+        break;
+      }
+    if (!any) {
+      ++last_seq_;
+      last_ts_ = now_ns();
+      if (msgs_ == 0) first_seq_ = last_seq_ + 1;
+      state_dirty_ = true;
+      batch();  // so the ack waits for the state record
+      reply_ack(reply, json({{"stream", cfg_.name}, {"seq", last_seq_}}).dump());
+      return;
+    }
+  }
+
+  uint64_t seq = 0;
+  store_message(m.subject, hdrs, payload, now_ns(), seq);
+  if (msg_id && !msg_id->empty()) {
+    dedupe_[std::string(*msg_id)] = {seq, last_ts_};
+    dedupe_order_.emplace_back(last_ts_, std::string(*msg_id));
+    last_msg_id_ = std::string(*msg_id);
+  }
+  if (!hdrs.empty()) {
+    if (auto v = header_value(hdrs, "Nats-Rollup")) {
+      if (*v == "sub") {
+        auto it = subjects_.find(m.subject);
+        std::vector<uint64_t> old;
+        for (auto s : store_->sequences_on_subject(id_, m.subject, 0))
+          if (s != seq && !uncommitted_.count(s)) old.push_back(s);
+        for (auto& [s, u] : uncommitted_)
+          if (s != seq && u.subject == m.subject) old.push_back(s);
+        for (auto s : old) remove_message(s);
+        (void)it;
+      } else {
+        std::vector<uint64_t> old;
+        std::vector<store::stored_message> page;
+        uint64_t from = first_seq_;
+        while (from < seq) {
+          store_->scan(id_, from, 1024, 4u << 20, {}, page);
+          if (page.empty()) break;
+          for (auto& pm : page)
+            if (pm.seq < seq) old.push_back(pm.seq);
+          from = page.back().seq + 1;
+        }
+        for (auto& [s, u] : uncommitted_)
+          if (s < seq) old.push_back(s);
+        std::sort(old.begin(), old.end());
+        old.erase(std::unique(old.begin(), old.end()), old.end());
+        for (auto s : old) remove_message(s);
+      }
+    }
+  }
+  enforce_limits();
+  json ack = {{"stream", cfg_.name}, {"seq", seq}};
+  reply_ack(reply, ack.dump());
+}
+
+void stream::store_message(std::string_view subject, std::string_view hdrs, std::string_view payload, int64_t ts,
+                           uint64_t& seq_out) {
+  uint64_t seq = ++last_seq_;
+  if (ts <= last_ts_) ts = last_ts_ + 1;  // strictly increasing times keep by_start_time exact
+  store::stored_message sm;
+  sm.seq = seq;
+  sm.time_ns = ts;
+  sm.subject.assign(subject);
+  sm.headers.assign(hdrs);
+  sm.payload.assign(payload);
+  batch().put_message(id_, sm);
+  uint64_t size = msg_size(subject, hdrs, payload);
+  uncommitted_[seq] = {sm.subject, size};
+  if (msgs_ == 0) {
+    first_seq_ = seq;
+    first_ts_ = ts;
+  }
+  ++msgs_;
+  bytes_ += size;
+  account_bytes(int64_t(size));
+  last_ts_ = ts;
+  auto& ss = subjects_[sm.subject];
+  if (ss.count == 0) ss.first = seq;
+  ss.last = seq;
+  ++ss.count;
+  state_dirty_ = true;
+  seq_out = seq;
+  new_message_for_consumers(seq, subject);
+}
+
+void stream::dedupe_expire(int64_t now) {
+  while (!dedupe_order_.empty() && dedupe_order_.front().first < now - cfg_.duplicate_window) {
+    auto it = dedupe_.find(dedupe_order_.front().second);
+    if (it != dedupe_.end() && it->second.ts == dedupe_order_.front().first) dedupe_.erase(it);
+    dedupe_order_.pop_front();
+  }
+}
+
+std::optional<store::stored_message> stream::load(uint64_t seq) {
+  // Messages in the pending batch are not readable from the store yet: write it first.
+  if (uncommitted_.count(seq)) commit();
+  return store_->get(id_, seq);
+}
+
+bool stream::remove_message(uint64_t seq, bool) {
+  std::string subject;
+  uint64_t size = 0;
+  if (auto u = uncommitted_.find(seq); u != uncommitted_.end()) {
+    subject = u->second.subject;
+    size = u->second.size;
+    uncommitted_.erase(u);
+  } else {
+    if (deleted_.count(seq)) return false;
+    auto m = store_->get(id_, seq);
+    if (!m) return false;
+    subject = m->subject;
+    size = msg_size(m->subject, m->headers, m->payload);
+    deleted_.insert(seq);
+  }
+  auto it = subjects_.find(subject);
+  if (it == subjects_.end()) return false;
+  batch().delete_message(id_, seq, subject);
+  --msgs_;
+  bytes_ -= size;
+  account_bytes(-int64_t(size));
+  auto& ss = it->second;
+  if (--ss.count == 0) {
+    subjects_.erase(it);
+  } else if (seq == ss.first) {
+    // Next on this subject: committed ones come before any uncommitted (sequences grow).
+    auto next = store_->first_on_subject(id_, subject, seq + 1);
+    while (next && deleted_.count(*next)) next = store_->first_on_subject(id_, subject, *next + 1);
+    if (!next) {
+      next.reset();
+      for (auto& [s, u] : uncommitted_)
+        if (s > seq && u.subject == subject) {
+          next = s;
+          break;
+        }
+    }
+    ss.first = next ? *next : ss.last;
+  } else if (seq == ss.last) {
+    // The newest remaining one: an uncommitted one if any, else from the store.
+    std::optional<uint64_t> prev;
+    for (auto it2 = uncommitted_.rbegin(); it2 != uncommitted_.rend(); ++it2)
+      if (it2->first < seq && it2->second.subject == subject) {
+        prev = it2->first;
+        break;
+      }
+    if (!prev) {
+      prev = store_->last_on_subject(id_, subject, seq - 1);
+      while (prev && deleted_.count(*prev) && *prev > 0) prev = store_->last_on_subject(id_, subject, *prev - 1);
+    }
+    ss.last = prev ? *prev : ss.first;
+  }
+  if (seq == first_seq_) advance_first();
+  state_dirty_ = true;
+  // Consumers: drop it from pending and redelivery.
+  for (auto& [n, c] : consumers_) {
+    if (c->pending.erase(seq)) {
+      c->redeliver.erase(seq);
+      update_ack_floor(*c);
+      c->dirty = true;
+    } else if (seq >= c->next_sseq && c->matches(subject) && c->num_pending > 0) {
+      --c->num_pending;
+    }
+  }
+  return true;
+}
+
+void stream::advance_first() {
+  if (msgs_ == 0) {
+    first_seq_ = last_seq_ + 1;
+    first_ts_ = 0;
+    return;
+  }
+  std::vector<store::stored_message> page;
+  // The first stored message after the old first that is not about to be deleted.
+  uint64_t from = first_seq_ + 1;
+  for (;;) {
+    store_->scan(id_, from, 16, 1 << 20, {}, page);
+    bool found = false;
+    for (auto& m : page) {
+      // A message deleted in this batch is still in the store: skip it.
+      if (deleted_.count(m.seq)) continue;
+      first_seq_ = m.seq;
+      first_ts_ = m.time_ns;
+      found = true;
+      break;
+    }
+    if (found) return;
+    if (page.empty()) break;
+    from = page.back().seq + 1;
+  }
+  if (!uncommitted_.empty()) {
+    auto it = uncommitted_.upper_bound(first_seq_);
+    if (it != uncommitted_.end()) {
+      first_seq_ = it->first;
+      first_ts_ = last_ts_;
+      return;
+    }
+  }
+  first_seq_ = last_seq_ + 1;
+}
+
+void stream::enforce_limits() {
+  if (cfg_.max_msgs_per_subject > 0 && !cfg_.discard_new_per_subject) {
+    // Only the subject just written can be over (the caller stored one message).
+    for (auto it = uncommitted_.rbegin(); it != uncommitted_.rend(); ++it) {
+      auto ss = subjects_.find(it->second.subject);
+      if (ss == subjects_.end()) break;
+      while (int64_t(ss->second.count) > cfg_.max_msgs_per_subject) {
+        std::string subj = ss->first;
+        if (!remove_message(ss->second.first)) break;
+        ss = subjects_.find(subj);
+        if (ss == subjects_.end()) break;
+      }
+      break;
+    }
+  }
+  if (cfg_.discard == discard_policy::old_msgs) {
+    while (cfg_.max_msgs > 0 && int64_t(msgs_) > cfg_.max_msgs)
+      if (!remove_message(first_seq_)) break;
+    while (cfg_.max_bytes > 0 && int64_t(bytes_) > cfg_.max_bytes && msgs_ > 0)
+      if (!remove_message(first_seq_)) break;
+  }
+}
+
+void stream::expire_old() {
+  if (cfg_.max_age <= 0 || msgs_ == 0) return;
+  int64_t cutoff = now_ns() - cfg_.max_age;
+  int removed = 0;
+  while (msgs_ > 0 && first_ts_ && first_ts_ < cutoff && removed < 10000) {
+    if (!remove_message(first_seq_)) break;
+    ++removed;
+  }
+  if (removed) commit();
+}
+
+void stream::save_state(store::write_batch& b) {
+  stream_state_record rec{first_seq_, last_seq_};
+  b.put_meta(state_meta_key(id_), encode(rec));
+}
+
+void stream::commit() {
+  if (!batch_pending() && !state_dirty_) {
+    if (held_acks_.empty()) return;
+  } else {
+    if (state_dirty_ && cfg_.storage == storage_type::file) save_state(batch());
+    for (auto& [n, c] : consumers_)
+      if (c->dirty && !c->ephemeral) {
+        save_consumer(*c, batch());
+        c->dirty = false;
+      }
+    auto status = batch_pending() ? svc_.write(*store_, *batch_) : store::store_status{};
+    batch_.reset();
+    state_dirty_ = false;
+    if (!status) {
+      // Nothing of this batch is stored: undo what it did in memory and fail its acks.
+      // Simplest exact way: reload the stream's state from the store.
+      uncommitted_.clear();
+      int64_t before = int64_t(bytes_);
+      account_bytes(-before);
+      dedupe_.clear();
+      dedupe_order_.clear();
+      deleted_.clear();
+      restore_state();
+      for (auto& [n, c] : consumers_) c->num_pending = count_pending(*c);
+      auto e = err::store_failed(status.no_space ? "insufficient storage resources available" : status.error);
+      if (status.no_space) e = {500, 10047, "insufficient storage resources available"};
+      for (auto& [reply, body] : held_acks_) {
+        json j = json::parse(body, nullptr, false);
+        if (!j.is_discarded() && j.contains("error")) {
+          client_->publish(reply, {}, {}, body);
+          continue;
+        }
+        json f = {{"error", e.to_json()}, {"stream", cfg_.name}, {"seq", 0}};
+        client_->publish(reply, {}, {}, f.dump());
+      }
+      held_acks_.clear();
+      refresh_snapshot();
+      return;
+    }
+    uncommitted_.clear();
+    deleted_.clear();
+  }
+  for (auto& [reply, body] : held_acks_) client_->publish(reply, {}, {}, body);
+  held_acks_.clear();
+  refresh_snapshot();
+}
+
+void stream::after_drain() {
+  if (stopped_) return;
+  commit();
+  pump_all();
+  commit();  // consumer state changed by deliveries (durables)
+}
+
+// ---- purge and delete ----
+
+uint64_t stream::purge(std::string_view filter, uint64_t upto, int64_t keep, bool& ok) {
+  commit();
+  ok = true;
+  uint64_t purged = 0;
+  bool all = (filter.empty() || filter == ">") && upto == 0 && keep <= 0;
+  if (all) {
+    purged = msgs_;
+    auto st = store_->drop_stream(id_);
+    if (!st) {
+      ok = false;
+      return 0;
+    }
+    account_bytes(-int64_t(bytes_));
+    msgs_ = 0;
+    bytes_ = 0;
+    subjects_.clear();
+    first_seq_ = last_seq_ + 1;
+    first_ts_ = 0;
+    state_dirty_ = true;
+    for (auto& [n, c] : consumers_) {
+      c->pending.clear();
+      c->redeliver.clear();
+      c->lps.clear();
+      if (c->next_sseq < first_seq_) c->next_sseq = first_seq_;
+      c->num_pending = 0;
+      update_ack_floor(*c);
+      c->dirty = true;
+    }
+    commit();
+    return purged;
+  }
+  std::vector<std::string> subjects;
+  for (auto& [s, st] : subjects_)
+    if (filter_matches(filter, s)) subjects.push_back(s);
+  if (keep > 0) {
+    for (auto& s : subjects) {
+      auto seqs = store_->sequences_on_subject(id_, s, 0);
+      if (int64_t(seqs.size()) <= keep) continue;
+      size_t n = seqs.size() - size_t(keep);
+      for (size_t i = 0; i < n; ++i)
+        if (remove_message(seqs[i])) ++purged;
+      if (batch_pending() && batch_->size() > 10000) commit();
+    }
+  } else {
+    for (auto& s : subjects) {
+      auto seqs = store_->sequences_on_subject(id_, s, 0);
+      for (auto q : seqs) {
+        if (upto && q >= upto) break;
+        if (remove_message(q)) ++purged;
+      }
+      if (batch_pending() && batch_->size() > 10000) commit();
+    }
+  }
+  commit();
+  for (auto& [n, c] : consumers_) c->num_pending = count_pending(*c);
+  return purged;
+}
+
+void stream::destroy(const api_request* r) {
+  commit();
+  stopped_ = true;
+  usage_->consumers -= int64_t(consumers_.size());
+  auto b = svc_.meta_store().make_batch();
+  for (auto& [n, c] : consumers_) b->delete_meta(consumer_meta_key(id_, n));
+  consumers_.clear();
+  b->delete_meta(state_meta_key(id_));
+  b->delete_meta(stream_meta_key(acc_->name(), cfg_.name));
+  svc_.write(svc_.meta_store(), *b);
+  store_->drop_stream(id_);
+  account_bytes(-int64_t(bytes_));
+  bytes_ = msgs_ = 0;
+  subjects_.clear();
+  if (r && !r->reply.empty())
+    client_->publish(r->reply, {}, {}, json({{"type", "io.nats.jetstream.api.v1.stream_delete_response"}, {"success", true}}).dump());
+  client_->close();
+}
+
+void stream::apply_update(const stream_config& c, const api_request& r) {
+  commit();
+  bool subjects_changed = c.subjects != cfg_.subjects;
+  bool direct_changed = c.allow_direct != cfg_.allow_direct;
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    cfg_ = c;
+  }
+  if (subjects_changed || direct_changed) {
+    // Re-subscribe: the simplest exact way is a fresh set of subscriptions.
+    auto old = client_;
+    client_.reset();
+    start(svc_.control());
+    // The old client's inbox may still hold publishes: they are dropped with it, like
+    // a subscription removed mid-flight.
+    old->close();
+  }
+  enforce_limits();
+  expire_old();
+  commit();
+  json j = info_snapshot();
+  j["type"] = "io.nats.jetstream.api.v1.stream_update_response";
+  respond(r.reply, j);
+}
+
+void stream::tick() {
+  if (stopped_) return;
+  expire_old();
+  dedupe_expire(now_ns());
+  int64_t now = steady_ns();
+  std::vector<std::string> gone;
+  for (auto& [name, c] : consumers_) {
+    // Redeliveries due.
+    std::vector<std::pair<int64_t, uint64_t>> due;  // (deadline, sseq)
+    if (c->acks())
+      for (auto it = c->pending.begin(); it != c->pending.end();) {
+        auto& [sseq, p] = *it;
+        if (p.deadline && p.deadline <= now && !c->redeliver.count(sseq)) {
+          if (c->cfg.max_deliver > 0 && int64_t(p.deliveries) >= c->cfg.max_deliver) {
+            // Delivered max_deliver times: not again, and no longer awaiting an ack.
+            it = c->pending.erase(it);
+            update_ack_floor(*c);
+            c->dirty = true;
+            continue;
+          }
+          due.emplace_back(p.deadline, sseq);
+        }
+        ++it;
+      }
+    std::sort(due.begin(), due.end());
+    for (auto& [d, sseq] : due) c->redeliver.insert(sseq);
+    // Pull requests that expired.
+    for (auto it = c->waiting.begin(); it != c->waiting.end();) {
+      if (it->expires_at && it->expires_at <= now) {
+        std::string h = "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: " + std::to_string(it->batch) +
+                        "\r\nNats-Pending-Bytes: " + std::to_string(it->max_bytes) + "\r\n\r\n";
+        client_->publish(it->reply, {}, h, {});
+        it = c->waiting.erase(it);
+        continue;
+      }
+      if (it->heartbeat && now - it->last_hb >= it->heartbeat) {
+        client_->publish(it->reply, {}, "NATS/1.0 100 Idle Heartbeat\r\n\r\n", {});
+        it->last_hb = now;
+      }
+      ++it;
+    }
+    if (!c->cfg.deliver_subject.empty()) {
+      bool interest = client_->has_interest(c->cfg.deliver_subject);
+      if (interest) c->last_active = now;
+      if (interest && c->cfg.idle_heartbeat > 0 && now - c->last_sent >= c->cfg.idle_heartbeat)
+        send_heartbeat(*c, c->cfg.deliver_subject);
+    } else if (!c->waiting.empty()) {
+      c->last_active = now;
+    }
+    int64_t inactive = c->cfg.inactive_threshold;
+    if (inactive == 0 && c->ephemeral) inactive = default_inactive;
+    if (inactive > 0 && now - c->last_active > inactive) gone.push_back(name);
+  }
+  for (auto& n : gone) delete_consumer(n);
+  pump_all();
+  commit();
+}
+
+// ---- API ----
+
+void stream::respond(const std::string& reply, const json& j) {
+  if (reply.empty()) return;
+  client_->publish(reply, {}, {}, j.dump());
+}
+
+void stream::respond_error(const std::string& reply, std::string_view type, const api_error& e) {
+  if (reply.empty()) return;
+  client_->publish(reply, {}, {}, error_response(type, e));
+}
+
+void stream::handle(const api_request& r) {
+  if (stopped_) return;
+  commit();  // earlier publishes are visible to this request
+  const auto& t = r.tokens;
+  // t[0..]: e.g. STREAM INFO <s>, CONSUMER CREATE <s> ...
+  if (t[0] == "STREAM") {
+    if (t[1] == "INFO") return api_info(r);
+    if (t[1] == "PURGE") return api_purge(r);
+    if (t[1] == "MSG" && t.size() > 2 && t[2] == "GET") return api_msg_get(r, false);
+    if (t[1] == "MSG" && t.size() > 2 && t[2] == "DELETE") return api_msg_delete(r);
+  } else if (t[0] == "CONSUMER") {
+    if (t[1] == "CREATE" || t[1] == "DURABLE") return api_consumer_create(r);
+    if (t[1] == "INFO") return api_consumer_info(r, t[3]);
+    if (t[1] == "DELETE") return api_consumer_delete(r, t[3]);
+    if (t[1] == "NAMES") return api_consumer_list(r, true);
+    if (t[1] == "LIST") return api_consumer_list(r, false);
+    if (t[1] == "MSG" && t.size() > 4 && t[2] == "NEXT") return api_msg_next(r, t[4]);
+  }
+  respond_error(r.reply, "error_response", err::bad_request());
+}
+
+void stream::api_info(const api_request& r) {
+  bool subjects = false;
+  std::string filter;
+  if (!r.payload.empty()) {
+    json q = json::parse(r.payload, nullptr, false);
+    if (q.is_discarded() || !q.is_object())
+      return respond_error(r.reply, "stream_info_response", err::invalid_json("invalid character in request"));
+    if (q.contains("subjects_filter") && q["subjects_filter"].is_string()) {
+      filter = q["subjects_filter"].get<std::string>();
+      subjects = !filter.empty();
+    }
+  }
+  json j = {{"type", "io.nats.jetstream.api.v1.stream_info_response"},
+            {"config", to_json(cfg_)},
+            {"created", time_text(created_)},
+            {"state", state_json(subjects, filter)},
+            {"ts", time_text(now_ns())}};
+  if (subjects) {
+    j["total"] = j["state"]["subjects"].size();
+    j["offset"] = 0;
+    j["limit"] = 100000;
+  }
+  respond(r.reply, j);
+}
+
+void stream::api_purge(const api_request& r) {
+  const char* type = "stream_purge_response";
+  if (cfg_.sealed || cfg_.deny_purge) return respond_error(r.reply, type, err::deny_purge());
+  std::string filter;
+  uint64_t seq = 0;
+  int64_t keep = 0;
+  if (!r.payload.empty()) {
+    json q = json::parse(r.payload, nullptr, false);
+    if (q.is_discarded() || !q.is_object())
+      return respond_error(r.reply, type, err::invalid_json("invalid character in request"));
+    if (q.contains("filter")) {
+      if (!q["filter"].is_string())
+        return respond_error(r.reply, type,
+                             err::invalid_json("json: cannot unmarshal number into Go struct field JSApiStreamPurgeRequest.filter of type string"));
+      filter = q["filter"].get<std::string>();
+    }
+    if (q.contains("seq") && q["seq"].is_number_unsigned()) seq = q["seq"].get<uint64_t>();
+    if (q.contains("keep") && q["keep"].is_number_integer()) keep = q["keep"].get<int64_t>();
+    if (seq && keep) return respond_error(r.reply, type, err::purge_bad_request());
+    if (!filter.empty() && !platform::subject::valid_subscription(filter))
+      return respond_error(r.reply, type, err::bad_request());
+  }
+  bool ok = true;
+  uint64_t n = purge(filter, seq, keep, ok);
+  if (!ok) return respond_error(r.reply, type, {500, 10110, "purge failed"});
+  respond(r.reply, {{"type", std::string("io.nats.jetstream.api.v1.") + type}, {"success", true}, {"purged", n}});
+}
+
+namespace {
+void direct_headers(std::string& h, const std::string& stream, const store::stored_message& m) {
+  if (m.headers.size() >= 12) {
+    h.assign(m.headers, 0, m.headers.size() - 2);  // drop the final blank line
+  } else {
+    h = "NATS/1.0\r\n";
+  }
+  h += "Nats-Stream: " + stream + "\r\nNats-Subject: " + m.subject + "\r\nNats-Sequence: " + std::to_string(m.seq) +
+       "\r\nNats-Time-Stamp: " + time_text(m.time_ns) + "\r\n\r\n";
+}
+}  // namespace
+
+void stream::api_direct_get_subject(const api_request& r, std::string_view subject) {
+  std::optional<store::stored_message> m;
+  auto it = subjects_.find(std::string(subject));
+  if (it != subjects_.end()) m = load(it->second.last);
+  if (!m) {
+    client_->publish(r.reply, {}, "NATS/1.0 404 Message Not Found\r\n\r\n", {});
+    return;
+  }
+  std::string h;
+  direct_headers(h, cfg_.name, *m);
+  client_->publish(r.reply, {}, h, m->payload);
+}
+
+void stream::api_msg_get(const api_request& r, bool direct) {
+  const char* type = "stream_msg_get_response";
+  auto fail = [&](const api_error& e) {
+    if (direct) {
+      if (e.err_code == 10037) client_->publish(r.reply, {}, "NATS/1.0 404 Message Not Found\r\n\r\n", {});
+      else client_->publish(r.reply, {}, "NATS/1.0 408 Bad Request\r\n\r\n", {});
+      return;
+    }
+    respond_error(r.reply, type, e);
+  };
+  json q = json::parse(r.payload, nullptr, false);
+  if (q.is_discarded() || !q.is_object()) return fail(err::invalid_json("unexpected end of JSON input"));
+  uint64_t seq = 0;
+  std::string last_by, next_by;
+  if (q.contains("seq")) {
+    if (!q["seq"].is_number_unsigned()) return fail(err::bad_request());
+    seq = q["seq"].get<uint64_t>();
+  }
+  if (q.contains("last_by_subj") && q["last_by_subj"].is_string()) last_by = q["last_by_subj"];
+  if (q.contains("next_by_subj") && q["next_by_subj"].is_string()) next_by = q["next_by_subj"];
+  if (!seq && last_by.empty() && next_by.empty()) return fail(err::bad_request());
+  if (!last_by.empty() && (seq || !next_by.empty())) return fail(err::bad_request());
+  std::optional<store::stored_message> m;
+  if (!last_by.empty()) {
+    uint64_t best = 0;
+    if (platform::subject::is_literal(last_by)) {
+      if (auto it = subjects_.find(last_by); it != subjects_.end()) best = it->second.last;
+    } else {
+      for (auto& [s, st] : subjects_)
+        if (platform::subject::matches(last_by, s) && st.last > best) best = st.last;
+    }
+    if (best) m = load(best);
+  } else if (!next_by.empty()) {
+    std::vector<store::stored_message> page;
+    uint64_t from = std::max<uint64_t>(seq, 1);
+    if (platform::subject::is_literal(next_by)) {
+      if (auto s = store_->first_on_subject(id_, next_by, from)) m = store_->get(id_, *s);
+    } else {
+      store_->scan(id_, from, 1, 64u << 20, next_by, page);
+      if (!page.empty()) m = std::move(page.front());
+    }
+  } else {
+    m = load(seq);
+  }
+  if (!m) return fail(err::no_message_found());
+  if (direct) {
+    std::string h;
+    direct_headers(h, cfg_.name, *m);
+    client_->publish(r.reply, {}, h, m->payload);
+    return;
+  }
+  json msg = {{"subject", m->subject}, {"seq", m->seq}, {"time", time_text(m->time_ns)}};
+  if (!m->headers.empty()) msg["hdrs"] = base64(m->headers);
+  if (!m->payload.empty()) msg["data"] = base64(m->payload);
+  respond(r.reply, {{"type", std::string("io.nats.jetstream.api.v1.") + type}, {"message", msg}});
+}
+
+void stream::api_msg_delete(const api_request& r) {
+  const char* type = "stream_msg_delete_response";
+  if (cfg_.sealed || cfg_.deny_delete) return respond_error(r.reply, type, err::deny_delete());
+  json q = json::parse(r.payload, nullptr, false);
+  if (q.is_discarded() || !q.is_object() || !q.contains("seq") || !q["seq"].is_number_unsigned())
+    return respond_error(r.reply, type, err::invalid_json("unexpected end of JSON input"));
+  uint64_t seq = q["seq"].get<uint64_t>();
+  if (seq == 0 || !remove_message(seq)) {
+    // As nats-server: inside the stream's range a missing sequence is 10043.
+    if (seq >= first_seq_ && seq <= last_seq_ && msgs_ > 0)
+      return respond_error(r.reply, type, {400, 10043, "sequence " + std::to_string(seq) + " not found"});
+    return respond_error(r.reply, type, {500, 10057, "no message found"});
+  }
+  commit();
+  respond(r.reply, {{"type", std::string("io.nats.jetstream.api.v1.") + type}, {"success", true}});
+}
+
+}  // namespace jetstream

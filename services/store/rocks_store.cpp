@@ -1,0 +1,644 @@
+// rocks_store: the persistent stream_store, one RocksDB database per server.
+//
+// Column families (see stream_store.hpp for the key layout):
+//   default   unused (RocksDB requires it)
+//   messages  stream id + sequence -> record
+//   subjects  stream id + subject + '\0' + sequence -> empty (the per-subject index)
+//   meta      caller's text key -> caller's value
+// All integers in keys are big-endian so RocksDB's bytewise order is numeric order:
+// a stream's messages are contiguous and ascending, and so are one subject's sequences.
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/listener.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <mutex>
+
+#include "libplatform/subject.hpp"
+#include "services/store/stream_store.hpp"
+
+namespace store {
+namespace {
+
+// ---- encoding -----------------------------------------------------------------------
+
+void append_be64(std::string& s, uint64_t v) {
+  char b[8];
+  for (int i = 7; i >= 0; --i) {
+    b[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  s.append(b, 8);
+}
+
+void append_be32(std::string& s, uint32_t v) {
+  char b[4];
+  for (int i = 3; i >= 0; --i) {
+    b[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  s.append(b, 4);
+}
+
+uint64_t read_be64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+uint32_t read_be32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::string stream_prefix(uint64_t stream_id) {
+  std::string k;
+  append_be64(k, stream_id);
+  return k;
+}
+
+std::string message_key(uint64_t stream_id, uint64_t seq) {
+  std::string k;
+  k.reserve(16);
+  append_be64(k, stream_id);
+  append_be64(k, seq);
+  return k;
+}
+
+// stream id + subject + '\0': every index key of one subject starts with this, and no
+// key of another subject does (a subject never contains '\0', and '\0' sorts before any
+// subject byte, so "a.b" entries are not interleaved with "a.b.c" ones).
+std::string subject_prefix(uint64_t stream_id, std::string_view subject) {
+  std::string k;
+  k.reserve(8 + subject.size() + 1 + 8);
+  append_be64(k, stream_id);
+  k.append(subject);
+  k.push_back('\0');
+  return k;
+}
+
+std::string subject_key(uint64_t stream_id, std::string_view subject, uint64_t seq) {
+  std::string k = subject_prefix(stream_id, subject);
+  append_be64(k, seq);
+  return k;
+}
+
+// The smallest key greater than every key starting with `prefix`, or "" when there is
+// none (the prefix is all 0xff bytes): used as an exclusive upper bound.
+std::string prefix_end(std::string prefix) {
+  while (!prefix.empty()) {
+    auto& c = reinterpret_cast<unsigned char&>(prefix.back());
+    if (c != 0xff) {
+      ++c;
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return prefix;
+}
+
+constexpr size_t record_header = 8 + 4 + 4;
+
+std::string encode_record(const stored_message& m) {
+  std::string v;
+  v.reserve(record_header + m.subject.size() + m.headers.size() + m.payload.size());
+  append_be64(v, static_cast<uint64_t>(m.time_ns));
+  append_be32(v, static_cast<uint32_t>(m.subject.size()));
+  append_be32(v, static_cast<uint32_t>(m.headers.size()));
+  v.append(m.subject);
+  v.append(m.headers);
+  v.append(m.payload);
+  return v;
+}
+
+// Reads the subject out of a record without copying the rest (for scan filters).
+bool record_subject(rocksdb::Slice v, std::string_view& subject) {
+  if (v.size() < record_header) return false;
+  uint64_t slen = read_be32(v.data() + 8), hlen = read_be32(v.data() + 12);
+  if (slen + hlen > v.size() - record_header) return false;
+  subject = std::string_view(v.data() + record_header, slen);
+  return true;
+}
+
+bool decode_record(uint64_t seq, rocksdb::Slice v, stored_message& m) {
+  if (v.size() < record_header) return false;
+  uint64_t slen = read_be32(v.data() + 8), hlen = read_be32(v.data() + 12);
+  if (slen + hlen > v.size() - record_header) return false;
+  const char* p = v.data() + record_header;
+  m.seq = seq;
+  m.time_ns = static_cast<int64_t>(read_be64(v.data()));
+  m.subject.assign(p, slen);
+  m.headers.assign(p + slen, hlen);
+  m.payload.assign(p + slen + hlen, v.size() - record_header - slen - hlen);
+  return true;
+}
+
+size_t message_bytes(const stored_message& m) { return m.subject.size() + m.headers.size() + m.payload.size(); }
+
+// ---- status -------------------------------------------------------------------------
+
+bool is_no_space(const rocksdb::Status& s) {
+  if (s.IsNoSpace()) return true;
+  if (!s.IsIOError()) return false;
+  // Some paths report ENOSPC only in the message text (strerror(ENOSPC)).
+  return s.ToString().find("No space left") != std::string::npos;
+}
+
+store_status to_status(const rocksdb::Status& s, const char* what) {
+  if (s.ok()) return {};
+  return store_status::failure(std::string(what) + ": " + s.ToString(), is_no_space(s));
+}
+
+// ---- the store ----------------------------------------------------------------------
+
+class rocks_store;
+
+class rocks_batch final : public write_batch {
+ public:
+  rocks_batch(rocksdb::ColumnFamilyHandle* messages, rocksdb::ColumnFamilyHandle* subjects,
+              rocksdb::ColumnFamilyHandle* meta)
+      : messages_(messages), subjects_(subjects), meta_(meta) {}
+
+  // WriteBatch::Put/Delete only fail on a batch over its size limit (none is set here),
+  // so their statuses are not checked.
+  void put_message(uint64_t stream_id, const stored_message& m) override {
+    (void)batch_.Put(messages_, message_key(stream_id, m.seq), encode_record(m));
+    (void)batch_.Put(subjects_, subject_key(stream_id, m.subject, m.seq), rocksdb::Slice());
+    ++ops_;
+  }
+  void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject) override {
+    (void)batch_.Delete(messages_, message_key(stream_id, seq));
+    (void)batch_.Delete(subjects_, subject_key(stream_id, subject, seq));
+    ++ops_;
+  }
+  void put_meta(std::string_view key, std::string_view value) override {
+    (void)batch_.Put(meta_, rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
+    ++ops_;
+  }
+  void delete_meta(std::string_view key) override {
+    (void)batch_.Delete(meta_, rocksdb::Slice(key.data(), key.size()));
+    ++ops_;
+  }
+  size_t size() const override { return ops_; }
+
+  rocksdb::WriteBatch batch_;
+
+ private:
+  rocksdb::ColumnFamilyHandle* messages_;
+  rocksdb::ColumnFamilyHandle* subjects_;
+  rocksdb::ColumnFamilyHandle* meta_;
+  size_t ops_ = 0;
+};
+
+class rocks_store final : public stream_store {
+ public:
+  rocks_store(std::string dir, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
+      : dir_(std::move(dir)), db_(db), handles_(std::move(handles)) {
+    // Open order in open_rocks_store: default, messages, subjects, meta.
+    messages_ = handles_[1];
+    subjects_ = handles_[2];
+    meta_ = handles_[3];
+  }
+
+  ~rocks_store() override {
+    // Handles must go before the DB. Close() waits for background work; no flush is
+    // needed since everything written is in the WAL.
+    for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
+    (void)db_->Close();
+    delete db_;
+  }
+
+  std::unique_ptr<write_batch> make_batch() override {
+    return std::make_unique<rocks_batch>(messages_, subjects_, meta_);
+  }
+
+  store_status write(write_batch& b, bool sync) override {
+    auto* rb = dynamic_cast<rocks_batch*>(&b);
+    if (rb == nullptr) return store_status::failure("write: batch was made by another store");
+    if (rb->size() == 0) return {};
+    // A failed write (disk full) leaves RocksDB in a read-only "background error" state
+    // until Resume() succeeds. Try to leave it first, but not more than every 100 ms:
+    // Resume flushes memtables, which is wasted I/O on a disk that is still full.
+    if (failed_.load(std::memory_order_acquire)) try_resume();
+    rocksdb::WriteOptions wo;
+    wo.sync = sync;
+    auto s = db_->Write(wo, &rb->batch_);
+    if (!s.ok()) {
+      failed_.store(true, std::memory_order_release);
+      return to_status(s, "write");
+    }
+    failed_.store(false, std::memory_order_release);
+    return {};
+  }
+
+  std::optional<stored_message> get(uint64_t stream_id, uint64_t seq) override {
+    rocksdb::PinnableSlice v;
+    auto s = db_->Get(rocksdb::ReadOptions(), messages_, message_key(stream_id, seq), &v);
+    if (!s.ok()) return std::nullopt;
+    stored_message m;
+    if (!decode_record(seq, v, m)) return std::nullopt;
+    return m;
+  }
+
+  void scan(uint64_t stream_id, uint64_t from, size_t max_msgs, size_t max_bytes, std::string_view filter,
+            std::vector<stored_message>& out) override {
+    out.clear();
+    // A literal filter reads only that subject's messages through the index: a sparse
+    // subject in a large stream costs its own size, not the stream's.
+    if (!filter.empty() && platform::subject::is_literal(filter)) {
+      scan_literal(stream_id, from, max_msgs, max_bytes, filter, out);
+      return;
+    }
+    const std::string prefix = stream_prefix(stream_id);
+    const std::string end = prefix_end(prefix);
+    rocksdb::Slice upper(end);
+    rocksdb::ReadOptions ro;
+    if (!end.empty()) ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, messages_));
+    size_t bytes = 0;
+    for (it->Seek(message_key(stream_id, from)); it->Valid(); it->Next()) {
+      auto k = it->key();
+      if (k.size() != 16 || !k.starts_with(prefix)) break;
+      if (!filter.empty()) {
+        std::string_view subj;
+        if (!record_subject(it->value(), subj) || !platform::subject::matches(filter, subj)) continue;
+      }
+      stored_message m;
+      if (!decode_record(read_be64(k.data() + 8), it->value(), m)) continue;
+      bytes += message_bytes(m);
+      out.push_back(std::move(m));
+      if (limit_reached(out.size(), bytes, max_msgs, max_bytes)) break;
+    }
+  }
+
+  std::optional<uint64_t> first_on_subject(uint64_t stream_id, std::string_view subject, uint64_t from) override {
+    const std::string prefix = subject_prefix(stream_id, subject);
+    const std::string end = prefix_end(prefix);
+    rocksdb::Slice upper(end);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;  // never empty: the prefix ends in '\0'
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, subjects_));
+    it->Seek(subject_key(stream_id, subject, from));
+    if (!it->Valid() || it->key().size() != prefix.size() + 8 || !it->key().starts_with(prefix)) return std::nullopt;
+    return read_be64(it->key().data() + prefix.size());
+  }
+
+  std::optional<uint64_t> last_on_subject(uint64_t stream_id, std::string_view subject, uint64_t upto) override {
+    const std::string prefix = subject_prefix(stream_id, subject);
+    rocksdb::Slice lower(prefix);
+    rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lower;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, subjects_));
+    it->SeekForPrev(subject_key(stream_id, subject, upto));
+    if (!it->Valid() || it->key().size() != prefix.size() + 8 || !it->key().starts_with(prefix)) return std::nullopt;
+    return read_be64(it->key().data() + prefix.size());
+  }
+
+  std::vector<uint64_t> sequences_on_subject(uint64_t stream_id, std::string_view subject, uint64_t from) override {
+    std::vector<uint64_t> seqs;
+    walk_subject(stream_id, subject, from, [&](uint64_t seq) {
+      seqs.push_back(seq);
+      return true;
+    });
+    return seqs;
+  }
+
+  void for_each_subject(uint64_t stream_id,
+                        const std::function<void(std::string_view subject, const subject_state&)>& fn) override {
+    const std::string prefix = stream_prefix(stream_id);
+    const std::string end = prefix_end(prefix);
+    rocksdb::Slice upper(end);
+    rocksdb::ReadOptions ro;
+    if (!end.empty()) ro.iterate_upper_bound = &upper;
+    ro.fill_cache = false;  // one pass over the whole index at start-up: keep the cache for hot data
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, subjects_));
+    std::string current;
+    subject_state st;
+    bool have = false;
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      auto k = it->key();
+      if (!k.starts_with(prefix) || k.size() < 8 + 1 + 8) break;
+      std::string_view subj(k.data() + 8, k.size() - 8 - 1 - 8);
+      uint64_t seq = read_be64(k.data() + k.size() - 8);
+      if (have && subj != current) {
+        fn(current, st);
+        have = false;
+      }
+      if (!have) {
+        current.assign(subj);
+        st = subject_state{seq, seq, 0};
+        have = true;
+      }
+      st.last = seq;  // keys ascend within a subject
+      ++st.count;
+    }
+    if (have) fn(current, st);
+  }
+
+  store_status drop_stream(uint64_t stream_id) override {
+    const std::string begin = stream_prefix(stream_id);
+    const std::string end = prefix_end(begin);
+    if (end.empty()) return drop_by_iteration(begin);
+    rocksdb::WriteBatch wb;
+    (void)wb.DeleteRange(messages_, begin, end);
+    (void)wb.DeleteRange(subjects_, begin, end);
+    if (failed_.load(std::memory_order_acquire)) try_resume();
+    auto s = db_->Write(rocksdb::WriteOptions(), &wb);
+    if (!s.ok()) {
+      failed_.store(true, std::memory_order_release);
+      return to_status(s, "drop stream");
+    }
+    // The range tombstones hide the data at once; the space comes back when compaction
+    // reaches it. SST files wholly inside the range can go now (cheap, metadata only),
+    // which matters when a stream is dropped to free a full disk. Best effort.
+    rocksdb::Slice b(begin), e(end);
+    (void)rocksdb::DeleteFilesInRange(db_, messages_, &b, &e, false);
+    (void)rocksdb::DeleteFilesInRange(db_, subjects_, &b, &e, false);
+    return {};
+  }
+
+  std::vector<std::pair<std::string, std::string>> list_meta(std::string_view prefix) override {
+    std::vector<std::pair<std::string, std::string>> out;
+    const std::string end = prefix_end(std::string(prefix));
+    rocksdb::Slice upper(end);
+    rocksdb::ReadOptions ro;
+    if (!end.empty()) ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, meta_));
+    rocksdb::Slice p(prefix.data(), prefix.size());
+    for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next())
+      out.emplace_back(it->key().ToString(), it->value().ToString());
+    return out;
+  }
+
+  std::optional<std::string> get_meta(std::string_view key) override {
+    std::string v;
+    auto s = db_->Get(rocksdb::ReadOptions(), meta_, rocksdb::Slice(key.data(), key.size()), &v);
+    if (!s.ok()) return std::nullopt;
+    return v;
+  }
+
+  uint64_t disk_usage() override {
+    // Every file in the directory (SSTs, WAL, MANIFEST, the bounded info LOG): what the
+    // store really takes on disk. A directory walk is a few dozen stat calls, but limits
+    // checks may ask often, so the answer is kept for a second.
+    std::lock_guard lock(usage_mutex_);
+    auto now = std::chrono::steady_clock::now();
+    if (usage_valid_ && now - usage_time_ < std::chrono::seconds(1)) return usage_;
+    uint64_t total = 0;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+      std::error_code fec;
+      if (!it->is_regular_file(fec) || fec) continue;
+      auto size = it->file_size(fec);
+      if (!fec) total += size;
+    }
+    usage_ = total;
+    usage_time_ = now;
+    usage_valid_ = true;
+    return usage_;
+  }
+
+ private:
+  static bool limit_reached(size_t msgs, size_t bytes, size_t max_msgs, size_t max_bytes) {
+    return (max_msgs != 0 && msgs >= max_msgs) || (max_bytes != 0 && bytes >= max_bytes);
+  }
+
+  // Calls fn(seq) for each index entry of `subject` with sequence >= from, ascending,
+  // until fn returns false.
+  template <class Fn>
+  void walk_subject(uint64_t stream_id, std::string_view subject, uint64_t from, Fn&& fn) {
+    const std::string prefix = subject_prefix(stream_id, subject);
+    const std::string end = prefix_end(prefix);
+    rocksdb::Slice upper(end);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, subjects_));
+    for (it->Seek(subject_key(stream_id, subject, from)); it->Valid(); it->Next()) {
+      auto k = it->key();
+      if (k.size() != prefix.size() + 8 || !k.starts_with(prefix)) continue;
+      if (!fn(read_be64(k.data() + prefix.size()))) break;
+    }
+  }
+
+  void scan_literal(uint64_t stream_id, uint64_t from, size_t max_msgs, size_t max_bytes, std::string_view subject,
+                    std::vector<stored_message>& out) {
+    size_t bytes = 0;
+    rocksdb::PinnableSlice v;
+    walk_subject(stream_id, subject, from, [&](uint64_t seq) {
+      v.Reset();
+      if (!db_->Get(rocksdb::ReadOptions(), messages_, message_key(stream_id, seq), &v).ok()) return true;
+      stored_message m;
+      if (!decode_record(seq, v, m)) return true;
+      bytes += message_bytes(m);
+      out.push_back(std::move(m));
+      return !limit_reached(out.size(), bytes, max_msgs, max_bytes);
+    });
+  }
+
+  // Only for stream id 2^64-1, whose keys have no finite exclusive upper bound.
+  store_status drop_by_iteration(const std::string& prefix) {
+    rocksdb::WriteBatch wb;
+    for (auto* cf : {messages_, subjects_}) {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) (void)wb.Delete(cf, it->key());
+    }
+    if (failed_.load(std::memory_order_acquire)) try_resume();
+    auto s = db_->Write(rocksdb::WriteOptions(), &wb);
+    if (!s.ok()) failed_.store(true, std::memory_order_release);
+    return to_status(s, "drop stream");
+  }
+
+  void try_resume() {
+    std::lock_guard lock(resume_mutex_);
+    auto now = std::chrono::steady_clock::now();
+    if (resume_tried_ && now - last_resume_ < std::chrono::milliseconds(100)) return;
+    resume_tried_ = true;
+    last_resume_ = now;
+    // OK when there is no background error (e.g. the failure was something else).
+    if (db_->Resume().ok()) failed_.store(false, std::memory_order_release);
+  }
+
+  std::string dir_;
+  rocksdb::DB* db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* messages_ = nullptr;
+  rocksdb::ColumnFamilyHandle* subjects_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+
+  std::atomic<bool> failed_{false};
+  std::mutex resume_mutex_;
+  bool resume_tried_ = false;
+  std::chrono::steady_clock::time_point last_resume_;
+
+  std::mutex usage_mutex_;
+  bool usage_valid_ = false;
+  uint64_t usage_ = 0;
+  std::chrono::steady_clock::time_point usage_time_;
+};
+
+// ---- info log -----------------------------------------------------------------------
+
+// RocksDB's own diagnostic log ("LOG" in the store directory). RocksDB's default logger
+// must not be used: once one of its writes fails (disk full) the next one hits an
+// assert in WritableFileWriter, and Debian's librocksdb keeps asserts on, so a full
+// disk would abort the server instead of failing writes. This one writes with plain
+// write(2), ignores errors (losing log lines on a full disk is fine), and keeps the file
+// small: at 4 MiB it becomes LOG.old (replacing the previous one).
+class info_logger final : public rocksdb::Logger {
+ public:
+  info_logger(std::string dir, rocksdb::InfoLogLevel level)
+      : rocksdb::Logger(level), path_(std::move(dir) + "/LOG") {
+    open_file();
+  }
+  ~info_logger() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[1024];
+    auto now = std::chrono::system_clock::now();
+    auto t = std::chrono::system_clock::to_time_t(now);
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    int n = std::snprintf(line, sizeof line, "%04d/%02d/%02d-%02d:%02d:%02d.%06lldZ ", tm.tm_year + 1900,
+                          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(us));
+    if (n < 0) return;
+    int m = std::vsnprintf(line + n, sizeof line - static_cast<size_t>(n), format, ap);
+    if (m < 0) return;
+    size_t len = std::min(sizeof line - 1, static_cast<size_t>(n) + static_cast<size_t>(m));  // truncated if long
+    line[len++] = '\n';
+    std::lock_guard lock(mutex_);
+    if (size_ + len > max_size) rotate();
+    if (fd_ < 0) return;
+    auto w = ::write(fd_, line, len);
+    if (w > 0) size_ += static_cast<size_t>(w);
+  }
+
+ private:
+  static constexpr size_t max_size = 4 << 20;
+
+  void open_file() {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    struct stat st {};
+    size_ = (fd_ >= 0 && ::fstat(fd_, &st) == 0) ? static_cast<size_t>(st.st_size) : 0;
+  }
+  void rotate() {
+    if (fd_ >= 0) ::close(fd_);
+    (void)std::rename(path_.c_str(), (path_ + ".old").c_str());
+    open_file();
+  }
+
+  std::string path_;
+  std::mutex mutex_;
+  int fd_ = -1;
+  size_t size_ = 0;
+};
+
+// RocksDB recovers from a NoSpace error on its own by polling free space every few
+// seconds (through its SstFileManager), and while that recovery is pending a manual
+// Resume() only returns Busy. Recovery is driven from write() instead (see
+// rocks_store::try_resume): the store is writable again on the first write after space
+// comes back, not up to ~5 s later.
+class manual_recovery final : public rocksdb::EventListener {
+ public:
+  const char* Name() const override { return "dialtone.manual_recovery"; }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status, bool* auto_recovery) override {
+    if (auto_recovery != nullptr) *auto_recovery = false;
+  }
+};
+
+// ---- options ------------------------------------------------------------------------
+
+// LZ4 when this RocksDB build has it (Debian's does): cheap enough for the write path
+// and good on the JSON-ish payloads streams usually carry. Otherwise no compression.
+rocksdb::CompressionType pick_compression() {
+  for (auto c : rocksdb::GetSupportedCompressions())
+    if (c == rocksdb::kLZ4Compression) return c;
+  return rocksdb::kNoCompression;
+}
+
+rocksdb::ColumnFamilyOptions cf_options(const std::shared_ptr<rocksdb::Cache>& cache, size_t write_buffer) {
+  rocksdb::ColumnFamilyOptions o;
+  // Memtables: at most two per family (one filling, one flushing), so memory is
+  // bounded by 2 x write_buffer per family whatever the write rate.
+  o.write_buffer_size = write_buffer;
+  o.max_write_buffer_number = 2;
+  o.min_write_buffer_number_to_merge = 1;
+  // Level compaction with dynamic level sizes keeps space amplification near 1.1x,
+  // which matters more here than write amplification (streams are append-mostly, and
+  // sequential keys make compaction mostly trivial moves).
+  o.compaction_style = rocksdb::kCompactionStyleLevel;
+  o.level_compaction_dynamic_level_bytes = true;
+  o.target_file_size_base = 32 << 20;
+  o.max_bytes_for_level_base = 128 << 20;
+  o.compression = pick_compression();
+  rocksdb::BlockBasedTableOptions t;
+  // One LRU cache for all families; index blocks live in it too (and are charged to
+  // it), so a store with many SST files does not grow memory beyond the cache size.
+  t.block_cache = cache;
+  t.cache_index_and_filter_blocks = true;
+  t.pin_l0_filter_and_index_blocks_in_cache = true;
+  t.block_size = 16 << 10;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+}  // namespace
+
+std::unique_ptr<stream_store> open_rocks_store(const std::string& dir, std::string& error) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    error = "cannot create store directory " + dir + ": " + ec.message();
+    return nullptr;
+  }
+
+  rocksdb::DBOptions db;
+  db.create_if_missing = true;
+  db.create_missing_column_families = true;
+  db.max_open_files = 256;  // bounds file descriptors and the table cache
+  db.max_background_jobs = 2;
+  // A WAL cannot be deleted until every family with data in it has flushed; without a
+  // cap, a rarely written family (meta) would pin old WALs forever.
+  db.max_total_wal_size = 64 << 20;
+  // Write back SST data in 1 MiB steps rather than in one burst at fsync.
+  db.bytes_per_sync = 1 << 20;
+  // RocksDB's own diagnostic LOG, through a logger that survives a full disk (above).
+  db.info_log = std::make_shared<info_logger>(dir, rocksdb::InfoLogLevel::INFO_LEVEL);
+  db.listeners.push_back(std::make_shared<manual_recovery>());
+
+  auto cache = rocksdb::NewLRUCache(16 << 20);
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, cf_options(cache, 4 << 20)},
+      {"messages", cf_options(cache, 16 << 20)},
+      {"subjects", cf_options(cache, 8 << 20)},
+      {"meta", cf_options(cache, 4 << 20)},
+  };
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(db, dir, families, &handles, &raw);
+  if (!s.ok()) {
+    error = "cannot open store in " + dir + ": " + s.ToString();
+    return nullptr;
+  }
+  return std::make_unique<rocks_store>(dir, raw, std::move(handles));
+}
+
+}  // namespace store

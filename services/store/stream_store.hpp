@@ -1,0 +1,128 @@
+#pragma once
+// Storage for streams: the one interface the stream actors use, so no actor includes a
+// RocksDB header (as no data-path file includes a CAF header). Two implementations:
+// rocks_store (persistent: one RocksDB per server, column families below) and
+// memory_store (for `storage: memory` streams; same semantics, nothing on disk).
+//
+// Layout (rocks_store):
+//   messages  key = stream id (8 bytes, big-endian) + sequence (8, BE)
+//             value = record: time (8, BE ns since the epoch), subject length (4, BE),
+//             header length (4, BE), subject, header block, payload
+//   subjects  key = stream id (8, BE) + subject + '\0' + sequence (8, BE); value empty.
+//             The per-subject index: last/first message on a subject, counts, purges.
+//   meta      key = any text (stream and consumer records, serialized by the caller)
+// A stream id is unique per (account, stream) for the life of the store: the caller
+// keeps the mapping in `meta`. Ids make keys short and let a whole stream be dropped
+// with two range deletes.
+//
+// Thread safety: every method may be called from any thread at once (RocksDB is
+// thread-safe); a stream writes only its own keys, from its own actor.
+// Errors: nothing throws; failures come back as store_status with a text for logs and
+// API errors. After a failed write (disk full) the next write tries to recover first.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace store {
+
+struct stored_message {
+  uint64_t seq = 0;
+  int64_t time_ns = 0;    // nanoseconds since the Unix epoch, UTC
+  std::string subject;
+  std::string headers;    // a full "NATS/1.0\r\n...\r\n\r\n" block, or empty
+  std::string payload;
+};
+
+struct store_status {
+  bool ok = true;
+  bool no_space = false;  // the device is full (or over a configured size)
+  std::string error;      // for logs and JetStream error descriptions
+  explicit operator bool() const noexcept { return ok; }
+  static store_status failure(std::string text, bool no_space = false) { return {false, no_space, std::move(text)}; }
+};
+
+// Changes applied atomically by stream_store::write (one RocksDB WriteBatch: group
+// commit of a whole drained inbox).
+class write_batch {
+ public:
+  virtual ~write_batch() = default;
+  // Stores a message and its subject-index entry. `m.subject` must not contain '\0'
+  // (the index key separator). Putting a sequence again with a different subject
+  // leaves the old subject's index entry behind: delete it first.
+  virtual void put_message(uint64_t stream_id, const stored_message& m) = 0;
+  // Removes a message and its subject-index entry (the caller knows the subject: with
+  // a wrong one the message goes but its index entry stays).
+  virtual void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject) = 0;
+  virtual void put_meta(std::string_view key, std::string_view value) = 0;
+  virtual void delete_meta(std::string_view key) = 0;
+  virtual size_t size() const = 0;  // operations queued
+};
+
+// One subject's entry in a stream: what a stream keeps in memory per subject.
+struct subject_state {
+  uint64_t first = 0, last = 0, count = 0;
+};
+
+class stream_store {
+ public:
+  virtual ~stream_store() = default;
+
+  // A batch for this store only (write() rejects another store's); it must not outlive
+  // the store. A batch can be written again (it is not cleared by write()).
+  virtual std::unique_ptr<write_batch> make_batch() = 0;
+  // Applies the batch. `sync`: fsync the WAL before returning (sync_interval: always).
+  // Without it the batch is in the WAL (the OS's page cache) on return, which survives
+  // a kill -9 of the server but not a power loss.
+  virtual store_status write(write_batch& b, bool sync) = 0;
+
+  // The message at `seq`, if stored.
+  virtual std::optional<stored_message> get(uint64_t stream_id, uint64_t seq) = 0;
+  // Messages with sequence >= `from`, in order, until `max_msgs` messages or at least
+  // `max_bytes` bytes (subject + headers + payload; at least one message if any) were
+  // read. With `filter` (a subject with wildcards, empty = all) only matching ones.
+  // Returns them in `out` (cleared first). Reads through a RocksDB iterator: a large
+  // stream is never loaded whole. 0 for `max_msgs` or `max_bytes` means no limit on
+  // that count. Cost: a literal filter walks that subject's index (cost ~ messages on
+  // it, one point read each); a wildcard filter reads every message from `from` until
+  // enough match, so a rare match in a large stream reads much of the stream.
+  virtual void scan(uint64_t stream_id, uint64_t from, size_t max_msgs, size_t max_bytes,
+                    std::string_view filter, std::vector<stored_message>& out) = 0;
+
+  // Subject index. first_on_subject/last_on_subject are one index seek each (cheap);
+  // sequences_on_subject is proportional to its result.
+  // The smallest sequence >= `from` stored on exactly `subject`.
+  virtual std::optional<uint64_t> first_on_subject(uint64_t stream_id, std::string_view subject, uint64_t from) = 0;
+  // The largest sequence <= `upto` stored on exactly `subject`.
+  virtual std::optional<uint64_t> last_on_subject(uint64_t stream_id, std::string_view subject, uint64_t upto) = 0;
+  // Sequences stored on exactly `subject` that are >= `from`, ascending.
+  virtual std::vector<uint64_t> sequences_on_subject(uint64_t stream_id, std::string_view subject, uint64_t from) = 0;
+  // Every subject of a stream with its first/last sequence and count (to rebuild a
+  // stream's in-memory index at start-up), in subject order (bytewise). Reads the whole
+  // index of the stream: one entry per stored message.
+  virtual void for_each_subject(uint64_t stream_id,
+                                const std::function<void(std::string_view subject, const subject_state&)>& fn) = 0;
+
+  // Removes every message of a stream and its subject index (range deletes).
+  virtual store_status drop_stream(uint64_t stream_id) = 0;
+
+  // Metadata records whose key starts with `prefix`, in key order.
+  virtual std::vector<std::pair<std::string, std::string>> list_meta(std::string_view prefix) = 0;
+  virtual std::optional<std::string> get_meta(std::string_view key) = 0;
+
+  // Bytes the store takes on disk (0 for memory); for $JS.API.INFO and limits. Shared
+  // by all streams (one RocksDB), and refreshed at most once a second.
+  virtual uint64_t disk_usage() = 0;
+};
+
+// Opens (creating if needed) the RocksDB store in `dir`. Returns null and sets `error`
+// on failure. Memory use is bounded (small write buffers, one shared block cache).
+std::unique_ptr<stream_store> open_rocks_store(const std::string& dir, std::string& error);
+// A store held in memory (storage: memory streams).
+std::unique_ptr<stream_store> make_memory_store();
+
+}  // namespace store
