@@ -20,10 +20,10 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
-# Starts the server with embedded defaults: port 4222, data in ./data.
+# Starts the server with embedded defaults: port 4222, JetStream with data in ./data.
 run: build
 	@mkdir -p data
-	./$(BUILD)/dialtone-server --store_dir ./data $(ARGS)
+	./$(BUILD)/dialtone-server --jetstream --store_dir ./data $(ARGS)
 
 node-deps: deps
 	@if [ ! -d $(NODE_DIR)/node_modules ]; then \

@@ -133,6 +133,12 @@ void internal_client::drive_from(io::event_loop& loop) {
   };
 }
 
+bool internal_client::backed_up() {
+  if (backpressure_bytes_ == 0) return false;
+  std::lock_guard lock(inbox_mutex_);
+  return inbox_bytes_ > backpressure_bytes_;
+}
+
 size_t internal_client::inbox_size() {
   std::lock_guard lock(inbox_mutex_);
   return inbox_.size();

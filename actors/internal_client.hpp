@@ -174,6 +174,12 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   // and before what they published is flushed (a stream commits its write batch and
   // publishes the acks there: group commit). Set before the first subscription.
   void set_after_drain(std::function<void()> fn) { after_drain_ = std::move(fn); }
+  // Owner: above `bytes` waiting in the inbox this client is backed up (receiver.hpp):
+  // a publishing client's loop pauses reading it until the owner has drained, so a
+  // fast publisher is paced instead of losing messages to a full inbox (streams). 0,
+  // the default: never backed up. Set before the first subscription.
+  void set_backpressure(size_t bytes) { backpressure_bytes_ = bytes; }
+  bool backed_up() override;
   // Owner's thread: runs queued handlers and jobs in order; returns how many ran.
   size_t drain();
 
@@ -212,6 +218,7 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   account_ptr acc_;
   std::string name_;
   inbox_limits limits_;
+  size_t backpressure_bytes_ = 0;
   std::function<void()> waker_, stopper_, after_drain_;
   io::event_loop* drive_loop_ = nullptr;
 

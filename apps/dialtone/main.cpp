@@ -1,5 +1,6 @@
 // dialtone: a command-line client for NATS-compatible servers, modeled on the `nats`
-// CLI: pub, sub, req and reply. Built on platform::client::connection.
+// CLI: pub, sub, req and reply, built on platform::client::connection; kv and stream
+// (JetStream key-value buckets and streams), built on libnats (kv_commands.cpp).
 // Data (payloads, received messages) goes to stdout; progress notes and errors go to
 // stderr. Every error is one line, "dialtone: ...", with a non-zero exit.
 #include <atomic>
@@ -17,6 +18,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "kv_commands.hpp"
 #include "libplatform/client/connection.hpp"
 #include "libplatform/client/server_url.hpp"
 #include "libplatform/subject.hpp"
@@ -263,7 +265,8 @@ int run_reply(const std::string& server, const std::string& subject, const std::
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"dialtone: publish, subscribe and make requests on a NATS or Dialtone server",
+  CLI::App app{"dialtone: publish, subscribe, make requests and use JetStream key-value buckets and\n"
+               "streams on a NATS or Dialtone server",
                "dialtone"};
   app.set_version_flag("--version", "dialtone " DIALTONE_VERSION);
   app.require_subcommand(1);
@@ -305,6 +308,8 @@ int main(int argc, char** argv) {
   rep->add_option("--queue", queue, "Join this queue group");
   rep->add_option("--count", count, "Exit after answering this many requests");
 
+  dialtone_cli::jetstream_commands jetstream(app, server);
+
   // CLI11 would call an unknown command "extra arguments"; name it instead.
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -313,9 +318,17 @@ int main(int argc, char** argv) {
       continue;
     }
     if (a.empty() || a[0] == '-') continue;
-    if (a != "pub" && a != "sub" && a != "req" && a != "reply") {
-      std::cerr << "dialtone: unknown command \"" << a << "\" (want pub, sub, req or reply)\n";
+    bool jetstream_command = dialtone_cli::jetstream_commands::is_command(a);
+    if (a != "pub" && a != "sub" && a != "req" && a != "reply" && !jetstream_command) {
+      std::cerr << "dialtone: unknown command \"" << a << "\" (want pub, sub, req, reply, kv or stream)\n";
       return 2;
+    }
+    if (jetstream_command && i + 1 < argc && argv[i + 1][0] != '-') {
+      std::string error = dialtone_cli::jetstream_commands::check_subcommand(a, argv[i + 1]);
+      if (!error.empty()) {
+        std::cerr << "dialtone: " << error << '\n';
+        return 2;
+      }
     }
     break;
   }
@@ -335,5 +348,6 @@ int main(int argc, char** argv) {
   if (sub->parsed()) return run_sub(server, subject, queue, count, raw);
   if (req->parsed()) return run_req(server, subject, body, timeout_text, header_flags);
   if (rep->parsed()) return run_reply(server, subject, body, queue, count);
+  if (auto rc = jetstream.run()) return *rc;
   return 2;
 }

@@ -649,7 +649,8 @@ void stream::on_ack(const inbound_msg& m) {
     }
     return;
   }
-  if (!m.reply.empty()) client_->publish(m.reply, {}, {}, {});  // a double ack's confirmation
+  // A double ack's confirmation, sent once the ack state is written (after_drain).
+  if (!m.reply.empty()) reply_ack(m.reply, {});
 }
 
 void stream::on_flow_control(const inbound_msg& m) {

@@ -21,11 +21,9 @@ constexpr size_t max_header_bytes = 64 * 1024;
 // A stream's inbox: what one slow drain may hold before publishes are shed (the
 // publisher then gets no ack and times out). RocksDB keeps up far beyond this.
 constexpr actors::inbox_limits stream_inbox{262144, 256u << 20};
-// One pump sends at most this much before yielding to other work on the actor.
-constexpr size_t pump_max_msgs = 1024;
-constexpr int64_t pump_max_bytes = 4 << 20;
-// Flow control: ask the client to confirm after this many delivered bytes.
-constexpr int64_t fc_window = 2 << 20;
+// Publishers pause reading while this much waits in the stream's inbox: paced to the
+// store instead of filling the inbox (whose limit then only guards against misuse).
+constexpr size_t stream_backpressure = 8u << 20;
 constexpr int64_t default_inactive = 5'000'000'000;  // ephemeral consumers: 5 s
 
 std::string hex16(uint64_t v) {
@@ -82,6 +80,7 @@ store::write_batch& stream::batch() {
 void stream::start(actors::control_plane& cp) {
   client_ = std::make_shared<internal_client>(actors::receiver::kind::stream, acc_, "JetStream stream " + cfg_.name,
                                               stream_inbox);
+  client_->set_backpressure(stream_backpressure);
   cp.start_internal_client(client_);
   std::weak_ptr<stream> weak = weak_from_this();
   client_->set_after_drain([weak] {
@@ -588,7 +587,10 @@ void stream::save_state(store::write_batch& b) {
 }
 
 void stream::commit() {
-  if (!batch_pending() && !state_dirty_) {
+  bool consumers_dirty = false;
+  for (auto& [n, c] : consumers_)
+    if (c->dirty && !c->ephemeral) consumers_dirty = true;
+  if (!batch_pending() && !state_dirty_ && !consumers_dirty) {
     if (held_acks_.empty()) return;
   } else {
     if (state_dirty_ && cfg_.storage == storage_type::file) save_state(batch());

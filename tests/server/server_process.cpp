@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <stdexcept>
@@ -41,6 +42,17 @@ bool read_available(int fd, std::string& out, int timeout_ms) {
 }
 
 }  // namespace
+
+std::string make_temp_dir() {
+  char dir[] = "/tmp/dialtone-test-XXXXXX";
+  if (!mkdtemp(dir)) throw std::runtime_error("mkdtemp failed");
+  return dir;
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
 
 std::string write_temp_file(const std::string& name, const std::string& content) {
   char dir[] = "/tmp/dialtone-test-XXXXXX";
@@ -99,8 +111,17 @@ run_result wait_captured(int pid, int fd, std::string& out, std::chrono::millise
 server_process::server_process(std::vector<std::string> extra_args, const std::string& config_text,
                                int max_open_files) {
   // DIALTONE_TEST_SERVER overrides the binary under test (e.g. to run the suite against
-  // an older build and see which tests it fails).
+  // an older build and see which tests it fails). DIALTONE_TEST_SERVER_BIN does the same
+  // for a reference server such as nats-server, which takes the same -a, -p -1, -js and
+  // -sd flags and logs the same "Listening for client connections on" and "Server is
+  // ready" lines; it is stopped with SIGINT, as nats-server exits 1 on SIGTERM.
   const char* bin = std::getenv("DIALTONE_TEST_SERVER");
+  const char* reference = std::getenv("DIALTONE_TEST_SERVER_BIN");
+  stop_signal_ = SIGTERM;
+  if (reference && *reference) {
+    bin = reference;
+    stop_signal_ = SIGINT;
+  }
   std::vector<std::string> args = {bin && *bin ? bin : DIALTONE_SERVER_BIN, "-a", "127.0.0.1", "-p", "-1"};
   if (!config_text.empty()) {
     config_path_ = write_temp_file("server.conf", config_text);
@@ -158,7 +179,7 @@ std::string server_process::log() {
 
 int server_process::stop() {
   if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
+  ::kill(pid_, stop_signal_);
   int status = 0;
   // By the clock, not by iterations: once the server closes its end of the log pipe,
   // reading returns at once, while the process may take a moment more to be reapable.

@@ -27,7 +27,8 @@ class server_process {
   int pid() const { return pid_; }
   // Everything the server logged so far.
   std::string log();
-  // Sends SIGTERM and waits; returns the exit status.
+  // Sends SIGTERM (SIGINT to a DIALTONE_TEST_SERVER_BIN reference server) and waits;
+  // returns the exit status.
   int stop();
   // Kills with SIGKILL.
   void kill9();
@@ -39,6 +40,7 @@ class server_process {
   int log_fd_ = -1;
   std::string log_;
   std::string config_path_;
+  int stop_signal_ = 0;  // SIGTERM, or SIGINT for a reference server (set on start)
 };
 
 // Runs a command and captures stdout+stderr and the exit code (for start-up failures).
@@ -65,6 +67,19 @@ class background_command {
 };
 
 std::string write_temp_file(const std::string& name, const std::string& content);
+
+// A fresh empty directory under /tmp.
+std::string make_temp_dir();
+
+// A fresh directory, removed with its contents when this goes away (e.g. a JetStream
+// store directory: declare it before the server_process using it, so it outlives it).
+struct temp_dir {
+  std::string path = make_temp_dir();
+  temp_dir() = default;
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+};
 
 class raw_client {
  public:

@@ -1,0 +1,285 @@
+// JetStream durability against the real server: kill -9 in the middle of acked writes
+// from several clients, then restart on the same store. Every acknowledged put is
+// there with its revision, sequences continue, and a durable consumer resumes where
+// its acknowledgements left it.
+#include <nats/nats.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "server_process.hpp"
+
+using namespace testing_support;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct js_conn {
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  explicit js_conn(const server_process& s) {
+    natsOptions* o = nullptr;
+    REQUIRE(natsOptions_Create(&o) == NATS_OK);
+    natsOptions_SetURL(o, s.url().c_str());
+    natsOptions_SetAllowReconnect(o, false);
+    natsOptions_SetTimeout(o, 5000);
+    REQUIRE(natsConnection_Connect(&nc, o) == NATS_OK);
+    natsOptions_Destroy(o);
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 5000;
+    REQUIRE(natsConnection_JetStream(&js, nc, &jo) == NATS_OK);
+  }
+  ~js_conn() {
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+  }
+};
+
+kvStore* bucket(js_conn& c, const char* name, bool create) {
+  kvStore* kv = nullptr;
+  if (create) {
+    kvConfig cfg;
+    kvConfig_Init(&cfg);
+    cfg.Bucket = name;
+    cfg.History = 1;
+    REQUIRE(js_CreateKeyValue(&kv, c.js, &cfg) == NATS_OK);
+  } else {
+    REQUIRE(js_KeyValue(&kv, c.js, name) == NATS_OK);
+  }
+  return kv;
+}
+
+}  // namespace
+
+TEST_CASE("jetstream: kill -9 during acked puts loses no acknowledged put", "[jetstream][durability]") {
+  temp_dir store;
+  std::vector<std::string> args{"-js", "-sd", store.path};
+  constexpr int writers = 4;
+  // key -> revision, for every put the server acknowledged.
+  std::map<std::string, uint64_t> acked;
+  std::mutex acked_mutex;
+  uint64_t consumed_upto = 0;
+  {
+    server_process s(args);
+    {
+      js_conn setup(s);
+      kvStore* kv = bucket(setup, "durable", true);
+      kvStore_Destroy(kv);
+      jsStreamConfig sc;
+      jsStreamConfig_Init(&sc);
+      sc.Name = "WORK";
+      const char* subjects[] = {"work.>"};
+      sc.Subjects = subjects;
+      sc.SubjectsLen = 1;
+      jsStreamInfo* si = nullptr;
+      REQUIRE(js_AddStream(&si, setup.js, &sc, nullptr, nullptr) == NATS_OK);
+      jsStreamInfo_Destroy(si);
+      for (int i = 1; i <= 200; ++i) {
+        std::string body = "job " + std::to_string(i);
+        REQUIRE(js_Publish(nullptr, setup.js, "work.item", body.data(), int(body.size()), nullptr, nullptr) == NATS_OK);
+      }
+      // A durable pull consumer acknowledges the first 120 jobs (synchronously: the
+      // server confirmed each ack).
+      natsSubscription* sub = nullptr;
+      REQUIRE(js_PullSubscribe(&sub, setup.js, "work.>", "workers", nullptr, nullptr, nullptr) == NATS_OK);
+      while (consumed_upto < 120) {
+        natsMsgList list{};
+        REQUIRE(natsSubscription_Fetch(&list, sub, int(std::min<uint64_t>(50, 120 - consumed_upto)), 5000, nullptr) ==
+                NATS_OK);
+        for (int i = 0; i < list.Count; ++i) {
+          jsMsgMetaData* meta = nullptr;
+          REQUIRE(natsMsg_GetMetaData(&meta, list.Msgs[i]) == NATS_OK);
+          CHECK(meta->Sequence.Stream == consumed_upto + 1);
+          jsMsgMetaData_Destroy(meta);
+          REQUIRE(natsMsg_AckSync(list.Msgs[i], nullptr, nullptr) == NATS_OK);
+          ++consumed_upto;
+        }
+        natsMsgList_Destroy(&list);
+      }
+      natsSubscription_Destroy(sub);
+    }
+
+    std::atomic<bool> stop{false};
+    std::atomic<int> total{0};
+    std::vector<std::thread> threads;
+    for (int w = 0; w < writers; ++w) {
+      threads.emplace_back([&, w] {
+        js_conn c(s);
+        kvStore* kv = nullptr;
+        if (js_KeyValue(&kv, c.js, "durable") != NATS_OK) return;
+        for (int n = 0; !stop.load(); ++n) {
+          std::string key = "w" + std::to_string(w) + ".k" + std::to_string(n);
+          std::string value = "value of " + key;
+          uint64_t rev = 0;
+          if (kvStore_PutString(&rev, kv, key.c_str(), value.c_str()) != NATS_OK) break;  // the server died
+          std::lock_guard lock(acked_mutex);
+          acked[key] = rev;
+          total++;
+        }
+        kvStore_Destroy(kv);
+      });
+    }
+    // Kill while the puts are in full flow.
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (total.load() < 2000 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+    s.kill9();
+    stop = true;
+    for (auto& t : threads) t.join();
+  }
+  REQUIRE(acked.size() >= 2000);
+
+  server_process again(args);
+  js_conn c(again);
+  kvStore* kv = bucket(c, "durable", false);
+  uint64_t max_rev = 0;
+  size_t checked = 0, missing = 0, wrong = 0;
+  for (auto& [key, rev] : acked) {
+    kvEntry* e = nullptr;
+    auto st = kvStore_Get(&e, kv, key.c_str());
+    if (st != NATS_OK) {
+      ++missing;
+      continue;
+    }
+    if (kvEntry_Revision(e) != rev || std::string(kvEntry_ValueString(e)) != "value of " + key) ++wrong;
+    kvEntry_Destroy(e);
+    max_rev = std::max(max_rev, rev);
+    ++checked;
+  }
+  INFO(acked.size() << " acknowledged puts before kill -9");
+  CHECK(missing == 0);
+  CHECK(wrong == 0);
+  // Sequences continue after the last acknowledged one.
+  uint64_t next = 0;
+  REQUIRE(kvStore_PutString(&next, kv, "after.restart", "x") == NATS_OK);
+  CHECK(next > max_rev);
+  kvStore_Destroy(kv);
+
+  // The durable consumer resumes after its acknowledged jobs.
+  natsSubscription* sub = nullptr;
+  REQUIRE(js_PullSubscribe(&sub, c.js, "work.>", "workers", nullptr, nullptr, nullptr) == NATS_OK);
+  natsMsgList list{};
+  REQUIRE(natsSubscription_Fetch(&list, sub, 10, 5000, nullptr) == NATS_OK);
+  REQUIRE(list.Count > 0);
+  jsMsgMetaData* meta = nullptr;
+  REQUIRE(natsMsg_GetMetaData(&meta, list.Msgs[0]) == NATS_OK);
+  CHECK(meta->Sequence.Stream == consumed_upto + 1);
+  jsMsgMetaData_Destroy(meta);
+  natsMsgList_Destroy(&list);
+  natsSubscription_Destroy(sub);
+}
+
+namespace {
+
+// The JSON of a publish's ack (or error), as the server sent it.
+std::string publish_raw(natsConnection* nc, const std::string& subject, const std::string& body) {
+  natsMsg* reply = nullptr;
+  auto st = natsConnection_Request(&reply, nc, subject.c_str(), body.data(), int(body.size()), 5000);
+  if (st != NATS_OK) return std::string("request failed: ") + natsStatus_GetText(st);
+  std::string out(natsMsg_GetData(reply), size_t(natsMsg_GetDataLength(reply)));
+  natsMsg_Destroy(reply);
+  return out;
+}
+
+std::string request_raw(natsConnection* nc, const std::string& subject, const std::string& body) {
+  return publish_raw(nc, subject, body);
+}
+
+// Core messaging on the same server still works: a request answered by a subscriber.
+void core_messaging_works(natsConnection* nc) {
+  natsSubscription* sub = nullptr;
+  REQUIRE(natsConnection_SubscribeSync(&sub, nc, "core.check") == NATS_OK);
+  REQUIRE(natsConnection_PublishString(nc, "core.check", "still here") == NATS_OK);
+  natsMsg* m = nullptr;
+  REQUIRE(natsSubscription_NextMsg(&m, sub, 5000) == NATS_OK);
+  CHECK(std::string(natsMsg_GetData(m)) == "still here");
+  natsMsg_Destroy(m);
+  natsSubscription_Destroy(sub);
+}
+
+size_t count(const std::string& hay, const std::string& needle) {
+  size_t n = 0;
+  for (size_t p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("jetstream: a size-limited store refuses publishes with an error, core messaging goes on",
+          "[jetstream][durability]") {
+  temp_dir store;
+  server_process s({"-sd", store.path}, "jetstream { max_file_store: 262144 }\n");
+  js_conn c(s);
+  REQUIRE(request_raw(c.nc, "$JS.API.STREAM.CREATE.BIG", R"({"name":"BIG","subjects":["big.>"]})")
+              .find("\"did_create\":true") != std::string::npos);
+  std::string chunk(16 * 1024, 'x');
+  std::string first_error;
+  int acked = 0;
+  for (int i = 0; i < 64 && first_error.empty(); ++i) {
+    auto r = publish_raw(c.nc, "big.data", chunk);
+    if (r.find("\"error\"") != std::string::npos) first_error = r;
+    else ++acked;
+  }
+  INFO(first_error);
+  CHECK(acked > 0);
+  CHECK(acked < 64);
+  CHECK(first_error.find("\"err_code\":10023") != std::string::npos);
+  CHECK(first_error.find("insufficient resources") != std::string::npos);
+  // Nothing half-stored: the stream holds exactly the acknowledged messages.
+  auto info = request_raw(c.nc, "$JS.API.STREAM.INFO.BIG", "");
+  CHECK(info.find("\"messages\":" + std::to_string(acked) + ",") != std::string::npos);
+  core_messaging_works(c.nc);
+}
+
+TEST_CASE("jetstream: a full disk answers the publisher with an error, logged once; the server keeps serving",
+          "[jetstream][durability]") {
+  temp_dir dir;
+  // A tmpfs of a few MiB for the store; mounting needs root (the CI machine is).
+  std::string cmd = "mount -t tmpfs -o size=24m tmpfs '" + dir.path + "' </dev/null >/dev/null 2>&1";
+  if (geteuid() != 0 || std::system(cmd.c_str()) != 0) {
+    WARN("not root: the full-disk test needs a tmpfs mount (the size-limited store test covers the rest)");
+    return;
+  }
+  struct unmount {
+    std::string path;
+    ~unmount() { (void)std::system(("umount -l '" + path + "' </dev/null >/dev/null 2>&1").c_str()); }
+  } guard{dir.path};
+  {
+    server_process s({"-js", "-sd", dir.path});
+    js_conn c(s);
+    REQUIRE(request_raw(c.nc, "$JS.API.STREAM.CREATE.FILL", R"({"name":"FILL","subjects":["fill.>"]})")
+                .find("\"did_create\":true") != std::string::npos);
+    std::string chunk(256 * 1024, 'y');
+    std::string error;
+    int acked = 0, errors = 0;
+    for (int i = 0; i < 400 && errors < 5; ++i) {
+      auto r = publish_raw(c.nc, "fill.data", chunk);
+      if (r.find("\"error\"") != std::string::npos) {
+        if (error.empty()) error = r;
+        ++errors;
+      } else if (r.find("\"seq\"") != std::string::npos) {
+        ++acked;
+      }
+    }
+    INFO(error);
+    REQUIRE(errors > 0);
+    CHECK(error.find("\"err_code\":10047") != std::string::npos);
+    CHECK(error.find("insufficient storage resources available") != std::string::npos);
+    // Core messaging and the API keep working; acknowledged messages are readable.
+    core_messaging_works(c.nc);
+    auto got = request_raw(c.nc, "$JS.API.STREAM.MSG.GET.FILL", R"({"seq":1})");
+    CHECK(got.find("\"seq\":1") != std::string::npos);
+    // One log line for the failure, not one per message.
+    std::this_thread::sleep_for(200ms);
+    CHECK(count(s.log(), "JetStream store write failed") == 1);
+    js_conn fresh(s);  // a new connection still logs in and works
+    core_messaging_works(fresh.nc);
+  }
+}
