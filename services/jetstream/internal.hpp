@@ -172,6 +172,7 @@ class stream : public std::enable_shared_from_this<stream> {
   void store_message(std::string_view subject, std::string_view hdrs, std::string_view payload, int64_t ts,
                      uint64_t& seq_out);
   void reply_ack(const std::string& reply, std::string body);
+  std::string ack_text(uint64_t seq) const;
   void commit();             // writes the pending batch, then publishes the held acks
   void after_drain();
   bool batch_pending() const { return batch_ && batch_->size() > 0; }

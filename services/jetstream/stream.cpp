@@ -268,6 +268,21 @@ void stream::restore_consumers() {
 
 // ---- publishing ----
 
+std::string stream::ack_text(uint64_t seq) const {
+  // {"stream":"<name>","seq":N}, built by hand on the hot path; a name with a
+  // character JSON must escape goes through the JSON library.
+  for (unsigned char ch : cfg_.name)
+    if (ch < 0x20 || ch == '"' || ch == '\\') return json({{"stream", cfg_.name}, {"seq", seq}}).dump();
+  std::string s;
+  s.reserve(cfg_.name.size() + 40);
+  s += "{\"stream\":\"";
+  s += cfg_.name;
+  s += "\",\"seq\":";
+  s += std::to_string(seq);
+  s += '}';
+  return s;
+}
+
 void stream::reply_ack(const std::string& reply, std::string body) {
   if (reply.empty()) return;
   held_acks_.emplace_back(reply, std::move(body));
@@ -355,7 +370,7 @@ void stream::on_publish(const inbound_msg& m) {
       if (msgs_ == 0) first_seq_ = last_seq_ + 1;
       state_dirty_ = true;
       batch();  // so the ack waits for the state record
-      reply_ack(reply, json({{"stream", cfg_.name}, {"seq", last_seq_}}).dump());
+      reply_ack(reply, ack_text(last_seq_));
       return;
     }
   }
@@ -398,8 +413,7 @@ void stream::on_publish(const inbound_msg& m) {
     }
   }
   enforce_limits();
-  json ack = {{"stream", cfg_.name}, {"seq", seq}};
-  reply_ack(reply, ack.dump());
+  reply_ack(reply, ack_text(seq));
 }
 
 void stream::store_message(std::string_view subject, std::string_view hdrs, std::string_view payload, int64_t ts,

@@ -4,10 +4,14 @@
 // its acknowledgements left it.
 #include <nats/nats.h>
 
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -109,10 +113,13 @@ TEST_CASE("jetstream: kill -9 during acked puts loses no acknowledged put", "[je
 
     std::atomic<bool> stop{false};
     std::atomic<int> total{0};
+    // Connections are made here: Catch2's assertions are for the test's own thread.
+    std::vector<std::unique_ptr<js_conn>> conns;
+    for (int w = 0; w < writers; ++w) conns.push_back(std::make_unique<js_conn>(s));
     std::vector<std::thread> threads;
     for (int w = 0; w < writers; ++w) {
       threads.emplace_back([&, w] {
-        js_conn c(s);
+        js_conn& c = *conns[size_t(w)];
         kvStore* kv = nullptr;
         if (js_KeyValue(&kv, c.js, "durable") != NATS_OK) return;
         for (int n = 0; !stop.load(); ++n) {
@@ -282,4 +289,65 @@ TEST_CASE("jetstream: a full disk answers the publisher with an error, logged on
     js_conn fresh(s);  // a new connection still logs in and works
     core_messaging_works(fresh.nc);
   }
+}
+
+namespace {
+int64_t rss_kib(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  return -1;
+}
+}  // namespace
+
+TEST_CASE("jetstream: a consumer that never reads does not make the server hold the stream in memory",
+          "[jetstream][memory]") {
+  temp_dir store;
+  // A small outbound limit: a reader that stops is cut off at 4 MiB, as any slow consumer.
+  server_process s({"-js", "-sd", store.path}, "max_pending: 4194304\n");
+  js_conn c(s);
+  REQUIRE(request_raw(c.nc, "$JS.API.STREAM.CREATE.BULK", R"({"name":"BULK","subjects":["bulk.>"]})")
+              .find("\"did_create\":true") != std::string::npos);
+  // 96 MiB in 384 messages of 256 KiB, each acknowledged.
+  std::string chunk(256 * 1024, 'z');
+  for (int i = 0; i < 384; ++i) {
+    auto r = publish_raw(c.nc, "bulk.data", chunk);
+    REQUIRE(r.find("\"seq\":" + std::to_string(i + 1)) != std::string::npos);
+  }
+  std::this_thread::sleep_for(500ms);
+  int64_t before = rss_kib(s.pid());
+  REQUIRE(before > 0);
+
+  // A raw client subscribes to the deliver subject and never reads a byte.
+  raw_client idle(s.port());
+  idle.read_until("\r\n");
+  idle.send("CONNECT {\"verbose\":false}\r\nSUB deliver.idle 1\r\nPING\r\n");
+  // A push consumer without flow control, and a pull request for everything that is
+  // never read either.
+  REQUIRE(request_raw(c.nc, "$JS.API.CONSUMER.CREATE.BULK",
+                      R"({"stream_name":"BULK","config":{"deliver_subject":"deliver.idle","ack_policy":"none"}})")
+              .find("\"num_pending\":384") != std::string::npos);
+  REQUIRE(request_raw(c.nc, "$JS.API.CONSUMER.CREATE.BULK",
+                      R"({"stream_name":"BULK","config":{"durable_name":"puller","ack_policy":"explicit"}})")
+              .find("\"num_pending\":384") != std::string::npos);
+  raw_client puller(s.port());
+  puller.read_until("\r\n");
+  puller.send("CONNECT {\"verbose\":false}\r\nSUB pulled 1\r\n"
+              "PUB $JS.API.CONSUMER.MSG.NEXT.BULK.puller pulled 14\r\n{\"batch\":1000}\r\nPING\r\n");
+  int64_t peak = before;
+  for (int i = 0; i < 30; ++i) {
+    std::this_thread::sleep_for(100ms);
+    peak = std::max(peak, rss_kib(s.pid()));
+  }
+  INFO("RSS before " << before / 1024 << " MiB, peak while delivering " << peak / 1024 << " MiB");
+  // Two readers that stopped cost at most their outbound limits (4 MiB each) plus
+  // store read buffers, never the 96 MiB stream.
+  CHECK(peak - before < 40 * 1024);
+  // Deliveries did start (to the pull request too), and the idle push reader was cut
+  // off as a slow consumer once its 4 MiB filled; the server keeps serving.
+  auto info = nlohmann::json::parse(request_raw(c.nc, "$JS.API.CONSUMER.INFO.BULK.puller", ""));
+  CHECK(info["delivered"]["stream_seq"].get<uint64_t>() > 0);
+  CHECK(idle.closed_by_server(std::chrono::seconds(10)));
+  core_messaging_works(c.nc);
 }
