@@ -48,6 +48,7 @@ std::string stream::ack_reply(consumer& c, uint64_t dc, uint64_t sseq, uint64_t 
 }
 
 int64_t stream::count_pending(consumer& c) {
+  fix_first();
   int64_t n = int64_t(c.lps.size());
   uint64_t from = std::max(c.next_sseq, msgs_ ? first_seq_ : last_seq_ + 1);
   if (from > last_seq_) return n;
@@ -183,6 +184,7 @@ void stream::api_consumer_create(const api_request& r) {
   c->ephemeral = ephemeral;
   c->last_active = now;
   c->last_sent = now;  // the first heartbeat comes after idle_heartbeat of silence
+  fix_first();
   uint64_t start = msgs_ ? first_seq_ : last_seq_ + 1;
   switch (cc.deliver) {
     case deliver_policy::all:
@@ -204,6 +206,7 @@ void stream::api_consumer_create(const api_request& r) {
     case deliver_policy::by_start_time: {
       start = last_seq_ + 1;
       std::vector<store::stored_message> page;
+      fix_first();
       uint64_t from = first_seq_;
       bool found = false;
       while (!found) {
@@ -268,6 +271,7 @@ void stream::delete_consumer(const std::string& name) {
   // Interest retention: messages only this consumer still held may go now.
   if (cfg_.retention == retention_policy::interest) {
     std::vector<store::stored_message> page;
+    fix_first();
     uint64_t from = first_seq_;
     std::vector<std::pair<uint64_t, std::string>> check;
     while (from <= last_seq_ && check.size() < 100000) {
@@ -490,6 +494,7 @@ void stream::pump(consumer& c, int64_t now) {
         continue;
       }
     } else {
+      fix_first();
       if (c.next_sseq < first_seq_) c.next_sseq = first_seq_;
       if (c.next_sseq > last_seq_) break;
       if (uncommitted_.count(c.next_sseq) || !uncommitted_.empty()) commit();

@@ -183,9 +183,11 @@ class stream : public std::enable_shared_from_this<stream> {
   void commit_now() { commit(); }
  private:
   std::optional<store::stored_message> load(uint64_t seq);
-  bool remove_message(uint64_t seq, bool secure_first = true);  // returns false if missing
-  void advance_first();
-  void enforce_limits();
+  // Deletes a message (false if there is none). `subject_hint`: its subject, if the
+  // caller knows it, so a subject's first or last message costs no store read.
+  bool remove_message(uint64_t seq, std::string_view subject_hint = {});
+  void fix_first();  // finds the first sequence again after its message was deleted
+  void enforce_limits(std::string_view subject = {});
   void expire_old();
   uint64_t purge(std::string_view filter, uint64_t upto_seq, int64_t keep, bool& ok);
   static uint64_t msg_size(std::string_view subj, std::string_view hdrs, std::string_view payload) {
@@ -248,7 +250,15 @@ class stream : public std::enable_shared_from_this<stream> {
   // Stream thread only.
   uint64_t msgs_ = 0, bytes_ = 0, first_seq_ = 0, last_seq_ = 0;
   int64_t first_ts_ = 0, last_ts_ = 0;
-  std::unordered_map<std::string, store::subject_state> subjects_;
+  // Per subject: first/last sequence, count, and the sizes of its first and last
+  // messages (unknown_size until read) so deleting them needs no store read.
+  static constexpr uint64_t unknown_size = ~uint64_t(0);
+  struct subject_info {
+    uint64_t first = 0, last = 0, count = 0;
+    uint64_t first_size = unknown_size, last_size = unknown_size;
+  };
+  std::unordered_map<std::string, subject_info> subjects_;
+  bool first_stale_ = false;  // first_seq_'s message was deleted: fix_first() before use
   std::map<uint64_t, uncommitted> uncommitted_;  // in batch_, not yet in the store
   std::set<uint64_t> deleted_;                   // deleted in batch_, still in the store
   std::unique_ptr<store::write_batch> batch_;

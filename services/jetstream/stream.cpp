@@ -129,6 +129,7 @@ stream_config stream::config_copy() {
 }
 
 void stream::refresh_snapshot() {
+  fix_first();
   std::lock_guard lock(snapshot_mutex_);
   snap_.msgs = msgs_;
   snap_.bytes = bytes_;
@@ -157,6 +158,7 @@ json stream::info_snapshot() {
 }
 
 json stream::state_json(bool with_subjects, std::string_view filter) {
+  fix_first();
   json state = {{"messages", msgs_},
                 {"bytes", bytes_},
                 {"first_seq", msgs_ ? first_seq_ : last_seq_ + 1},
@@ -195,6 +197,7 @@ void stream::restore() {
 }
 
 void stream::restore_state() {
+  first_stale_ = false;
   auto st = store_->get_meta(state_meta_key(id_));
   stream_state_record rec;
   if (st && cfg_.storage == storage_type::file && decode(*st, rec)) {
@@ -206,7 +209,11 @@ void stream::restore_state() {
   subjects_.clear();
   if (cfg_.storage == storage_type::file) {
     store_->for_each_subject(id_, [&](std::string_view subj, const store::subject_state& s) {
-      subjects_.emplace(std::string(subj), s);
+      subject_info si;
+      si.first = s.first;
+      si.last = s.last;
+      si.count = s.count;
+      subjects_.emplace(std::string(subj), si);
       msgs_ += s.count;
       if (s.last > last_seq_) last_seq_ = s.last;
     });
@@ -223,8 +230,13 @@ void stream::restore_state() {
           first_ts_ = m.time_ns;
           first = false;
         }
-        bytes_ += msg_size(m.subject, m.headers, m.payload);
+        uint64_t size = msg_size(m.subject, m.headers, m.payload);
+        bytes_ += size;
         last_ts_ = m.time_ns;
+        if (auto it = subjects_.find(m.subject); it != subjects_.end()) {
+          if (it->second.first == m.seq) it->second.first_size = size;
+          if (it->second.last == m.seq) it->second.last_size = size;
+        }
         if (auto id = header_value(m.headers, "Nats-Msg-Id"); id && m.time_ns > now_ns() - cfg_.duplicate_window) {
           dedupe_[std::string(*id)] = {m.seq, m.time_ns};
           dedupe_order_.emplace_back(m.time_ns, std::string(*id));
@@ -391,11 +403,12 @@ void stream::on_publish(const inbound_msg& m) {
           if (s != seq && !uncommitted_.count(s)) old.push_back(s);
         for (auto& [s, u] : uncommitted_)
           if (s != seq && u.subject == m.subject) old.push_back(s);
-        for (auto s : old) remove_message(s);
+        for (auto s : old) remove_message(s, m.subject);
         (void)it;
       } else {
         std::vector<uint64_t> old;
         std::vector<store::stored_message> page;
+        fix_first();
         uint64_t from = first_seq_;
         while (from < seq) {
           store_->scan(id_, from, 1024, 4u << 20, {}, page);
@@ -412,7 +425,7 @@ void stream::on_publish(const inbound_msg& m) {
       }
     }
   }
-  enforce_limits();
+  enforce_limits(m.subject);
   reply_ack(reply, ack_text(seq));
 }
 
@@ -432,14 +445,19 @@ void stream::store_message(std::string_view subject, std::string_view hdrs, std:
   if (msgs_ == 0) {
     first_seq_ = seq;
     first_ts_ = ts;
+    first_stale_ = false;
   }
   ++msgs_;
   bytes_ += size;
   account_bytes(int64_t(size));
   last_ts_ = ts;
   auto& ss = subjects_[sm.subject];
-  if (ss.count == 0) ss.first = seq;
+  if (ss.count == 0) {
+    ss.first = seq;
+    ss.first_size = size;
+  }
   ss.last = seq;
+  ss.last_size = size;
   ++ss.count;
   state_dirty_ = true;
   seq_out = seq;
@@ -460,7 +478,7 @@ std::optional<store::stored_message> stream::load(uint64_t seq) {
   return store_->get(id_, seq);
 }
 
-bool stream::remove_message(uint64_t seq, bool) {
+bool stream::remove_message(uint64_t seq, std::string_view subject_hint) {
   std::string subject;
   uint64_t size = 0;
   if (auto u = uncommitted_.find(seq); u != uncommitted_.end()) {
@@ -469,10 +487,30 @@ bool stream::remove_message(uint64_t seq, bool) {
     uncommitted_.erase(u);
   } else {
     if (deleted_.count(seq)) return false;
-    auto m = store_->get(id_, seq);
-    if (!m) return false;
-    subject = m->subject;
-    size = msg_size(m->subject, m->headers, m->payload);
+    // The size of a subject's first or last message is kept in memory: deleting it
+    // (per-subject limits: every overwrite of a key) reads nothing from the store.
+    bool known = false;
+    if (!subject_hint.empty()) {
+      auto it = subjects_.find(std::string(subject_hint));
+      if (it != subjects_.end()) {
+        auto& ss = it->second;
+        if (seq == ss.first && ss.first_size != unknown_size) {
+          size = ss.first_size;
+          known = true;
+        } else if (seq == ss.last && ss.last_size != unknown_size) {
+          size = ss.last_size;
+          known = true;
+        }
+        if (known) subject.assign(subject_hint);
+      }
+    }
+    if (!known) {
+      auto m = store_->get(id_, seq);
+      if (!m) return false;
+      subject = std::move(m->subject);
+      size = msg_size(subject, m->headers, m->payload);
+    }
+    if (!subjects_.count(subject)) return false;
     deleted_.insert(seq);
   }
   auto it = subjects_.find(subject);
@@ -484,19 +522,28 @@ bool stream::remove_message(uint64_t seq, bool) {
   auto& ss = it->second;
   if (--ss.count == 0) {
     subjects_.erase(it);
+  } else if (ss.count == 1) {
+    // One left: it is both first and last.
+    if (seq == ss.first) {
+      ss.first = ss.last;
+      ss.first_size = ss.last_size;
+    } else if (seq == ss.last) {
+      ss.last = ss.first;
+      ss.last_size = ss.first_size;
+    }
   } else if (seq == ss.first) {
     // Next on this subject: committed ones come before any uncommitted (sequences grow).
     auto next = store_->first_on_subject(id_, subject, seq + 1);
     while (next && deleted_.count(*next)) next = store_->first_on_subject(id_, subject, *next + 1);
     if (!next) {
-      next.reset();
-      for (auto& [s, u] : uncommitted_)
-        if (s > seq && u.subject == subject) {
-          next = s;
+      for (auto& [s2, u] : uncommitted_)
+        if (s2 > seq && u.subject == subject) {
+          next = s2;
           break;
         }
     }
     ss.first = next ? *next : ss.last;
+    ss.first_size = ss.first == ss.last ? ss.last_size : unknown_size;
   } else if (seq == ss.last) {
     // The newest remaining one: an uncommitted one if any, else from the store.
     std::optional<uint64_t> prev;
@@ -510,8 +557,11 @@ bool stream::remove_message(uint64_t seq, bool) {
       while (prev && deleted_.count(*prev) && *prev > 0) prev = store_->last_on_subject(id_, subject, *prev - 1);
     }
     ss.last = prev ? *prev : ss.first;
+    ss.last_size = ss.first == ss.last ? ss.first_size : unknown_size;
   }
-  if (seq == first_seq_) advance_first();
+  // The stream's first message is found again only when someone needs it (fix_first):
+  // a batch of overwrites costs no store reads for it.
+  if (seq == first_seq_) first_stale_ = true;
   state_dirty_ = true;
   // Consumers: drop it from pending and redelivery.
   for (auto& [n, c] : consumers_) {
@@ -526,61 +576,55 @@ bool stream::remove_message(uint64_t seq, bool) {
   return true;
 }
 
-void stream::advance_first() {
+void stream::fix_first() {
+  if (!first_stale_) return;
+  first_stale_ = false;
   if (msgs_ == 0) {
     first_seq_ = last_seq_ + 1;
     first_ts_ = 0;
     return;
   }
+  // The first stored message at or after the old first that is not deleted in the
+  // pending batch (those are still in the store); else the oldest uncommitted one.
   std::vector<store::stored_message> page;
-  // The first stored message after the old first that is not about to be deleted.
-  uint64_t from = first_seq_ + 1;
+  uint64_t from = first_seq_;
   for (;;) {
     store_->scan(id_, from, 16, 1 << 20, {}, page);
-    bool found = false;
     for (auto& m : page) {
-      // A message deleted in this batch is still in the store: skip it.
       if (deleted_.count(m.seq)) continue;
       first_seq_ = m.seq;
       first_ts_ = m.time_ns;
-      found = true;
-      break;
+      return;
     }
-    if (found) return;
     if (page.empty()) break;
     from = page.back().seq + 1;
   }
-  if (!uncommitted_.empty()) {
-    auto it = uncommitted_.upper_bound(first_seq_);
-    if (it != uncommitted_.end()) {
-      first_seq_ = it->first;
-      first_ts_ = last_ts_;
-      return;
-    }
+  auto it = uncommitted_.lower_bound(first_seq_);
+  if (it != uncommitted_.end()) {
+    first_seq_ = it->first;
+    first_ts_ = last_ts_;
+    return;
   }
   first_seq_ = last_seq_ + 1;
 }
 
-void stream::enforce_limits() {
-  if (cfg_.max_msgs_per_subject > 0 && !cfg_.discard_new_per_subject) {
+void stream::enforce_limits(std::string_view subject) {
+  if (cfg_.max_msgs_per_subject > 0 && !cfg_.discard_new_per_subject && !subject.empty()) {
     // Only the subject just written can be over (the caller stored one message).
-    for (auto it = uncommitted_.rbegin(); it != uncommitted_.rend(); ++it) {
-      auto ss = subjects_.find(it->second.subject);
-      if (ss == subjects_.end()) break;
-      while (int64_t(ss->second.count) > cfg_.max_msgs_per_subject) {
-        std::string subj = ss->first;
-        if (!remove_message(ss->second.first)) break;
-        ss = subjects_.find(subj);
-        if (ss == subjects_.end()) break;
-      }
-      break;
-    }
+    std::string subj(subject);
+    for (auto ss = subjects_.find(subj); ss != subjects_.end() && int64_t(ss->second.count) > cfg_.max_msgs_per_subject;
+         ss = subjects_.find(subj))
+      if (!remove_message(ss->second.first, subj)) break;
   }
   if (cfg_.discard == discard_policy::old_msgs) {
-    while (cfg_.max_msgs > 0 && int64_t(msgs_) > cfg_.max_msgs)
+    while (cfg_.max_msgs > 0 && int64_t(msgs_) > cfg_.max_msgs) {
+      fix_first();
       if (!remove_message(first_seq_)) break;
-    while (cfg_.max_bytes > 0 && int64_t(bytes_) > cfg_.max_bytes && msgs_ > 0)
+    }
+    while (cfg_.max_bytes > 0 && int64_t(bytes_) > cfg_.max_bytes && msgs_ > 0) {
+      fix_first();
       if (!remove_message(first_seq_)) break;
+    }
   }
 }
 
@@ -588,8 +632,10 @@ void stream::expire_old() {
   if (cfg_.max_age <= 0 || msgs_ == 0) return;
   int64_t cutoff = now_ns() - cfg_.max_age;
   int removed = 0;
+  fix_first();
   while (msgs_ > 0 && first_ts_ && first_ts_ < cutoff && removed < 10000) {
     if (!remove_message(first_seq_)) break;
+    fix_first();
     ++removed;
   }
   if (removed) commit();
@@ -661,6 +707,7 @@ void stream::after_drain() {
 
 uint64_t stream::purge(std::string_view filter, uint64_t upto, int64_t keep, bool& ok) {
   commit();
+  fix_first();
   ok = true;
   uint64_t purged = 0;
   bool all = (filter.empty() || filter == ">") && upto == 0 && keep <= 0;
@@ -994,7 +1041,9 @@ void stream::api_msg_delete(const api_request& r) {
   if (q.is_discarded() || !q.is_object() || !q.contains("seq") || !q["seq"].is_number_unsigned())
     return respond_error(r.reply, type, err::invalid_json("unexpected end of JSON input"));
   uint64_t seq = q["seq"].get<uint64_t>();
+  fix_first();
   if (seq == 0 || !remove_message(seq)) {
+    fix_first();
     // As nats-server: inside the stream's range a missing sequence is 10043.
     if (seq >= first_seq_ && seq <= last_seq_ && msgs_ > 0)
       return respond_error(r.reply, type, {400, 10043, "sequence " + std::to_string(seq) + " not found"});
