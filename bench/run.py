@@ -3,7 +3,9 @@
 
 Starts both servers on free loopback ports, runs every dialtone-loadgen scenario
 against each (server order alternating per round), takes the median per scenario
-and prints one table; optionally writes it as Markdown for BENCHMARKS.md.
+and prints one table; optionally writes it as Markdown for BENCHMARKS.md. The
+JetStream scenarios (JS_KEYS) run dialtone-jsbench, which uses the official C
+client libnats, each run on a freshly started server with -js and a new store dir.
 Standard library only. See bench/README.md.
 """
 
@@ -81,21 +83,30 @@ class Scenario:
     too; with row=False they appear on the samples lines only.
     versus: (key, label) of an earlier 'rate' scenario: adds a ↳ row with each server's
     own rate(this) / rate(key), run by run (same round, same server), median over rounds.
+    jetstream: runs dialtone-jsbench instead of the loadgen, on a server started just
+    for this run with `-js -sd <new empty dir>`; afterwards the server is stopped and
+    the directory removed.
     """
 
     def __init__(self, key, label, args, msgs, kind="rate", min_msgs=1000, figures=(),
-                 isolated=False, pass_pid=False, repeat=1, config=None, versus=None):
+                 isolated=False, pass_pid=False, repeat=1, config=None, versus=None,
+                 jetstream=False):
         self.key, self.label, self.args, self.msgs = key, label, args, msgs
         self.kind, self.min_msgs, self.figures = kind, min_msgs, list(figures)
         self.isolated, self.pass_pid = isolated, pass_pid
         self.config, self.versus = config, versus
+        self.jetstream = jetstream
         # Runs per round, alternating the servers each time: a tail percentile of one
         # run swings with whatever else the machine does in those seconds, so latency
         # is sampled in shorter, interleaved runs and the median taken over all of them.
         self.repeat = repeat
 
-    def command(self, loadgen, server, scale, timeout):
-        cmd = [loadgen] + self.args
+    @property
+    def tool(self):
+        return "jsbench" if self.jetstream else "loadgen"
+
+    def command(self, tools, server, scale, timeout):
+        cmd = [tools[self.tool]] + self.args
         if self.msgs is not None:
             cmd += ["--msgs", str(max(self.min_msgs, int(self.msgs * scale)))]
         if self.pass_pid:
@@ -202,6 +213,54 @@ SCENARIOS = [
 ]
 
 
+def js_scenario(key, label, args, msgs, sync, extra=()):
+    """A JetStream scenario: dialtone-jsbench through libnats, on a fresh -js server.
+
+    Rows: the rate, then the server's VmRSS at the end of the run. On the samples
+    lines: the server's CPU time per operation, and per-call p50/p99 (sync) or the
+    publishing rate (async; kvwatch: the putter's rate up to its last ack).
+    """
+    figures = [Figure("rss_kib", "  server RSS at the end of the run (MiB)", lambda v: fmt_mib(v),
+                      short="RSS MiB")]
+    figures.append(Figure("server_cpu_us_per_op", "server CPU per operation (µs)",
+                          lambda v: f"{v:.1f}", row=False))
+    if sync:
+        figures += [Figure("p50_us", "p50 per call (µs)", lambda v: fmt_us(v), row=False),
+                    Figure("p99_us", "p99 per call (µs)", lambda v: fmt_us(v), row=False)]
+    else:
+        figures.append(Figure("publish_rate", "publishing rate, up to the last publish call (msgs/s)"
+                              if key != "kvwatch" else "put rate, up to the last put's ack (ops/s)",
+                              lambda v: fmt_rate(v), row=False))
+    return Scenario(key, label, args, msgs, pass_pid=True, jetstream=True, figures=figures + list(extra))
+
+
+# JetStream and key-value through libnats (dialtone-jsbench). KV: bucket "bench",
+# history 1, file storage, keys k0..k999. Streams: "BENCH" on subject bench.js, file
+# storage, no limits. Every run starts from an empty store.
+JS_SCENARIOS = [
+    js_scenario("kvput", "KV put, sync (kvStore_Put), 16 B over 1000 keys (ops/s)",
+                ["kvput", "--size", "16", "--keys", "1000"], 20_000, sync=True),
+    js_scenario("kvputa", "KV put, async (js_PublishAsync to $KV.bench.<key>), 1000 in flight, 16 B (ops/s)",
+                ["kvputa", "--size", "16", "--keys", "1000", "--window", "1000"], 100_000, sync=False),
+    js_scenario("kvget", "KV get, sync (kvStore_Get), 1000 keys prefilled (ops/s)",
+                ["kvget", "--size", "16", "--keys", "1000"], 20_000, sync=True),
+    js_scenario("kvwatch", "KV watch (kvStore_WatchAll), async puts 1000 in flight (updates/s)",
+                ["kvwatch", "--size", "16", "--keys", "1000", "--window", "1000"], 100_000, sync=False,
+                extra=[Figure("skipped", "revisions overwritten before the watcher got them (KV semantics)",
+                              lambda v: f"{v:.0f}", row=False)]),
+    js_scenario("jspub16", "JS publish, sync (js_Publish), 16 B (msgs/s)",
+                ["jspub", "--size", "16"], 20_000, sync=True),
+    js_scenario("jspub1k", "JS publish, sync (js_Publish), 1 KiB (msgs/s)",
+                ["jspub", "--size", "1024"], 20_000, sync=True),
+    js_scenario("jspuba16", "JS publish, async (js_PublishAsync), 4096 in flight, 16 B (msgs/s)",
+                ["jspuba", "--size", "16", "--window", "4096"], 200_000, sync=False),
+    js_scenario("jspuba1k", "JS publish, async (js_PublishAsync), 4096 in flight, 1 KiB (msgs/s)",
+                ["jspuba", "--size", "1024", "--window", "4096"], 100_000, sync=False),
+]
+JS_KEYS = [sc.key for sc in JS_SCENARIOS]
+SCENARIOS += JS_SCENARIOS
+
+
 # ---------------------------------------------------------------- servers
 
 def free_port():
@@ -235,6 +294,10 @@ class Server:
     def __init__(self, name, cmd, logdir):
         self.name, self.cmd, self.logdir = name, cmd, logdir
         self.config = None  # the ServerConfig the running process was started with
+        self.jetstream = False  # the running process has -js -sd store_dir
+        self.store_dir = None  # its JetStream store, removed when it stops
+        self.retired = False  # stopped on purpose after a JetStream run
+        self.idle_js_rss_kib = None  # VmRSS 0.3 s after its first start with -js
         self.proc, self.port, self.starts = None, None, 0
         self.fresh_starts = 0  # deliberate restarts around isolated scenarios
         self.runs_since_start = 0
@@ -245,10 +308,13 @@ class Server:
 
     def argv(self):
         conf = ["-c", self.config.path(self.logdir)] if self.config else []
-        return self.cmd + conf + ["-a", HOST, "-p", str(self.port)]
+        js = ["-js", "-sd", self.store_dir] if self.jetstream else []
+        return self.cmd + conf + js + ["-a", HOST, "-p", str(self.port)]
 
-    def start(self, config=None):
-        self.config = config
+    def start(self, config=None, jetstream=False):
+        self.config, self.jetstream, self.retired = config, jetstream, False
+        if jetstream:
+            self.store_dir = tempfile.mkdtemp(prefix=f"store-{self.name}-", dir=self.logdir)
         if config and not os.path.exists(config.path(self.logdir)):
             with open(config.path(self.logdir), "w") as f:
                 f.write(config.text)
@@ -263,15 +329,23 @@ class Server:
         time.sleep(0.3)  # let it settle before reading its idle footprint
         rss = proc_status_kib(self.proc.pid, "VmRSS")
         self.start_rss_kib = rss
-        if self.idle_rss_kib is None:
+        if jetstream and self.idle_js_rss_kib is None:
+            self.idle_js_rss_kib = rss
+        elif not jetstream and self.idle_rss_kib is None:
             self.idle_rss_kib = rss
 
-    def restart(self, config=None):
+    def restart(self, config=None, jetstream=False):
         """A deliberate restart on a new port, so a scenario starts from a fresh server
-        (or from one running `config`)."""
+        (or from one running `config`, or JetStream on a new store directory)."""
         self.stop()
         self.fresh_starts += 1
-        self.start(config)
+        self.start(config, jetstream)
+
+    def retire(self):
+        """Stops the server on purpose (after a JetStream run) and removes its store;
+        the next run starts it again, which does not count as a restart after a crash."""
+        self.stop()
+        self.retired = True
 
     def answers(self, timeout=5.0):
         """True if a new client gets INFO and a PONG for its CONNECT + PING."""
@@ -314,15 +388,17 @@ class Server:
                 self.peak_rss_kib = max(self.peak_rss_kib or 0, hwm)
 
     def stop(self):
-        if not self.alive():
-            return
-        self.note_peak()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.alive():
+            self.note_peak()
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.store_dir:
+            shutil.rmtree(self.store_dir, ignore_errors=True)
+            self.store_dir = None
 
 
 def cpu_busy(seconds=1.0):
@@ -375,26 +451,38 @@ def version_of(cmd):
 
 # ---------------------------------------------------------------- running
 
-def run_once(loadgen, scenario, server, scale, timeout):
-    """Runs one scenario against one server; returns the loadgen JSON dict or an error dict."""
+def prepare(scenario, server):
+    """Starts or restarts the server as the scenario needs it (before the quiet wait)."""
+    fresh = scenario.isolated or scenario.jetstream
     if not server.alive():
-        server.start(scenario.config)
-    elif (server.needs_restart or (scenario.isolated and server.runs_since_start > 0) or
-          server.config is not scenario.config):
-        server.restart(scenario.config)
+        if server.retired:
+            server.fresh_starts += 1  # stopped on purpose after a JetStream run
+        server.start(scenario.config, scenario.jetstream)
+    elif (server.needs_restart or (fresh and server.runs_since_start > 0) or
+          server.config is not scenario.config or server.jetstream != scenario.jetstream):
+        server.restart(scenario.config, scenario.jetstream)
+
+
+def run_once(tools, scenario, server, scale, timeout):
+    """Runs one scenario against one server; returns the tool's JSON dict or an error dict."""
+    prepare(scenario, server)  # a no-op if main already did it
     server.runs_since_start += 1
-    server.needs_restart = scenario.isolated
-    cmd = scenario.command(loadgen, server, scale, timeout)
+    server.needs_restart = scenario.isolated or scenario.jetstream
+    cmd = scenario.command(tools, server, scale, timeout)
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 15)
     except subprocess.TimeoutExpired:
-        return {"complete": False, "error": "loadgen did not exit"}
+        res = {"complete": False, "error": f"{scenario.tool} did not exit"}
+        if scenario.jetstream:
+            server.retire()
+        return res
     lines = out.stdout.strip().splitlines()
     try:
         res = json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError):
-        res = {"complete": False, "error": (out.stderr.strip() or f"loadgen exit {out.returncode}")[:200]}
-    if scenario.pass_pid and res.get("rss_kib") and server.start_rss_kib and res.get("target"):
+        res = {"complete": False, "error": (out.stderr.strip() or f"{scenario.tool} exit {out.returncode}")[:200]}
+    if (scenario.pass_pid and not scenario.jetstream and res.get("rss_kib") and server.start_rss_kib
+            and res.get("target")):
         res["start_rss_kib"] = server.start_rss_kib
         res["kib_per_conn"] = (res["rss_kib"] - server.start_rss_kib) / res["target"]
     server.note_peak()
@@ -404,6 +492,8 @@ def run_once(loadgen, scenario, server, scale, timeout):
     if not server.alive():
         res["complete"] = False
         res["error"] = (res.get("error") or "") + f" [server exited with {server.proc.returncode}]"
+    if scenario.jetstream:
+        server.retire()
     return res
 
 
@@ -480,8 +570,15 @@ def build_rows(scenarios, samples, servers):
                                    " ".join(show(v) for v in own[n]) + spread(own[n]))
             # Shown for every run, complete or not: what a failed run got that far.
             for fig in sc.figures:
+                if fig.row:  # a row of its own, the median over the runs that completed
+                    fvals = {n: [r.get(fig.field) if r.get("complete") else None for r in per[n]] for n in per}
+                    fmed = {n: median_or_none(fvals[n]) for n in fvals}
+                    show = lambda v: "FAIL" if v is None else fig.fmt(v)
+                    rows.append([fig.label, mark_partial(show(fmed[DIALTONE]), fvals[DIALTONE]),
+                                 mark_partial(show(fmed[NATS]), fvals[NATS]),
+                                 ratio(fmed[DIALTONE], fmed[NATS]) if fig.compare else "—"])
                 for n in (DIALTONE, NATS):
-                    details.append(f"{sc.key}: {fig.label} / {n}: " +
+                    details.append(f"{sc.key}: {fig.label.strip()} / {n}: " +
                                    " ".join(fig.show(r) or "n/a" for r in per[n]))
         elif sc.kind == "figures":
             for fig in sc.figures:
@@ -506,8 +603,12 @@ def build_rows(scenarios, samples, servers):
                 for n in (DIALTONE, NATS):
                     details.append(f"{sc.label} {pct} / {n}: " + " ".join(fmt_us(v) for v in vals[n]) + spread(vals[n]))
     d, n = servers[DIALTONE], servers[NATS]
-    rows.append(["idle RSS after start (MiB)", fmt_mib(d.idle_rss_kib), fmt_mib(n.idle_rss_kib),
-                 ratio(d.idle_rss_kib, n.idle_rss_kib)])
+    if d.idle_rss_kib is not None or n.idle_rss_kib is not None:
+        rows.append(["idle RSS after start (MiB)", fmt_mib(d.idle_rss_kib), fmt_mib(n.idle_rss_kib),
+                     ratio(d.idle_rss_kib, n.idle_rss_kib)])
+    if d.idle_js_rss_kib is not None or n.idle_js_rss_kib is not None:
+        rows.append(["idle RSS after start with -js (MiB)", fmt_mib(d.idle_js_rss_kib),
+                     fmt_mib(n.idle_js_rss_kib), ratio(d.idle_js_rss_kib, n.idle_js_rss_kib)])
     rows.append(["peak RSS over the run, VmHWM (MiB)", fmt_mib(d.peak_rss_kib), fmt_mib(n.peak_rss_kib),
                  ratio(d.peak_rss_kib, n.peak_rss_kib)])
     for s in (d, n):
@@ -534,7 +635,7 @@ def md_table(rows):
     return "\n".join(out)
 
 
-def environment(args, servers, loadgen, load, scenarios):
+def environment(args, servers, tools, load, scenarios):
     def git(*a):
         try:
             r = subprocess.run(["git", "-C", REPO] + list(a), capture_output=True, text=True, timeout=5)
@@ -566,8 +667,16 @@ def environment(args, servers, loadgen, load, scenarios):
          (f"  ({v})" if (v := version_of(servers[DIALTONE].cmd)) else "")),
         ("nats-server", shlex.join(servers[NATS].cmd + ["-a", HOST, "-p", "PORT"]) +
          (f"  ({v})" if (v := version_of(servers[NATS].cmd)) else "")),
-        ("loadgen", loadgen),
     ]
+    if "loadgen" in tools:
+        info.append(("loadgen", tools["loadgen"]))
+    if "jsbench" in tools:
+        info.append(("jsbench", tools["jsbench"] +
+                     (f"  ({v})" if (v := version_of([tools["jsbench"]])) else "")))
+        keys = ",".join(sc.key for sc in scenarios if sc.jetstream)
+        info.append(("jetstream", f"{keys}: every run on a freshly started server with -js -sd <new empty "
+                                  f"directory under {servers[DIALTONE].logdir}>, stopped and the directory "
+                                  f"removed after the run; the client is libnats (the official C client)"))
     for conf in dict.fromkeys(sc.config for sc in scenarios if sc.config):
         keys = ", ".join(sc.key for sc in scenarios if sc.config is conf)
         info.append(("config", f"{keys}: both servers also get -c {conf.path(servers[DIALTONE].logdir)} "
@@ -586,6 +695,8 @@ LEGEND = ("Throughput rows: higher is better, ratio > 1 means dialtone is faster
           "rate with service latency tracked over the rate without, the same round); 'growth' is 10 "
           "for exact linear time and 12.5 for n·log n (the next complexity class up), so below 12.5 "
           "counts as linear. "
+          "JetStream rows (kv*, jspub*): libnats against a server started for that run with -js and an "
+          "empty store; the 'server RSS at the end of the run' row under each is lower-is-better. "
           "FAIL: every round failed; * median of the rounds that completed (see failures).")
 
 
@@ -615,7 +726,7 @@ def report_text(info, rows, details, notes):
 def report_markdown(info, rows, details, notes):
     out = ["## dialtone-server vs nats-server", ""]
     out += [f"- **{k}**: `{v}`" if k in ("command", "dialtone", "nats-server") else f"- **{k}**: {v}"
-            for k, v in info if k != "loadgen"]
+            for k, v in info if k not in ("loadgen", "jsbench")]
     out += ["", md_table(rows), "", LEGEND, "", "<details><summary>Samples per round</summary>", ""]
     out += [f"- {d}" for d in details]
     out += ["", "</details>"]
@@ -626,6 +737,10 @@ def report_markdown(info, rows, details, notes):
 
 # ---------------------------------------------------------------- main
 
+# Sources of dialtone-jsbench, which is a program of its own: not part of the loadgen.
+JSBENCH_SOURCES = ["jsbench.cpp"]
+
+
 def find_loadgen(explicit, workdir):
     if explicit:
         return explicit
@@ -635,10 +750,27 @@ def find_loadgen(explicit, workdir):
             return cand
     out = os.path.join(workdir, "dialtone-loadgen")
     srcs = sorted(os.path.join(REPO, "bench", f) for f in os.listdir(os.path.join(REPO, "bench"))
-                  if f.endswith(".cpp"))
+                  if f.endswith(".cpp") and f not in JSBENCH_SOURCES)
     cxx = os.environ.get("CXX", "c++")
     print(f"loadgen not built; compiling it with {cxx} into {out}", file=sys.stderr)
     subprocess.run([cxx, "-std=c++20", "-O2", "-pthread"] + srcs + ["-o", out], check=True)
+    return out
+
+
+def find_jsbench(explicit, workdir):
+    """dialtone-jsbench: as built by CMake, else compiled against libnats (Debian
+    libnats-dev: nats/nats.h, -lnats) into the temporary directory."""
+    if explicit:
+        return explicit
+    for cand in (os.path.join(REPO, "build", "bench", "dialtone-jsbench"),
+                 os.path.join(REPO, "build", "dialtone-jsbench")):
+        if os.access(cand, os.X_OK):
+            return cand
+    out = os.path.join(workdir, "dialtone-jsbench")
+    srcs = [os.path.join(REPO, "bench", f) for f in JSBENCH_SOURCES]
+    cxx = os.environ.get("CXX", "c++")
+    print(f"jsbench not built; compiling it with {cxx} into {out}", file=sys.stderr)
+    subprocess.run([cxx, "-std=c++20", "-O2", "-pthread"] + srcs + ["-lnats", "-o", out], check=True)
     return out
 
 
@@ -664,11 +796,15 @@ def parse_args():
     p.add_argument("--loadgen", default=os.environ.get("DIALTONE_LOADGEN"),
                    help="dialtone-loadgen binary (env DIALTONE_LOADGEN; default build/bench/, "
                         "else compiled into a temporary directory)")
+    p.add_argument("--jsbench", default=os.environ.get("DIALTONE_JSBENCH"),
+                   help="dialtone-jsbench binary, for the JetStream scenarios (env DIALTONE_JSBENCH; "
+                        "default build/bench/, else compiled into a temporary directory with -lnats)")
     p.add_argument("--rounds", type=int, default=3, help="rounds per server (default 3)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply message counts (default 1.0)")
     p.add_argument("--quick", action="store_true", help="same as --scale 0.1 (for trying things out)")
-    p.add_argument("--only", help="comma-separated scenario keys: " + ",".join(s.key for s in SCENARIOS))
-    p.add_argument("--timeout", type=float, default=60.0, help="time budget per loadgen run, s (default 60)")
+    p.add_argument("--only", help="comma-separated scenario keys: " + ",".join(s.key for s in SCENARIOS) +
+                   "; 'js' stands for all JetStream ones (" + ",".join(JS_KEYS) + ")")
+    p.add_argument("--timeout", type=float, default=60.0, help="time budget per loadgen or jsbench run, s (default 60)")
     p.add_argument("--markdown", metavar="FILE", help="also write the report as Markdown to FILE")
     p.add_argument("--json", metavar="FILE", help="also write every raw sample as JSON to FILE")
     args = p.parse_args()
@@ -683,7 +819,7 @@ def main():
     args = parse_args()
     scenarios = SCENARIOS
     if args.only:
-        keys = args.only.split(",")
+        keys = [k for part in args.only.split(",") for k in (JS_KEYS if part == "js" else [part])]
         unknown = [k for k in keys if k not in {s.key for s in SCENARIOS}]
         if unknown:
             sys.exit(f"run.py: unknown scenario(s): {','.join(unknown)}")
@@ -701,10 +837,14 @@ def main():
     servers = {DIALTONE: Server(DIALTONE, resolve_cmd(args.dialtone, "dialtone-server"), workdir),
                NATS: Server(NATS, resolve_cmd(args.nats, "nats-server"), workdir)}
     try:
-        loadgen = find_loadgen(args.loadgen, workdir)
+        tools = {}
+        if any(not sc.jetstream for sc in scenarios):
+            tools["loadgen"] = find_loadgen(args.loadgen, workdir)
+        if any(sc.jetstream for sc in scenarios):
+            tools["jsbench"] = find_jsbench(args.jsbench, workdir)
         for s in servers.values():
-            s.start(scenarios[0].config)
-        info = environment(args, servers, loadgen, load_at_start, scenarios)
+            s.start(scenarios[0].config, scenarios[0].jetstream)
+        info = environment(args, servers, tools, load_at_start, scenarios)
         print("Dialtone benchmark starting; server logs in " + workdir, file=sys.stderr)
         samples = {sc.key: {DIALTONE: [], NATS: []} for sc in scenarios}
         quiet_notes = []
@@ -713,10 +853,11 @@ def main():
             for sc in scenarios:
                 for rep in range(sc.repeat):
                     for name in (order if rep % 2 == 0 else order[::-1]):
+                        prepare(sc, servers[name])  # a fresh server settles in the quiet wait too
                         for busy in wait_quiet(servers.values()):
                             quiet_notes.append(f"{busy} was still busy {QUIET_LIMIT:.0f} s after the run "
                                                f"before {sc.key} round {rnd + 1} ({name})")
-                        res = run_once(loadgen, sc, servers[name], args.scale, args.timeout)
+                        res = run_once(tools, sc, servers[name], args.scale, args.timeout)
                         samples[sc.key][name].append(res)
                         shown = progress_text(sc, res)
                         print(f"  round {rnd + 1}/{args.rounds}  {sc.key:<9} {name:<11} {shown}", file=sys.stderr)
