@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "libplatform/accounts/subject_relations.hpp"
 #include "libplatform/subject.hpp"
 #include "libplatform/time_format.hpp"
 
@@ -34,15 +35,14 @@ api_error consumer_create_filter_mismatch() {
 api_error replicas_not_supported() { return e(500, 10074, "replicas > 1 not supported in non-clustered mode"); }
 api_error stream_name_mismatch() { return e(400, 10056, "stream name in subject does not match request"); }
 api_error bad_request() { return e(400, 10003, "bad request"); }
-api_error invalid_json(std::string_view why) { return e(400, 10025, "invalid JSON: " + std::string(why)); }
+// The reason is for the reader of the code: nats-server 2.9 and 2.10 send none.
+api_error invalid_json(std::string_view) { return e(400, 10025, "invalid JSON"); }
 api_error rollup_not_permitted() { return e(500, 10111, "rollup not permitted"); }
 api_error stream_sealed() { return e(400, 10109, "invalid operation on sealed stream"); }
 api_error subjects_overlap() { return e(400, 10065, "subjects overlap with an existing stream"); }
 api_error stream_config(std::string_view why) { return e(500, 10052, std::string(why)); }
 api_error consumer_config(std::string_view why) { return e(500, 10012, std::string(why)); }
-api_error invalid_stream_name() {
-  return e(500, 10052, "stream name is required and can not contain '.', '*', '>', '\\', '/'");
-}
+api_error invalid_stream_name() { return e(500, 10052, "stream name is required and can not contain '.', '*', '>'"); }
 api_error deny_delete() { return e(500, 10057, "message delete not permitted"); }
 api_error deny_purge() { return e(500, 10110, "stream purge not permitted"); }
 api_error max_streams() { return e(400, 10027, "maximum number of streams reached"); }
@@ -140,6 +140,14 @@ constexpr int64_t two_minutes = 120'000 * ms;
 
 }  // namespace
 
+std::optional<api_error> check_stream_name(std::string_view name) {
+  if (name.find_first_of("/\\") != std::string_view::npos)
+    return api_error{400, 10128, "Stream name can not contain path separators"};
+  if (name.size() > 255) return err::stream_config("stream name is too long, maximum allowed is 255");
+  if (!valid_name(name)) return err::invalid_stream_name();
+  return std::nullopt;
+}
+
 bool valid_name(std::string_view s) {
   if (s.empty() || s.size() > 255) return false;
   for (char c : s)
@@ -149,7 +157,8 @@ bool valid_name(std::string_view s) {
   return true;
 }
 
-std::optional<api_error> parse_stream_config(const json& j, std::string_view name_in_subject, stream_config& c) {
+std::optional<api_error> parse_stream_config(const json& j, std::string_view name_in_subject, stream_config& c,
+                                             bool allow_sealed) {
   if (!j.is_object()) return err::invalid_json("json: cannot unmarshal into Go value of type server.StreamConfig");
   reader r{j, "StreamConfig", std::nullopt};
   r.text("name", c.name);
@@ -181,13 +190,12 @@ std::optional<api_error> parse_stream_config(const json& j, std::string_view nam
     r.keep(k, c.extra);
   if (r.error) return r.error;
 
+  if (bad_retention || bad_discard || bad_storage) return err::invalid_json("unknown enum value");
   if (!name_in_subject.empty() && !c.name.empty() && c.name != name_in_subject) return err::stream_name_mismatch();
   if (c.name.empty()) c.name = std::string(name_in_subject);
-  if (!valid_name(c.name)) return err::invalid_stream_name();
+  if (auto e = check_stream_name(c.name)) return e;
+  if (c.sealed && !allow_sealed) return err::stream_config("stream configuration for create can not be sealed");
   if (c.description.size() > 4096) return err::stream_config("stream description is too long, maximum allowed is 4096");
-  if (bad_retention) return err::stream_config("invalid retention");
-  if (bad_discard) return err::stream_config("invalid discard policy");
-  if (bad_storage) return err::stream_config("invalid storage type");
   if (c.compression.empty()) c.compression = "none";
   if (c.compression != "none" && c.compression != "s2") return err::stream_config("invalid compression");
   if (c.num_replicas == 0) c.num_replicas = 1;
@@ -223,8 +231,8 @@ std::optional<api_error> parse_stream_config(const json& j, std::string_view nam
     for (size_t k = 0; k < i; ++k)
       if (platform::subject::matches(c.subjects[k], s) || platform::subject::matches(s, c.subjects[k]))
         return err::stream_config("duplicate subjects detected");
-    if (platform::subject::matches(s, "$JS.API.INFO") && !c.no_ack)
-      return err::stream_config("subjects that overlap with jetstream api require no-ack to be true");
+    if (platform::accounts::detail::subjects_collide(s, "$JS.API.>"))
+      return err::stream_config("subjects overlap with jetstream api");
   }
   return std::nullopt;
 }
@@ -300,14 +308,15 @@ std::optional<api_error> parse_consumer_config(const json& j, consumer_config& c
   r.integer("max_bytes", c.max_bytes, "int");
   for (auto k : {"metadata", "sample_freq", "rate_limit_bps", "pause_until"}) r.keep(k, c.extra);
   if (r.error) return r.error;
-  if (bad_deliver) return {{400, 10094, "deliver policy invalid"}};
-  if (bad_ack) return {{400, 10094, "ack policy invalid"}};
-  if (bad_replay) return {{400, 10094, "replay policy invalid"}};
+  if (bad_deliver || bad_ack || bad_replay) return err::invalid_json("unknown enum value");
 
   if (!c.name.empty() && !c.durable_name.empty() && c.name != c.durable_name)
     return {{400, 10132, "Consumer Durable and Name have to be equal if both are provided"}};
-  for (auto* n : {&c.name, &c.durable_name})
-    if (!n->empty() && !valid_name(*n)) return {{400, 10127, "Consumer name can not contain path separators"}};
+  for (auto* n : {&c.name, &c.durable_name}) {
+    if (n->empty()) continue;
+    if (n->find_first_of("/\\") != std::string::npos) return {{400, 10127, "Consumer name can not contain path separators"}};
+    if (!valid_name(*n)) return {{400, 10103, "durable name can not contain '.', '*', '>'"}};
+  }
   if (!c.filter_subject.empty() && !c.filter_subjects.empty())
     return {{400, 10136, "consumer cannot have both FilterSubject and FilterSubjects specified"}};
   for (auto& f : c.filter_subjects)
@@ -336,7 +345,8 @@ std::optional<api_error> parse_consumer_config(const json& j, consumer_config& c
   if (c.deliver == deliver_policy::by_start_sequence && c.opt_start_seq == 0)
     return {{400, 10094, "consumer delivery policy is deliver by start sequence, but optional start sequence is not set"}};
   if (c.deliver != deliver_policy::by_start_sequence && c.opt_start_seq != 0)
-    return {{400, 10094, "consumer delivery policy is deliver by start sequence, but optional start sequence is also set"}};
+    return {{400, 10094, std::string("consumer delivery policy is deliver ") + deliver_names[int(c.deliver)] +
+                             ", but optional start sequence is also set"}};
   if (c.deliver == deliver_policy::by_start_time) {
     if (c.opt_start_time.empty() || !parse_time(c.opt_start_time, c.opt_start_time_ns))
       return {{400, 10094, "consumer delivery policy is deliver by start time, but optional start time is not set"}};
@@ -348,7 +358,6 @@ std::optional<api_error> parse_consumer_config(const json& j, consumer_config& c
   if (!c.backoff.empty() && c.max_deliver != -1 && c.max_deliver <= int64_t(c.backoff.size()))
     return {{400, 10116, "max deliver is required to be > length of backoff values"}};
   if (c.max_ack_pending == 0 && c.ack != ack_policy::none) c.max_ack_pending = 1000;
-  if (c.ack == ack_policy::none) c.max_ack_pending = c.max_ack_pending == 0 ? -1 : c.max_ack_pending;
   return std::nullopt;
 }
 
@@ -367,7 +376,7 @@ json to_json(const consumer_config& c) {
   if (!c.backoff.empty()) j["backoff"] = c.backoff;
   if (!c.filter_subject.empty()) j["filter_subject"] = c.filter_subject;
   if (!c.filter_subjects.empty()) j["filter_subjects"] = c.filter_subjects;
-  if (c.max_ack_pending != -1 || c.ack != ack_policy::none) j["max_ack_pending"] = c.max_ack_pending;
+  if (c.max_ack_pending != 0) j["max_ack_pending"] = c.max_ack_pending;
   if (c.flow_control) j["flow_control"] = true;
   if (c.headers_only) j["headers_only"] = true;
   if (c.mem_storage) j["mem_storage"] = true;

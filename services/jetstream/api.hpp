@@ -92,7 +92,9 @@ struct stream_config {
 // Parses a StreamConfig request body, applies nats-server's defaults and validates.
 // `name_in_subject` is the stream named by the API subject. Unknown fields are ignored
 // (as Go's JSON decoder does); a field of the wrong type is 10025 invalid JSON.
-std::optional<api_error> parse_stream_config(const json& j, std::string_view name_in_subject, stream_config& out);
+// `allow_sealed`: an update may seal a stream, a create may not.
+std::optional<api_error> parse_stream_config(const json& j, std::string_view name_in_subject, stream_config& out,
+                                             bool allow_sealed = true);
 json to_json(const stream_config& c);
 
 struct consumer_config {
@@ -108,7 +110,7 @@ struct consumer_config {
   std::string filter_subject;
   std::vector<std::string> filter_subjects;
   replay_policy replay = replay_policy::instant;
-  int64_t max_ack_pending = -1;
+  int64_t max_ack_pending = 0;  // 0: unset (1000 once defaulted with acks)
   bool flow_control = false, headers_only = false, mem_storage = false;
   int64_t idle_heartbeat = 0, inactive_threshold = 0;  // ns
   int num_replicas = 0;
@@ -126,6 +128,8 @@ json to_json(const consumer_config& c);
 // Valid stream / consumer names: not empty, no '.', '*', '>', whitespace or path
 // separators, at most 255 bytes.
 bool valid_name(std::string_view s);
+// A stream name's error as nats-server words it (10128 path separators, 10052 others).
+std::optional<api_error> check_stream_name(std::string_view name);
 
 // RFC 3339 with nanoseconds, UTC ("2026-12-04T17:00:00.123456789Z").
 std::string time_text(int64_t unix_ns);

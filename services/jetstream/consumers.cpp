@@ -67,6 +67,17 @@ void stream::new_message_for_consumers(uint64_t seq, std::string_view subject) {
     if (seq >= c->next_sseq && c->matches(subject)) ++c->num_pending;
 }
 
+namespace {
+// Messages pending an ack that were delivered more than once (nats-server's
+// num_redelivered: a current count, not a running total).
+uint64_t redelivered_count(const consumer& c) {
+  uint64_t n = 0;
+  for (auto& [s, p] : c.pending)
+    if (p.deliveries > 1) ++n;
+  return n;
+}
+}  // namespace
+
 json stream::consumer_info(consumer& c) {
   json j = {{"stream_name", cfg_.name},
             {"name", c.name},
@@ -75,7 +86,7 @@ json stream::consumer_info(consumer& c) {
             {"delivered", {{"consumer_seq", c.delivered_cseq}, {"stream_seq", c.delivered_sseq}}},
             {"ack_floor", {{"consumer_seq", c.ack_floor_cseq}, {"stream_seq", c.ack_floor_sseq}}},
             {"num_ack_pending", c.pending.size()},
-            {"num_redelivered", c.num_redelivered},
+            {"num_redelivered", redelivered_count(c)},
             {"num_waiting", c.waiting.size()},
             {"num_pending", c.num_pending < 0 ? 0 : c.num_pending},
             {"ts", time_text(now_ns())}};
@@ -101,31 +112,30 @@ void stream::api_consumer_create(const api_request& r) {
     // CONSUMER.DURABLE.CREATE.<s>.<d>
     if (t.size() != 5) return fail(err::bad_request());
     name = t[4];
-    if (!cc.durable_name.empty() && cc.durable_name != name)
+    if (cc.durable_name.empty())
+      return fail({400, 10018, "consumer expected to be durable but a durable name was not set"});
+    if (cc.durable_name != name)
       return fail({400, 10017, "consumer name in subject does not match durable name in request"});
-    cc.durable_name = name;
   } else if (t.size() == 3) {
-    // Legacy CONSUMER.CREATE.<s>: ephemeral, or named by config.name.
-    if (!cc.durable_name.empty()) {
-      // nats-server accepts a durable here too (older clients create durables this way).
-      name = cc.durable_name;
-    } else {
-      name = !cc.name.empty() ? cc.name : platform::random_token(8);
-    }
+    // Legacy CONSUMER.CREATE.<s>: ephemeral, named by config.name or by the server.
+    if (!cc.durable_name.empty()) return fail(err::durable_name_forbidden());
+    name = !cc.name.empty() ? cc.name : platform::random_token(8);
   } else {
     // CONSUMER.CREATE.<s>.<name>[.<filter>]
     name = t[3];
     if (!cc.name.empty() && cc.name != name)
       return fail({400, 10017, "consumer name in subject does not match durable name in request"});
     if (!cc.durable_name.empty() && cc.durable_name != name)
-      return fail({400, 10132, "Consumer Durable and Name have to be equal if both are provided"});
+      return fail({400, 10017, "consumer name in subject does not match durable name in request"});
     if (t.size() > 4) {
       std::string filter = join_tokens(t, 4);
       if (cc.filter_subjects.size() > 1) return fail({400, 10137, "consumer with multiple subject filters cannot use subject based API"});
       if (filter != cc.filter_subject) return fail(err::consumer_create_filter_mismatch());
     }
   }
-  if (!valid_name(name)) return fail({400, 10127, "Consumer name can not contain path separators"});
+  if (name.find_first_of("/\\") != std::string::npos)
+    return fail({400, 10127, "Consumer name can not contain path separators"});
+  if (!valid_name(name)) return fail({400, 10103, "durable name can not contain '.', '*', '>'"});
   cc.name = name;
   // Filters must lie within the stream's subjects.
   std::vector<std::string> filters = cc.filter_subjects;
@@ -141,17 +151,20 @@ void stream::api_consumer_create(const api_request& r) {
     if (cc.deliver != deliver_policy::all) return fail({400, 10101, "consumer must be deliver all on workqueue stream"});
     for (auto& [n, other] : consumers_) {
       if (n == name) continue;
-      if (!other->filtered() && filters.empty())
+      if (filters.empty())
         return fail({400, 10099, "multiple non-filtered consumers not allowed on workqueue stream"});
+      if (!other->filtered()) return fail(err::workqueue_not_unique());
       std::vector<std::string> of = other->cfg.filter_subjects;
       if (!other->cfg.filter_subject.empty()) of.push_back(other->cfg.filter_subject);
-      if (of.empty() || filters.empty()) return fail(err::workqueue_not_unique());
       for (auto& a : filters)
         for (auto& b : of)
           if (platform::accounts::detail::subjects_collide(a, b)) return fail(err::workqueue_not_unique());
     }
   }
   bool ephemeral = cc.durable_name.empty();
+  // Ephemeral consumers go after 5 s without interest unless they say otherwise, and
+  // the config says so (as nats-server echoes it).
+  if (ephemeral && cc.inactive_threshold == 0) cc.inactive_threshold = 5'000'000'000;
   int64_t now = steady_ns();
 
   if (auto it = consumers_.find(name); it != consumers_.end()) {

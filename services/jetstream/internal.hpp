@@ -190,9 +190,13 @@ class stream : public std::enable_shared_from_this<stream> {
   void enforce_limits(std::string_view subject = {});
   void expire_old();
   uint64_t purge(std::string_view filter, uint64_t upto_seq, int64_t keep, bool& ok);
-  static uint64_t msg_size(std::string_view subj, std::string_view hdrs, std::string_view payload) {
-    return subj.size() + hdrs.size() + payload.size() + 16;
+  // Bytes a message counts for (state.bytes, max_bytes): nats-server's formulas, file
+  // store 22 + subject + headers + payload + 8, memory store + 16.
+  uint64_t msg_size(std::string_view subj, std::string_view hdrs, std::string_view payload) const {
+    return subj.size() + hdrs.size() + payload.size() + (cfg_.storage == storage_type::file ? 30 : 16);
   }
+  // state.first_seq: 0 for a stream that never had a message, else last + 1 when empty.
+  uint64_t reported_first() const { return msgs_ ? first_seq_ : (last_seq_ ? last_seq_ + 1 : 0); }
   void save_state(store::write_batch& b);
   void account_bytes(int64_t delta);
   void dedupe_expire(int64_t now);

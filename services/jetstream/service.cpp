@@ -288,13 +288,13 @@ void js_account::api_info(const std::string& reply) {
 void js_account::stream_create(const api_request& r, bool update) {
   const char* type = update ? "stream_update_response" : "stream_create_response";
   const std::string& name = r.tokens[2];
-  if (!valid_name(name)) return respond_error(r.reply, type, err::invalid_stream_name());
+  if (auto e = check_stream_name(name)) return respond_error(r.reply, type, *e);
   json body = json::parse(r.payload, nullptr, false);
   if (r.payload.empty() || body.is_discarded())
     return respond_error(r.reply, type,
                          err::invalid_json(r.payload.empty() ? "unexpected end of JSON input" : "invalid character in request"));
   stream_config cfg;
-  if (auto e = parse_stream_config(body, name, cfg)) return respond_error(r.reply, type, *e);
+  if (auto e = parse_stream_config(body, name, cfg, update)) return respond_error(r.reply, type, *e);
   auto existing = find(name);
   if (update) {
     if (!existing) return respond_error(r.reply, type, err::stream_not_found());

@@ -133,7 +133,7 @@ void stream::refresh_snapshot() {
   std::lock_guard lock(snapshot_mutex_);
   snap_.msgs = msgs_;
   snap_.bytes = bytes_;
-  snap_.first_seq = msgs_ ? first_seq_ : last_seq_ + 1;
+  snap_.first_seq = reported_first();
   snap_.last_seq = last_seq_;
   snap_.first_ts = msgs_ ? first_ts_ : 0;
   snap_.last_ts = last_ts_;
@@ -161,7 +161,7 @@ json stream::state_json(bool with_subjects, std::string_view filter) {
   fix_first();
   json state = {{"messages", msgs_},
                 {"bytes", bytes_},
-                {"first_seq", msgs_ ? first_seq_ : last_seq_ + 1},
+                {"first_seq", reported_first()},
                 {"first_ts", time_text(msgs_ ? first_ts_ : 0)},
                 {"last_seq", last_seq_},
                 {"last_ts", time_text(last_ts_)},
@@ -393,6 +393,8 @@ void stream::on_publish(const inbound_msg& m) {
     dedupe_[std::string(*msg_id)] = {seq, last_ts_};
     dedupe_order_.emplace_back(last_ts_, std::string(*msg_id));
     last_msg_id_ = std::string(*msg_id);
+  } else {
+    last_msg_id_.clear();  // Nats-Expected-Last-Msg-Id refers to the last message
   }
   if (!hdrs.empty()) {
     if (auto v = header_value(hdrs, "Nats-Rollup")) {
@@ -741,12 +743,30 @@ uint64_t stream::purge(std::string_view filter, uint64_t upto, int64_t keep, boo
   for (auto& [s, st] : subjects_)
     if (filter_matches(filter, s)) subjects.push_back(s);
   if (keep > 0) {
-    for (auto& s : subjects) {
-      auto seqs = store_->sequences_on_subject(id_, s, 0);
-      if (int64_t(seqs.size()) <= keep) continue;
-      size_t n = seqs.size() - size_t(keep);
-      for (size_t i = 0; i < n; ++i)
-        if (remove_message(seqs[i])) ++purged;
+    // Keep the newest `keep` messages among those matching (all of them together,
+    // not per subject), purge the older ones.
+    std::vector<uint64_t> seqs;
+    if (filter.empty() || filter == ">") {
+      uint64_t n = msgs_ > uint64_t(keep) ? msgs_ - uint64_t(keep) : 0;
+      std::vector<store::stored_message> page;
+      uint64_t from = first_seq_;
+      while (seqs.size() < n) {
+        store_->scan(id_, from, std::min<size_t>(1024, n - seqs.size()), 1 << 20, {}, page);
+        if (page.empty()) break;
+        for (auto& m : page)
+          if (seqs.size() < n) seqs.push_back(m.seq);
+        from = page.back().seq + 1;
+      }
+    } else {
+      for (auto& s : subjects) {
+        auto more = store_->sequences_on_subject(id_, s, 0);
+        seqs.insert(seqs.end(), more.begin(), more.end());
+      }
+      std::sort(seqs.begin(), seqs.end());
+      seqs.resize(seqs.size() > size_t(keep) ? seqs.size() - size_t(keep) : 0);
+    }
+    for (auto q : seqs) {
+      if (remove_message(q)) ++purged;
       if (batch_pending() && batch_->size() > 10000) commit();
     }
   } else {
@@ -900,7 +920,7 @@ void stream::handle(const api_request& r) {
 }
 
 void stream::api_info(const api_request& r) {
-  bool subjects = false;
+  bool subjects = false, deleted_details = false;
   std::string filter;
   if (!r.payload.empty()) {
     json q = json::parse(r.payload, nullptr, false);
@@ -910,12 +930,31 @@ void stream::api_info(const api_request& r) {
       filter = q["subjects_filter"].get<std::string>();
       subjects = !filter.empty();
     }
+    if (q.contains("deleted_details") && q["deleted_details"].is_boolean())
+      deleted_details = q["deleted_details"].get<bool>();
   }
   json j = {{"type", "io.nats.jetstream.api.v1.stream_info_response"},
             {"config", to_json(cfg_)},
             {"created", time_text(created_)},
             {"state", state_json(subjects, filter)},
             {"ts", time_text(now_ns())}};
+  if (deleted_details && msgs_ > 0 && last_seq_ - first_seq_ + 1 > msgs_) {
+    // The sequences between first and last that are gone (interior deletes), found
+    // with one pass over the stream's keys.
+    json gone = json::array();
+    std::vector<store::stored_message> page;
+    uint64_t expect = first_seq_;
+    while (expect <= last_seq_) {
+      store_->scan(id_, expect, 1024, 1 << 20, {}, page);
+      if (page.empty()) break;
+      for (auto& m : page) {
+        for (; expect < m.seq; ++expect) gone.push_back(expect);
+        expect = m.seq + 1;
+      }
+    }
+    for (; expect <= last_seq_; ++expect) gone.push_back(expect);
+    j["state"]["deleted"] = gone;
+  }
   if (subjects) {
     j["total"] = j["state"]["subjects"].size();
     j["offset"] = 0;
@@ -926,7 +965,8 @@ void stream::api_info(const api_request& r) {
 
 void stream::api_purge(const api_request& r) {
   const char* type = "stream_purge_response";
-  if (cfg_.sealed || cfg_.deny_purge) return respond_error(r.reply, type, err::deny_purge());
+  if (cfg_.sealed) return respond_error(r.reply, type, err::stream_sealed());
+  if (cfg_.deny_purge) return respond_error(r.reply, type, err::deny_purge());
   std::string filter;
   uint64_t seq = 0;
   int64_t keep = 0;
@@ -987,8 +1027,16 @@ void stream::api_msg_get(const api_request& r, bool direct) {
     }
     respond_error(r.reply, type, e);
   };
+  if (r.payload.empty()) {
+    if (direct) return (void)client_->publish(r.reply, {}, "NATS/1.0 408 Empty Request\r\n\r\n", {});
+    return fail(err::bad_request());
+  }
   json q = json::parse(r.payload, nullptr, false);
-  if (q.is_discarded() || !q.is_object()) return fail(err::invalid_json("unexpected end of JSON input"));
+  if (q.is_discarded() || !q.is_object()) {
+    if (direct) return (void)client_->publish(r.reply, {}, "NATS/1.0 408 Malformed Request\r\n\r\n", {});
+    return fail(err::invalid_json("malformed request"));
+  }
+  if (direct && q.empty()) return (void)client_->publish(r.reply, {}, "NATS/1.0 408 Empty Request\r\n\r\n", {});
   uint64_t seq = 0;
   std::string last_by, next_by;
   if (q.contains("seq")) {
@@ -1036,7 +1084,8 @@ void stream::api_msg_get(const api_request& r, bool direct) {
 
 void stream::api_msg_delete(const api_request& r) {
   const char* type = "stream_msg_delete_response";
-  if (cfg_.sealed || cfg_.deny_delete) return respond_error(r.reply, type, err::deny_delete());
+  if (cfg_.sealed) return respond_error(r.reply, type, err::stream_sealed());
+  if (cfg_.deny_delete) return respond_error(r.reply, type, err::deny_delete());
   json q = json::parse(r.payload, nullptr, false);
   if (q.is_discarded() || !q.is_object() || !q.contains("seq") || !q["seq"].is_number_unsigned())
     return respond_error(r.reply, type, err::invalid_json("unexpected end of JSON input"));

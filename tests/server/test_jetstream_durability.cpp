@@ -328,7 +328,7 @@ TEST_CASE("jetstream: a consumer that never reads does not make the server hold 
   REQUIRE(request_raw(c.nc, "$JS.API.CONSUMER.CREATE.BULK",
                       R"({"stream_name":"BULK","config":{"deliver_subject":"deliver.idle","ack_policy":"none"}})")
               .find("\"num_pending\":384") != std::string::npos);
-  REQUIRE(request_raw(c.nc, "$JS.API.CONSUMER.CREATE.BULK",
+  REQUIRE(request_raw(c.nc, "$JS.API.CONSUMER.DURABLE.CREATE.BULK.puller",
                       R"({"stream_name":"BULK","config":{"durable_name":"puller","ack_policy":"explicit"}})")
               .find("\"num_pending\":384") != std::string::npos);
   raw_client puller(s.port());
