@@ -268,6 +268,12 @@ class rocks_store final : public stream_store {
     if (failed_.load(std::memory_order_acquire)) try_resume();
     rocksdb::WriteOptions wo;
     wo.sync = sync;
+    // One writer at a time. RocksDB would otherwise group concurrent writers and let
+    // one thread apply the others' batches, handing them over through atomics inside
+    // the library that ThreadSanitizer cannot see (make tsan). Each stream already
+    // writes a whole drain as one batch, so this costs little: the WAL append is
+    // serialized inside RocksDB anyway.
+    std::lock_guard lock(write_mutex_);
     auto s = db_->Write(wo, &rb->finish());
     if (!s.ok()) {
       failed_.store(true, std::memory_order_release);
@@ -382,6 +388,7 @@ class rocks_store final : public stream_store {
   }
 
   store_status drop_stream(uint64_t stream_id) override {
+    std::lock_guard lock(write_mutex_);
     const std::string begin = stream_prefix(stream_id);
     const std::string end = prefix_end(begin);
     if (end.empty()) return drop_by_iteration(begin);
@@ -512,6 +519,7 @@ class rocks_store final : public stream_store {
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
 
   std::atomic<bool> failed_{false};
+  std::mutex write_mutex_;  // write() and drop_stream(): one writer at a time (see write())
   std::mutex resume_mutex_;
   bool resume_tried_ = false;
   std::chrono::steady_clock::time_point last_resume_;

@@ -266,10 +266,14 @@ TEST_CASE("jetstream: a full disk answers the publisher with an error, logged on
     std::string chunk(256 * 1024, 'y');
     std::string error;
     int acked = 0, errors = 0;
+    auto first_error = std::chrono::steady_clock::now();
     for (int i = 0; i < 400 && errors < 5; ++i) {
       auto r = publish_raw(c.nc, "fill.data", chunk);
       if (r.find("\"error\"") != std::string::npos) {
-        if (error.empty()) error = r;
+        if (error.empty()) {
+          error = r;
+          first_error = std::chrono::steady_clock::now();
+        }
         ++errors;
       } else if (r.find("\"seq\"") != std::string::npos) {
         ++acked;
@@ -283,9 +287,13 @@ TEST_CASE("jetstream: a full disk answers the publisher with an error, logged on
     core_messaging_works(c.nc);
     auto got = request_raw(c.nc, "$JS.API.STREAM.MSG.GET.FILL", R"({"seq":1})");
     CHECK(got.find("\"seq\":1") != std::string::npos);
-    // One log line for the failure, not one per message.
+    // One log line for the failure, not one per message: at most one per 10 s (a slow
+    // sanitizer build may take longer than that for the five failures).
     std::this_thread::sleep_for(200ms);
-    CHECK(count(s.log(), "JetStream store write failed") == 1);
+    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - first_error);
+    auto lines = count(s.log(), "JetStream store write failed");
+    CHECK(lines >= 1);
+    CHECK(lines <= size_t(1 + seconds.count() / 10));
     js_conn fresh(s);  // a new connection still logs in and works
     core_messaging_works(fresh.nc);
   }
@@ -343,7 +351,15 @@ TEST_CASE("jetstream: a consumer that never reads does not make the server hold 
   INFO("RSS before " << before / 1024 << " MiB, peak while delivering " << peak / 1024 << " MiB");
   // Two readers that stopped cost at most their outbound limits (4 MiB each) plus
   // store read buffers, never the 96 MiB stream.
-  CHECK(peak - before < 40 * 1024);
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer maps shadow memory (several times the size) for all the server
+  // touches while delivering: the bound scales with it; holding the stream would still
+  // fail it (96 MiB, and its shadow).
+  constexpr int64_t bound_kib = 4 * 40 * 1024;
+#else
+  constexpr int64_t bound_kib = 40 * 1024;
+#endif
+  CHECK(peak - before < bound_kib);
   // Deliveries did start (to the pull request too), and the idle push reader was cut
   // off as a slow consumer once its 4 MiB filled; the server keeps serving.
   auto info = nlohmann::json::parse(request_raw(c.nc, "$JS.API.CONSUMER.INFO.BULK.puller", ""));
