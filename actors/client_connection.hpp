@@ -117,7 +117,13 @@ class client_connection final : public receiver,
   // Far enough behind that its producers should wait for it, and still making progress
   // (see event_loop::flush_pending and stall_then_read()).
   bool backed_up() override;
-  io::event_loop* home_loop() noexcept override { return &loop_; }
+  // Publishers off the I/O loops (actors: a stream's acks, the JetStream API, $SYS)
+  // write a plain TCP client themselves: a post to its loop would add a thread wake-up
+  // to every request/reply through an actor. Only a transport its loop alone may write
+  // (TLS) sends them to the loop, in one post per loop (router::flush_later).
+  io::event_loop* home_loop() noexcept override {
+    return transport_->writes_from_any_thread() ? nullptr : &loop_;
+  }
   size_t pending_bytes();
 
   // publisher

@@ -21,10 +21,11 @@
 // responders".
 //
 // Publishing: from the owner's thread only, through the client's own match caches,
-// with or without headers. From an actor, receivers on I/O loops are flushed by their
-// own loops (router::flush_later: one post per loop per publish, or per drain when
-// handlers publish), never with a writev per receiver on the actor's thread. A client
-// driven by an I/O loop (drive_from) flushes like a read batch on that loop.
+// with or without headers. From an actor, receivers are flushed after the publish, or
+// once per drain when handlers publish (router::flush_later): a plain TCP client is
+// written from the actor's thread, a transport only its loop may write (TLS) by that
+// loop (one post per loop). A client driven by an I/O loop (drive_from) flushes like a
+// read batch on that loop.
 //
 // Jobs: post() queues a function to run on the owner's thread in inbox order (a
 // latency report to build and publish), under the same bound.

@@ -694,15 +694,17 @@ std::unique_ptr<stream_store> open_rocks_store(const std::string& dir, std::stri
   db.info_log = std::make_shared<info_logger>(dir, rocksdb::InfoLogLevel::INFO_LEVEL);
   db.listeners.push_back(std::make_shared<manual_recovery>());
 
-  // Memtables of all families together stay under 16 MiB (a flush starts beyond it):
-  // the server's memory does not grow with the rate of writes.
-  db.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(16 << 20);
-  auto cache = rocksdb::NewLRUCache(16 << 20);
+  // Memtables of all families together stay under 8 MiB (a flush starts beyond it):
+  // the server's memory does not grow with the rate of writes. Streams are written
+  // once and read mostly soon after (consumers) or by key (KV): small memtables and an
+  // 8 MiB block cache keep the footprint near nats-server's (BENCHMARKS.md).
+  db.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(8 << 20);
+  auto cache = rocksdb::NewLRUCache(8 << 20);
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, cf_options(cache, 1 << 20)},
-      {"messages", cf_options(cache, 8 << 20, std::make_shared<message_prefix_transform>())},
-      {"subjects", cf_options(cache, 4 << 20, std::make_shared<subject_prefix_transform>())},
-      {"meta", cf_options(cache, 2 << 20)},
+      {"messages", cf_options(cache, 4 << 20, std::make_shared<message_prefix_transform>())},
+      {"subjects", cf_options(cache, 2 << 20, std::make_shared<subject_prefix_transform>())},
+      {"meta", cf_options(cache, 1 << 20)},
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
