@@ -435,15 +435,11 @@ void stream::store_message(std::string_view subject, std::string_view hdrs, std:
                            uint64_t& seq_out) {
   uint64_t seq = ++last_seq_;
   if (ts <= last_ts_) ts = last_ts_ + 1;  // strictly increasing times keep by_start_time exact
-  store::stored_message sm;
-  sm.seq = seq;
-  sm.time_ns = ts;
-  sm.subject.assign(subject);
-  sm.headers.assign(hdrs);
-  sm.payload.assign(payload);
-  batch().put_message(id_, sm);
+  batch().put_message(id_, store::message_view{seq, ts, subject, hdrs, payload});
   uint64_t size = msg_size(subject, hdrs, payload);
-  uncommitted_[seq] = {sm.subject, size};
+  auto& u = uncommitted_[seq];
+  u.subject.assign(subject);
+  u.size = size;
   if (msgs_ == 0) {
     first_seq_ = seq;
     first_ts_ = ts;
@@ -453,7 +449,7 @@ void stream::store_message(std::string_view subject, std::string_view hdrs, std:
   bytes_ += size;
   account_bytes(int64_t(size));
   last_ts_ = ts;
-  auto& ss = subjects_[sm.subject];
+  auto& ss = subjects_[u.subject];
   if (ss.count == 0) {
     ss.first = seq;
     ss.first_size = size;

@@ -24,8 +24,15 @@ struct op {
 
 class memory_batch final : public write_batch {
  public:
-  void put_message(uint64_t stream_id, const stored_message& m) override {
-    ops_.push_back(op{op::put_message, stream_id, m, {}, {}});
+  using write_batch::put_message;
+  void put_message(uint64_t stream_id, const message_view& v) override {
+    stored_message m;
+    m.seq = v.seq;
+    m.time_ns = v.time_ns;
+    m.subject.assign(v.subject);
+    m.headers.assign(v.headers);
+    m.payload.assign(v.payload);
+    ops_.push_back(op{op::put_message, stream_id, std::move(m), {}, {}});
   }
   void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject) override {
     stored_message m;

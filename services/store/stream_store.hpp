@@ -38,6 +38,13 @@ struct stored_message {
   std::string payload;
 };
 
+// A message to store, viewed where it already is (no copy before the batch's own).
+struct message_view {
+  uint64_t seq = 0;
+  int64_t time_ns = 0;
+  std::string_view subject, headers, payload;
+};
+
 struct store_status {
   bool ok = true;
   bool no_space = false;  // the device is full (or over a configured size)
@@ -54,7 +61,10 @@ class write_batch {
   // Stores a message and its subject-index entry. `m.subject` must not contain '\0'
   // (the index key separator). Putting a sequence again with a different subject
   // leaves the old subject's index entry behind: delete it first.
-  virtual void put_message(uint64_t stream_id, const stored_message& m) = 0;
+  virtual void put_message(uint64_t stream_id, const message_view& m) = 0;
+  void put_message(uint64_t stream_id, const stored_message& m) {
+    put_message(stream_id, message_view{m.seq, m.time_ns, m.subject, m.headers, m.payload});
+  }
   // Removes a message and its subject-index entry (the caller knows the subject: with
   // a wrong one the message goes but its index entry stays).
   virtual void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject) = 0;
