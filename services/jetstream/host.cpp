@@ -16,6 +16,7 @@ class host final : public actors::service_host {
                     const platform::accounts::auth_config& auth) override {
     spdlog::info("Starting JetStream");
     std::string error;
+    core_ = &core;
     svc_ = jetstream::start(opts_, cp, error);
     if (!svc_) return "JetStream: " + error;
     spdlog::info("  Storage directory: {}/jetstream (RocksDB{})", opts_.store_dir,
@@ -29,7 +30,9 @@ class host final : public actors::service_host {
                         const platform::accounts::auth_config& auth) override {
     if (!svc_) return;
     for (auto& acc : ch.removed) svc_->disable(acc);
-    for (auto& acc : ch.added) add(acc, auth);
+    // Every account: new ones get their API, kept ones whose jetstream setting changed
+    // are restarted with it (service::enable does nothing when it did not change).
+    for (auto& acc : core_->accounts().all()) add(acc, auth);
   }
 
   void stop() override {
@@ -63,6 +66,7 @@ class host final : public actors::service_host {
   }
 
   options opts_;
+  actors::server_core* core_ = nullptr;
   std::shared_ptr<service> svc_;
 };
 

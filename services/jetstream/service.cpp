@@ -86,11 +86,29 @@ store::store_status service::write(store::stream_store& st, store::write_batch& 
 uint64_t service::disk_usage() { return file_ ? file_->disk_usage() : 0; }
 
 void service::enable(const actors::account_ptr& acc, const account_limits& limits, bool enabled) {
+  std::shared_ptr<js_account> old;
+  {
+    std::lock_guard lock(accounts_mutex_);
+    auto it = accounts_.find(acc->name());
+    if (it != accounts_.end()) {
+      auto& cur = *it->second;
+      const auto& l = cur.usage->limits;
+      bool same = cur.acc == acc && cur.enabled == enabled && l.max_memory == limits.max_memory &&
+                  l.max_store == limits.max_store && l.max_streams == limits.max_streams &&
+                  l.max_consumers == limits.max_consumers;
+      if (same) return;
+      // A reload changed this account's JetStream (on, off, limits), or the account
+      // object itself: its API and streams start again from the store with the new
+      // settings (writes in flight finish first; nothing stored is lost).
+      old = it->second;
+      accounts_.erase(it);
+    }
+  }
+  if (old) old->stop();
   auto ja = std::make_shared<js_account>(*this, acc, limits);
   ja->enabled = enabled;
   {
     std::lock_guard lock(accounts_mutex_);
-    if (accounts_.count(acc->name())) return;
     accounts_[acc->name()] = ja;
   }
   if (enabled) ja->restore();

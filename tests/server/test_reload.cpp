@@ -130,3 +130,37 @@ TEST_CASE("reload: a user whose password changed is disconnected, the others sta
   auto u2 = connect(s, connect_as("u", "two"));
   sync(*u2);
 }
+
+TEST_CASE("reload: an account's JetStream is switched on and off, its streams kept", "[reload][jetstream]") {
+  const std::string off = "accounts { A { users = [ {user: a, password: pa} ] } }\n";
+  const std::string on = "accounts { A { users = [ {user: a, password: pa} ], jetstream: enabled } }\n";
+  auto path = write_temp_file("reload_js.conf", off);
+  temp_dir store;
+  server_process s({"-c", path, "-js", "-sd", store.path});
+  auto a = connect(s, connect_as("a", "pa"));
+  a->send("SUB _INBOX.r 1\r\n");
+  auto ask = [&](const std::string& subject, const std::string& body) {
+    a->send("PUB " + subject + " _INBOX.r " + std::to_string(body.size()) + "\r\n" + body + "\r\n");
+    auto got = a->read_until("}\r\n");
+    INFO(got);
+    REQUIRE(got.find("MSG _INBOX.r 1 ") != std::string::npos);
+    return got;
+  };
+  CHECK(ask("$JS.API.INFO", "").find("\"err_code\":10039") != std::string::npos);
+
+  reload(s, path, on, 1);
+  CHECK(ask("$JS.API.INFO", "").find("\"streams\":0") != std::string::npos);
+  CHECK(ask("$JS.API.STREAM.CREATE.S", R"({"name":"S","subjects":["s.>"]})").find("\"did_create\":true") !=
+        std::string::npos);
+  CHECK(ask("s.one", "hello").find("{\"stream\":\"S\",\"seq\":1}") != std::string::npos);
+
+  // Off again: the API answers "not enabled" and the stream captures nothing.
+  reload(s, path, off, 2);
+  CHECK(ask("$JS.API.INFO", "").find("\"err_code\":10039") != std::string::npos);
+  // On again: the stream and its message are still there, and sequences go on.
+  reload(s, path, on, 3);
+  CHECK(ask("$JS.API.STREAM.INFO.S", "").find("\"messages\":1,") != std::string::npos);
+  CHECK(ask("s.two", "again").find("{\"stream\":\"S\",\"seq\":2}") != std::string::npos);
+  // The client that asked all along was never disconnected.
+  CHECK_FALSE(a->closed_by_server(std::chrono::milliseconds(50)));
+}
