@@ -136,6 +136,11 @@ void stream::api_consumer_create(const api_request& r) {
   if (name.find_first_of("/\\") != std::string::npos)
     return fail({400, 10127, "Consumer name can not contain path separators"});
   if (!valid_name(name)) return fail({400, 10103, "durable name can not contain '.', '*', '>'"});
+  // Delivering into the stream's own subjects would store every delivery again.
+  if (!cc.deliver_subject.empty())
+    for (auto& s : cfg_.subjects)
+      if (platform::subject::matches(s, cc.deliver_subject))
+        return fail({400, 10081, "consumer deliver subject forms a cycle"});
   cc.name = name;
   // Filters must lie within the stream's subjects.
   std::vector<std::string> filters = cc.filter_subjects;

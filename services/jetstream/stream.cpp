@@ -311,6 +311,9 @@ void stream::on_publish(const inbound_msg& m) {
     reply_ack(reply, j.dump());
   };
   if (cfg_.sealed) return fail(err::stream_sealed());
+  // The subject index separates a subject from its sequence with a NUL byte: a subject
+  // holding one (the protocol lets any byte but spaces through) is refused.
+  if (m.subject.find('\0') != std::string::npos) return fail(err::bad_request());
   if (hdrs.size() > max_header_bytes) return fail({400, 10097, "header size exceeds maximum allowed of 64k"});
   std::optional<std::string_view> msg_id;
   if (!hdrs.empty()) {

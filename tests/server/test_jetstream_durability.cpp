@@ -377,3 +377,27 @@ TEST_CASE("jetstream: a consumer that never reads does not make the server hold 
   CHECK(idle.closed_by_server(std::chrono::seconds(10)));
   core_messaging_works(c.nc);
 }
+
+TEST_CASE("jetstream: requests that would loop or corrupt the index are refused", "[jetstream]") {
+  temp_dir store;
+  server_process s({"-js", "-sd", store.path});
+  js_conn c(s);
+  REQUIRE(request_raw(c.nc, "$JS.API.STREAM.CREATE.O", R"({"name":"O","subjects":["orders.>"]})")
+              .find("\"did_create\":true") != std::string::npos);
+  // A push consumer delivering into the stream's own subjects would store every
+  // delivery again, forever (nats-server refuses it the same way).
+  auto cycle = request_raw(c.nc, "$JS.API.CONSUMER.CREATE.O.c",
+                           R"({"stream_name":"O","config":{"name":"c","deliver_subject":"orders.deliver"}})");
+  CHECK(cycle.find("\"err_code\":10081") != std::string::npos);
+  CHECK(cycle.find("consumer deliver subject forms a cycle") != std::string::npos);
+  // A subject with a NUL byte (which the protocol lets through) cannot be indexed: an
+  // error ack, nothing stored, and the stream goes on.
+  raw_client raw(s.port());
+  raw.read_until("\r\n");
+  raw.send("CONNECT {\"verbose\":false}\r\nSUB _INBOX.n 1\r\n" + std::string("PUB orders.a\0b _INBOX.n 1\r\nx\r\n", 30));
+  auto refused = raw.read_until("}\r\n");
+  INFO(refused);
+  CHECK(refused.find("\"err_code\":10003") != std::string::npos);
+  CHECK(publish_raw(c.nc, "orders.ok", "y").find("\"seq\":1") != std::string::npos);
+  CHECK(request_raw(c.nc, "$JS.API.STREAM.INFO.O", "").find("\"messages\":1,") != std::string::npos);
+}
