@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "nats_handles.hpp"
 #include "server_process.hpp"
 
 using namespace testing_support;
@@ -26,18 +27,6 @@ using json = nlohmann::json;
 
 namespace {
 
-struct nc_deleter {
-  void operator()(natsConnection* c) const { natsConnection_Destroy(c); }
-};
-struct sub_deleter {
-  void operator()(natsSubscription* s) const { natsSubscription_Destroy(s); }
-};
-struct msg_deleter {
-  void operator()(natsMsg* m) const { natsMsg_Destroy(m); }
-};
-using conn_ptr = std::unique_ptr<natsConnection, nc_deleter>;
-using sub_ptr = std::unique_ptr<natsSubscription, sub_deleter>;
-using msg_ptr = std::unique_ptr<natsMsg, msg_deleter>;
 using headers = std::vector<std::pair<std::string, std::string>>;
 
 // A JetStream-enabled server with its own store directory (removed afterwards).

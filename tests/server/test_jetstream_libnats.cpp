@@ -13,53 +13,13 @@
 #include <thread>
 #include <vector>
 
+#include "nats_handles.hpp"
 #include "server_process.hpp"
 
 using namespace testing_support;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct nc_deleter {
-  void operator()(natsConnection* c) const { natsConnection_Destroy(c); }
-};
-struct js_deleter {
-  void operator()(jsCtx* js) const { jsCtx_Destroy(js); }
-};
-struct kv_deleter {
-  void operator()(kvStore* kv) const { kvStore_Destroy(kv); }
-};
-struct entry_deleter {
-  void operator()(kvEntry* e) const { kvEntry_Destroy(e); }
-};
-struct watcher_deleter {
-  void operator()(kvWatcher* w) const { kvWatcher_Destroy(w); }
-};
-struct status_deleter {
-  void operator()(kvStatus* s) const { kvStatus_Destroy(s); }
-};
-struct sub_deleter {
-  void operator()(natsSubscription* s) const { natsSubscription_Destroy(s); }
-};
-struct stream_info_deleter {
-  void operator()(jsStreamInfo* si) const { jsStreamInfo_Destroy(si); }
-};
-struct pa_deleter {
-  void operator()(jsPubAck* pa) const { jsPubAck_Destroy(pa); }
-};
-struct msg_deleter {
-  void operator()(natsMsg* m) const { natsMsg_Destroy(m); }
-};
-using conn_ptr = std::unique_ptr<natsConnection, nc_deleter>;
-using js_ptr = std::unique_ptr<jsCtx, js_deleter>;
-using kv_ptr = std::unique_ptr<kvStore, kv_deleter>;
-using entry_ptr = std::unique_ptr<kvEntry, entry_deleter>;
-using watcher_ptr = std::unique_ptr<kvWatcher, watcher_deleter>;
-using status_ptr = std::unique_ptr<kvStatus, status_deleter>;
-using sub_ptr = std::unique_ptr<natsSubscription, sub_deleter>;
-using stream_info_ptr = std::unique_ptr<jsStreamInfo, stream_info_deleter>;
-using pa_ptr = std::unique_ptr<jsPubAck, pa_deleter>;
-using msg_ptr = std::unique_ptr<natsMsg, msg_deleter>;
 
 // A JetStream-enabled server with its own store directory (removed afterwards).
 struct js_server {
@@ -541,7 +501,7 @@ TEST_CASE("jetstream: add a stream and publish with acks", "[jetstream]") {
     std::string body = "order " + std::to_string(i);
     REQUIRE(js_Publish(&raw, c.js.get(), i == 3 ? "refunds.eu.1" : "orders.new", body.data(),
                        int(body.size()), nullptr, nullptr) == NATS_OK);
-    pa_ptr pa(raw);
+    pub_ack_ptr pa(raw);
     CHECK(std::string(pa->Stream) == "ORDERS");
     CHECK(pa->Sequence == i);
     CHECK_FALSE(pa->Duplicate);
@@ -622,18 +582,18 @@ TEST_CASE("jetstream: duplicate message ids are stored once", "[jetstream]") {
   po.MsgId = "msg-1";
   jsPubAck* raw = nullptr;
   REQUIRE(js_Publish(&raw, c.js.get(), "dedup.a", "first", 5, &po, nullptr) == NATS_OK);
-  pa_ptr first(raw);
+  pub_ack_ptr first(raw);
   CHECK(first->Sequence == 1);
   CHECK_FALSE(first->Duplicate);
 
   REQUIRE(js_Publish(&raw, c.js.get(), "dedup.a", "again", 5, &po, nullptr) == NATS_OK);
-  pa_ptr dup(raw);
+  pub_ack_ptr dup(raw);
   CHECK(dup->Sequence == 1);
   CHECK(dup->Duplicate);
 
   po.MsgId = "msg-2";
   REQUIRE(js_Publish(&raw, c.js.get(), "dedup.a", "second", 6, &po, nullptr) == NATS_OK);
-  pa_ptr second(raw);
+  pub_ack_ptr second(raw);
   CHECK(second->Sequence == 2);
   CHECK_FALSE(second->Duplicate);
 

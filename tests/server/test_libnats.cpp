@@ -9,24 +9,12 @@
 #include <string>
 #include <thread>
 
+#include "nats_handles.hpp"
 #include "server_process.hpp"
 
 using namespace testing_support;
 
 namespace {
-
-struct nc_deleter {
-  void operator()(natsConnection* c) const { natsConnection_Destroy(c); }
-};
-struct sub_deleter {
-  void operator()(natsSubscription* s) const { natsSubscription_Destroy(s); }
-};
-struct msg_deleter {
-  void operator()(natsMsg* m) const { natsMsg_Destroy(m); }
-};
-using conn_ptr = std::unique_ptr<natsConnection, nc_deleter>;
-using sub_ptr = std::unique_ptr<natsSubscription, sub_deleter>;
-using msg_ptr = std::unique_ptr<natsMsg, msg_deleter>;
 
 conn_ptr connect(const server_process& s, bool verbose = false, bool pedantic = false) {
   natsOptions* o = nullptr;

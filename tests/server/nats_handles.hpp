@@ -1,0 +1,26 @@
+#pragma once
+// Owning handles for libnats objects in the tests: each one destroyed by its libnats
+// destroy function.
+#include <nats/nats.h>
+
+#include <memory>
+
+namespace testing_support {
+
+template <class T, void (*Destroy)(T*)>
+struct nats_deleter {
+  void operator()(T* p) const { Destroy(p); }
+};
+
+using conn_ptr = std::unique_ptr<natsConnection, nats_deleter<natsConnection, natsConnection_Destroy>>;
+using sub_ptr = std::unique_ptr<natsSubscription, nats_deleter<natsSubscription, natsSubscription_Destroy>>;
+using msg_ptr = std::unique_ptr<natsMsg, nats_deleter<natsMsg, natsMsg_Destroy>>;
+using js_ptr = std::unique_ptr<jsCtx, nats_deleter<jsCtx, jsCtx_Destroy>>;
+using kv_ptr = std::unique_ptr<kvStore, nats_deleter<kvStore, kvStore_Destroy>>;
+using entry_ptr = std::unique_ptr<kvEntry, nats_deleter<kvEntry, kvEntry_Destroy>>;
+using watcher_ptr = std::unique_ptr<kvWatcher, nats_deleter<kvWatcher, kvWatcher_Destroy>>;
+using status_ptr = std::unique_ptr<kvStatus, nats_deleter<kvStatus, kvStatus_Destroy>>;
+using stream_info_ptr = std::unique_ptr<jsStreamInfo, nats_deleter<jsStreamInfo, jsStreamInfo_Destroy>>;
+using pub_ack_ptr = std::unique_ptr<jsPubAck, nats_deleter<jsPubAck, jsPubAck_Destroy>>;
+
+}  // namespace testing_support
