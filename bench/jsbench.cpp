@@ -6,6 +6,7 @@
 // Every wait is bounded: each synchronous JetStream call by op_wait_ms, every loop by
 // --timeout and by stall_limit without progress, and a watchdog ends the process
 // (after printing a failed JSON line) if anything still hangs past the budget.
+#include "json_escape.hpp"
 #include "proc_stats.hpp"
 
 #include <nats/nats.h>
@@ -112,22 +113,7 @@ struct result {
 
 // ---------------------------------------------------------------- output
 
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out.append(buf);
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
+using bench::json_escape;
 
 // The JSON line is printed once: by main, or by the watchdog if main hangs.
 std::atomic<bool> g_printed{false};

@@ -1,6 +1,7 @@
 // dialtone-loadgen: a raw-socket NATS load generator. It measures one scenario
 // against one server and prints the result as a single JSON line on stdout, so
 // bench/run.py can drive it against dialtone-server and nats-server alike.
+#include "json_escape.hpp"
 #include "parser_selftest.hpp"
 #include "scenarios.hpp"
 
@@ -86,22 +87,7 @@ std::uint64_t parse_count(const char* flag, const char* value, std::uint64_t min
   return v;
 }
 
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out.append(buf);
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
+using bench::json_escape;
 
 void print_result(std::string_view scenario, const scenario_options& opt, const scenario_result& r) {
   std::printf(
