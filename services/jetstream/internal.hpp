@@ -147,6 +147,7 @@ class stream : public std::enable_shared_from_this<stream> {
   // Start-up, before start(): rebuilds the in-memory state from the store.
   void restore();
   void restore_state();
+  void restore_from_record(uint64_t bytes);
 
   const std::string& name() const { return cfg_.name; }
   uint64_t id() const { return id_; }

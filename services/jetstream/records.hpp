@@ -24,12 +24,14 @@ struct stream_record {
   }
 };
 
-// Sequences survive purges: the first and last sequence are written with every batch.
+// Written with every batch, in the same write: sequences survive purges and restarts,
+// and a restart needs no pass over the messages to count their bytes.
 struct stream_state_record {
-  uint64_t first_seq = 0, last_seq = 0;
+  uint32_t version = 2;
+  uint64_t first_seq = 0, last_seq = 0, msgs = 0, bytes = 0;
   template <class A>
   void serialize(A& a) {
-    a(first_seq, last_seq);
+    a(version, first_seq, last_seq, msgs, bytes);
   }
 };
 

@@ -200,7 +200,8 @@ void stream::restore_state() {
   first_stale_ = false;
   auto st = store_->get_meta(state_meta_key(id_));
   stream_state_record rec;
-  if (st && cfg_.storage == storage_type::file && decode(*st, rec)) {
+  bool have_record = st && cfg_.storage == storage_type::file && decode(*st, rec) && rec.version == 2;
+  if (have_record) {
     first_seq_ = rec.first_seq;
     last_seq_ = rec.last_seq;
   }
@@ -217,7 +218,12 @@ void stream::restore_state() {
       msgs_ += s.count;
       if (s.last > last_seq_) last_seq_ = s.last;
     });
-    // Bytes and timestamps from the messages themselves: one pass over the stream.
+    if (have_record && rec.msgs == msgs_) {
+      restore_from_record(rec.bytes);
+      return;
+    }
+    // No usable record (or one that disagrees with the index): bytes and timestamps
+    // from the messages themselves, one pass over the stream.
     std::vector<store::stored_message> page;
     uint64_t from = 1;
     bool first = true;
@@ -246,6 +252,50 @@ void stream::restore_state() {
     }
     if (first) first_seq_ = last_seq_ + 1;
     account_bytes(int64_t(bytes_));
+  }
+}
+
+void stream::restore_from_record(uint64_t bytes) {
+  // The counts come from the record and the subject index; the rest is read where it
+  // is: the first and last messages for their times, and only the messages inside the
+  // de-duplication window (found by bisection: times grow with sequences).
+  bytes_ = bytes;
+  account_bytes(int64_t(bytes_));
+  std::vector<store::stored_message> page;
+  store_->scan(id_, 1, 1, 1, {}, page);
+  if (page.empty()) {
+    first_seq_ = last_seq_ + 1;
+    first_ts_ = 0;
+    return;
+  }
+  first_seq_ = page.front().seq;
+  first_ts_ = page.front().time_ns;
+  uint64_t last = first_seq_;
+  for (auto& [s, st] : subjects_) last = std::max(last, st.last);
+  if (auto m = store_->get(id_, last)) last_ts_ = m->time_ns;
+  if (cfg_.duplicate_window <= 0) return;
+  int64_t cutoff = now_ns() - cfg_.duplicate_window;
+  uint64_t lo = first_seq_, hi = last + 1;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    store_->scan(id_, mid, 1, 1, {}, page);
+    if (page.empty()) {
+      hi = mid;
+    } else if (page.front().time_ns <= cutoff) {
+      lo = page.front().seq + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  for (uint64_t from = lo; from <= last;) {
+    store_->scan(id_, from, 1024, 8u << 20, {}, page);
+    if (page.empty()) break;
+    for (auto& m : page)
+      if (auto id = header_value(m.headers, "Nats-Msg-Id")) {
+        dedupe_[std::string(*id)] = {m.seq, m.time_ns};
+        dedupe_order_.emplace_back(m.time_ns, std::string(*id));
+      }
+    from = page.back().seq + 1;
   }
 }
 
@@ -643,7 +693,11 @@ void stream::expire_old() {
 }
 
 void stream::save_state(store::write_batch& b) {
-  stream_state_record rec{first_seq_, last_seq_};
+  stream_state_record rec;
+  rec.first_seq = first_seq_;
+  rec.last_seq = last_seq_;
+  rec.msgs = msgs_;
+  rec.bytes = bytes_;
   b.put_meta(state_meta_key(id_), encode(rec));
 }
 

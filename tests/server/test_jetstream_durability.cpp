@@ -401,3 +401,52 @@ TEST_CASE("jetstream: requests that would loop or corrupt the index are refused"
   CHECK(publish_raw(c.nc, "orders.ok", "y").find("\"seq\":1") != std::string::npos);
   CHECK(request_raw(c.nc, "$JS.API.STREAM.INFO.O", "").find("\"messages\":1,") != std::string::npos);
 }
+
+namespace {
+std::string publish_with_id(natsConnection* nc, const std::string& subject, const std::string& id,
+                            const std::string& body) {
+  natsMsg* m = nullptr;
+  REQUIRE(natsMsg_Create(&m, subject.c_str(), nullptr, body.data(), int(body.size())) == NATS_OK);
+  REQUIRE(natsMsgHeader_Set(m, "Nats-Msg-Id", id.c_str()) == NATS_OK);
+  natsMsg* reply = nullptr;
+  auto st = natsConnection_RequestMsg(&reply, nc, m, 5000);
+  natsMsg_Destroy(m);
+  if (st != NATS_OK) return std::string("request failed: ") + natsStatus_GetText(st);
+  std::string out(natsMsg_GetData(reply), size_t(natsMsg_GetDataLength(reply)));
+  natsMsg_Destroy(reply);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("jetstream: after kill -9 the counts, the times and the de-duplication window are as before",
+          "[jetstream][durability]") {
+  temp_dir store;
+  std::vector<std::string> args{"-js", "-sd", store.path};
+  nlohmann::json before;
+  {
+    server_process s(args);
+    js_conn c(s);
+    REQUIRE(request_raw(c.nc, "$JS.API.STREAM.CREATE.D", R"({"name":"D","subjects":["d.>"]})")
+                .find("\"did_create\":true") != std::string::npos);
+    for (int i = 1; i <= 50; ++i) {
+      auto r = publish_with_id(c.nc, "d." + std::to_string(i % 7), "id-" + std::to_string(i), std::string(i, 'x'));
+      REQUIRE(r.find("\"seq\":" + std::to_string(i)) != std::string::npos);
+    }
+    REQUIRE(request_raw(c.nc, "$JS.API.STREAM.MSG.DELETE.D", R"({"seq":1})").find("\"success\":true") !=
+            std::string::npos);
+    before = nlohmann::json::parse(request_raw(c.nc, "$JS.API.STREAM.INFO.D", ""))["state"];
+    s.kill9();
+  }
+  server_process again(args);
+  js_conn c(again);
+  auto after = nlohmann::json::parse(request_raw(c.nc, "$JS.API.STREAM.INFO.D", ""))["state"];
+  for (auto key : {"messages", "bytes", "first_seq", "first_ts", "last_seq", "last_ts", "num_subjects"}) {
+    INFO(key);
+    CHECK(after[key] == before[key]);
+  }
+  // A message id from before the kill is still a duplicate, with its sequence.
+  auto dup = publish_with_id(c.nc, "d.3", "id-10", "again");
+  CHECK(dup.find("\"seq\":10") != std::string::npos);
+  CHECK(dup.find("\"duplicate\":true") != std::string::npos);
+  CHECK(publish_with_id(c.nc, "d.3", "id-51", "new").find("\"seq\":51") != std::string::npos);
+}
