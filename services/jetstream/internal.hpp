@@ -155,6 +155,9 @@ class stream : public std::enable_shared_from_this<stream> {
   stream_config config_copy();
   json info_snapshot();
   const actors::internal_client_ptr& client() const { return client_; }
+  // Any thread: whether tick() has anything to do (ages, consumers' timers, the
+  // de-duplication window); the ticker skips the others, so idle buckets cost nothing.
+  bool wants_tick() const { return wants_tick_.load(std::memory_order_relaxed); }
 
   // Stream thread (posted by the API actor).
   void handle(const api_request& r);
@@ -251,6 +254,8 @@ class stream : public std::enable_shared_from_this<stream> {
     int64_t first_ts = 0, last_ts = 0;
   } snap_;
   void refresh_snapshot();
+  std::atomic<bool> wants_tick_{true};
+  void update_wants_tick();  // stream thread
 
   // Stream thread only.
   uint64_t msgs_ = 0, bytes_ = 0, first_seq_ = 0, last_seq_ = 0;

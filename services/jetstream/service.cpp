@@ -61,7 +61,7 @@ void service::ticker() {
       }
     }
     for (auto& s : all) {
-      if (!s->client()) continue;
+      if (!s->client() || !s->wants_tick()) continue;
       std::weak_ptr<stream> weak = s;
       s->client()->post(nullptr, [weak](internal_client&) {
         if (auto st = weak.lock()) st->tick();

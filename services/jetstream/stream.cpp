@@ -128,8 +128,13 @@ stream_config stream::config_copy() {
   return cfg_;
 }
 
+void stream::update_wants_tick() {
+  wants_tick_.store(cfg_.max_age > 0 || !consumers_.empty() || !dedupe_order_.empty(), std::memory_order_relaxed);
+}
+
 void stream::refresh_snapshot() {
   fix_first();
+  update_wants_tick();
   std::lock_guard lock(snapshot_mutex_);
   snap_.msgs = msgs_;
   snap_.bytes = bytes_;
@@ -756,6 +761,7 @@ void stream::after_drain() {
   commit();
   pump_all();
   commit();  // consumer state changed by deliveries (durables)
+  update_wants_tick();
 }
 
 // ---- purge and delete ----
