@@ -228,6 +228,13 @@ void print_fields(const std::vector<std::pair<std::string, std::string>>& fields
   std::cout << std::flush;
 }
 
+// A stream's subjects (none for a null config).
+std::vector<std::string> subjects_of(const jsStreamConfig* c) {
+  std::vector<std::string> out;
+  for (int i = 0; c && i < c->SubjectsLen; ++i) out.emplace_back(c->Subjects[i]);
+  return out;
+}
+
 std::string join(const std::vector<std::string>& parts, const std::string& sep) {
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) out += (i ? sep : "") + parts[i];
@@ -888,8 +895,7 @@ int jetstream_commands::impl::run_kv_status() {
 void jetstream_commands::impl::print_stream_info(const jsStreamInfo* si) {
   const jsStreamConfig* c = si->Config;
   const jsStreamState& st = si->State;
-  std::vector<std::string> subj;
-  for (int i = 0; c && i < c->SubjectsLen; ++i) subj.emplace_back(c->Subjects[i]);
+  std::vector<std::string> subj = subjects_of(c);
   std::cout << "Stream " << (c && c->Name ? c->Name : "?") << " created " << format_time(si->Created)
             << "\n\n";
   std::cout << "Configuration:\n";
@@ -934,8 +940,7 @@ int jetstream_commands::impl::run_stream_ls() {
       ++hidden;
       continue;
     }
-    std::vector<std::string> subj;
-    for (int i = 0; i < c->SubjectsLen; ++i) subj.emplace_back(c->Subjects[i]);
+    auto subj = subjects_of(c);
     rows.push_back({n, join(subj, ","), std::to_string(si->State.Msgs), format_bytes(si->State.Bytes),
                     std::to_string(si->State.LastSeq)});
   }
