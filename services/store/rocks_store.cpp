@@ -9,6 +9,7 @@
 // a stream's messages are contiguous and ascending, and so are one subject's sequences.
 #include <cstring>
 #include <rocksdb/cache.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/write_buffer_manager.h>
 #include <rocksdb/convenience.h>
@@ -236,6 +237,17 @@ class rocks_batch final : public write_batch {
   rocksdb::WriteBatch batch_;
 };
 
+// RocksDB counts perf-context statistics per thread by default (kEnableCount), a
+// thread-local access at every step of a write or read; nothing here reads them. The
+// level is per thread, so each thread that calls in switches it off once.
+void no_perf_counters() {
+  thread_local bool done = false;
+  if (!done) {
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+    done = true;
+  }
+}
+
 class rocks_store final : public stream_store {
  public:
   rocks_store(std::string dir, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
@@ -259,6 +271,7 @@ class rocks_store final : public stream_store {
   }
 
   store_status write(write_batch& b, bool sync) override {
+    no_perf_counters();
     auto* rb = dynamic_cast<rocks_batch*>(&b);
     if (rb == nullptr) return store_status::failure("write: batch was made by another store");
     if (rb->size() == 0) return {};
@@ -284,6 +297,7 @@ class rocks_store final : public stream_store {
   }
 
   std::optional<stored_message> get(uint64_t stream_id, uint64_t seq) override {
+    no_perf_counters();
     rocksdb::PinnableSlice v;
     auto s = db_->Get(rocksdb::ReadOptions(), messages_, message_key(stream_id, seq), &v);
     if (!s.ok()) return std::nullopt;
