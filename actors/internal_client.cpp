@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "actors/io/event_loop.hpp"
 
 namespace actors {
@@ -49,20 +51,21 @@ void internal_client::close() {
   {
     std::lock_guard lock(inbox_mutex_);
     inbox_.clear();
+    inbox_used_ = 0;
     inbox_bytes_ = 0;
   }
   if (stopper_) stopper_();
 }
 
 bool internal_client::full_locked(size_t bytes) {
-  if (inbox_.size() < limits_.max_msgs && inbox_bytes_ + bytes <= limits_.max_bytes) return false;
+  if (inbox_used_ < limits_.max_msgs && inbox_bytes_ + bytes <= limits_.max_bytes) return false;
   dropped_msgs.fetch_add(1, std::memory_order_relaxed);
   auto now = std::chrono::steady_clock::now().time_since_epoch().count();
   auto last = last_drop_log_.load(std::memory_order_relaxed);
   if (now - last >= std::chrono::nanoseconds(std::chrono::seconds(10)).count() &&
       last_drop_log_.compare_exchange_strong(last, now)) {
     spdlog::warn("Internal client \"{}\" (account {}) is a slow consumer: inbox full ({} messages), {} dropped so far",
-                 name_, acc_->name(), inbox_.size(), dropped_msgs.load(std::memory_order_relaxed));
+                 name_, acc_->name(), inbox_used_, dropped_msgs.load(std::memory_order_relaxed));
   }
   return true;
 }
@@ -83,7 +86,7 @@ size_t internal_client::deliver(router::context& ctx, const platform::subscripti
     // The bound is checked before anything is copied: a flood costs no allocation.
     std::lock_guard lock(inbox_mutex_);
     if (full_locked(bytes)) return 1;  // shed (see the inbox policy)
-    auto& in = inbox_.emplace_back();
+    auto& in = next_slot_locked();
     in.sub = sub;
     in.subject.assign(m.subject);
     in.reply.assign(m.reply);
@@ -101,7 +104,9 @@ bool internal_client::push_job(router::context* ctx, inbox_job&& job) {
   {
     std::lock_guard lock(inbox_mutex_);
     if (full_locked(64)) return false;
-    inbox_.emplace_back().job = std::move(job);
+    auto& in = next_slot_locked();
+    in.sub.reset();
+    in.job = std::move(job);
     inbox_bytes_ += 64;
   }
   wake_with(ctx);
@@ -118,7 +123,7 @@ void internal_client::flush() {
   }
   {
     std::lock_guard lock(inbox_mutex_);
-    if (inbox_.empty() || wake_pending_) return;
+    if (inbox_used_ == 0 || wake_pending_) return;
     wake_pending_ = true;
   }
   if (waker_) waker_();
@@ -141,7 +146,16 @@ bool internal_client::backed_up() {
 
 size_t internal_client::inbox_size() {
   std::lock_guard lock(inbox_mutex_);
-  return inbox_.size();
+  return inbox_used_;
+}
+
+inbound_msg& internal_client::next_slot_locked() {
+  // Slots are reused from drain to drain: their strings keep their buffers, so a
+  // steady flow copies each message into memory already allocated (no malloc/free
+  // per message on the data path).
+  if (inbox_used_ < inbox_.size()) return inbox_[inbox_used_++];
+  ++inbox_used_;
+  return inbox_.emplace_back();
 }
 
 size_t internal_client::drain() { return drain_inbox(true); }
@@ -150,36 +164,57 @@ size_t internal_client::drain_inbox(bool then_flush) {
   {
     std::lock_guard lock(inbox_mutex_);
     draining_.swap(inbox_);
+    draining_used_ = inbox_used_;
+    inbox_used_ = 0;
     inbox_bytes_ = 0;
     // Messages arriving from now on wake the owner again.
     wake_pending_ = false;
   }
   in_drain_ = true;
   size_t ran = 0;
-  for (auto& m : draining_) {
+  for (size_t i = 0; i < draining_used_; ++i) {
+    auto& m = draining_[i];
     if (m.job) {
       m.job(*this);
+      m.job = inbox_job();  // what it captured is released now, not when the slot is reused
       ++ran;
       continue;
     }
-    if (m.sub->closed.load(std::memory_order_relaxed)) continue;
+    auto sub = std::move(m.sub);
+    if (sub->closed.load(std::memory_order_relaxed)) continue;
     std::shared_ptr<handler> h;
     {
       std::lock_guard lock(handlers_mutex_);
-      auto it = handlers_.find(m.sub.get());
+      auto it = handlers_.find(sub.get());
       if (it == handlers_.end()) continue;
       h = it->second.second;
     }
+    m.sub = std::move(sub);  // handlers see which subscription matched
     (*h)(*this, m);
+    m.sub.reset();
     ++ran;
   }
-  draining_.clear();
+  recycle_drained();
   if (after_drain_) after_drain_();
   in_drain_ = false;
   // What the handlers published (unless the driving loop's flush_pending() called
   // this: its next round flushes it).
   if (then_flush) flush_published();
   return ran;
+}
+
+void internal_client::recycle_drained() {
+  // Keep the slots for the next drains, but not more memory than a normal drain uses:
+  // a slot that held a large message gives its buffer back, and after a burst the
+  // slots beyond twice this drain (and beyond 1024) go.
+  constexpr size_t keep_bytes = 64 << 10;
+  for (size_t i = 0; i < draining_used_; ++i) {
+    auto& m = draining_[i];
+    if (m.data.capacity() > keep_bytes) std::string().swap(m.data);
+  }
+  size_t keep = std::max<size_t>(1024, 2 * draining_used_);
+  if (draining_.size() > keep) draining_.resize(keep);
+  draining_used_ = 0;
 }
 
 void internal_client::flush_published() {

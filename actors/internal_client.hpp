@@ -209,6 +209,8 @@ class internal_client : public receiver, public publisher, public std::enable_sh
  private:
   // inbox_mutex_ held: no room for `bytes` more (the message is dropped and counted).
   bool full_locked(size_t bytes);
+  inbound_msg& next_slot_locked();  // inbox_mutex_ held
+  void recycle_drained();           // owner's thread, after a drain
   void wake_with(router::context* ctx);
   bool push_job(router::context* ctx, inbox_job&& job);
   // drain(); `then_flush` false when the driving loop's flush_pending() called it (that
@@ -224,7 +226,8 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   io::event_loop* drive_loop_ = nullptr;
 
   std::mutex inbox_mutex_;  // guards the four below
-  std::vector<inbound_msg> inbox_;
+  std::vector<inbound_msg> inbox_;  // slots [0, inbox_used_) hold messages; the rest are kept for reuse
+  size_t inbox_used_ = 0;
   size_t inbox_bytes_ = 0;
   bool wake_pending_ = false;
   std::atomic<int64_t> last_drop_log_{0};
@@ -235,7 +238,8 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   uint64_t next_sid_ = 0;
 
   // Owner's thread only.
-  std::vector<inbound_msg> draining_;
+  std::vector<inbound_msg> draining_;  // the swapped-out inbox being drained
+  size_t draining_used_ = 0;
   bool in_drain_ = false;
   match_caches caches_;
   std::vector<receiver_ptr> flush_list_;
