@@ -407,13 +407,17 @@ void js_account::stream_delete(const api_request_ptr& r) {
     }
   }
   if (!s) return respond_error(r->reply, type, err::stream_not_found());
-  usage->streams--;
-  std::weak_ptr<stream> weak = s;
-  // The stream's actor deletes its data and answers; the job holds it until then.
+  // The stream's actor deletes its data and answers; the job holds it until then. Its
+  // state belongs to that actor alone: if its inbox is full the stream stays, and the
+  // requester is told to try again.
   if (!s->client()->post(nullptr, [s, r](internal_client&) { s->destroy(r.get()); })) {
-    s->destroy(nullptr);
-    respond(r->reply, {{"type", std::string("io.nats.jetstream.api.v1.") + type}, {"success", true}});
+    {
+      std::lock_guard lock(streams_mutex);
+      streams[name] = s;
+    }
+    return respond_error(r->reply, type, err::insufficient_resources());
   }
+  usage->streams--;
 }
 
 void js_account::stream_list(const api_request& r, bool names_only) {
