@@ -24,7 +24,6 @@ api_error not_enabled_for_account() { return e(503, 10039, "JetStream not enable
 api_error expected_stream_mismatch() { return e(400, 10060, "expected stream does not match"); }
 api_error message_size_exceeded() { return e(400, 10054, "message size exceeds maximum allowed"); }
 api_error store_failed(std::string_view what) { return e(503, 10077, std::string(what)); }
-api_error consumer_name_in_use() { return e(400, 10013, "consumer name already in use"); }
 api_error consumer_exists() { return e(400, 10148, "consumer already exists"); }
 api_error consumer_filter_not_subset() {
   return e(400, 10093, "consumer filter subject is not a valid subset of the interest subjects");
@@ -54,9 +53,6 @@ api_error durable_name_forbidden() {
 }
 api_error consumer_does_not_exist() { return e(400, 10149, "consumer does not exist"); }
 api_error workqueue_not_unique() { return e(400, 10100, "filtered consumer not unique on workqueue stream"); }
-api_error internal(std::string_view what) { return e(500, 10051, std::string(what)); }
-api_error stream_msg_delete_failed(std::string_view why) { return e(500, 10057, std::string(why)); }
-api_error purge_bad_request() { return e(400, 10003, "bad request"); }
 }  // namespace err
 
 namespace {

@@ -34,7 +34,6 @@ api_error not_enabled_for_account();              // 10039
 api_error expected_stream_mismatch();             // 10060
 api_error message_size_exceeded();                // 10054
 api_error store_failed(std::string_view what);    // 10077 (maximum bytes exceeded, ...)
-api_error consumer_name_in_use();                 // 10013
 api_error consumer_exists();                      // 10148
 api_error consumer_filter_not_subset();           // 10093
 api_error consumer_create_filter_mismatch();      // 10131
@@ -47,9 +46,9 @@ api_error stream_sealed();                        // 10109
 api_error subjects_overlap();                     // 10065
 api_error stream_config(std::string_view why);    // 10052 invalid stream config
 api_error consumer_config(std::string_view why);  // 10012-style consumer config errors
-api_error invalid_stream_name();                  // 10049? see api.cpp
-api_error deny_delete();                          // 10074-style: message delete not permitted
-api_error deny_purge();                           // purge not permitted
+api_error invalid_stream_name();                  // 10052: '.', '*' or '>' in a stream name
+api_error deny_delete();                          // 10057 message delete not permitted
+api_error deny_purge();                           // 10110 stream purge not permitted
 api_error max_streams();                          // 10027 maximum number of streams reached
 api_error max_consumers();                        // 10026 maximum consumers limit reached
 api_error account_resources_exceeded();           // 10002
@@ -57,9 +56,6 @@ api_error insufficient_resources();               // 10023
 api_error durable_name_forbidden();               // legacy ephemeral subject with a durable
 api_error consumer_does_not_exist();              // 10149 (action update on a missing one)
 api_error workqueue_not_unique();                 // 10099/10100 overlapping work-queue consumers
-api_error internal(std::string_view what);        // 500
-api_error stream_msg_delete_failed(std::string_view why);  // 10057
-api_error purge_bad_request();                    // seq and keep together
 }  // namespace err
 
 enum class retention_policy { limits, interest, workqueue };
@@ -116,7 +112,6 @@ struct consumer_config {
   int num_replicas = 0;
   std::string deliver_subject, deliver_group;
   int64_t max_waiting = 0, max_batch = 0, max_expires = 0, max_bytes = 0;
-  uint64_t sample_freq_unused = 0;
   json extra = json::object();  // metadata, sample_freq, rate_limit_bps ... echoed back
   bool is_pull() const { return deliver_subject.empty(); }
   bool durable() const { return !durable_name.empty(); }

@@ -281,7 +281,6 @@ void stream::delete_consumer(const std::string& name) {
   auto& c = *it->second;
   for (auto& w : c.waiting) client_->publish(w.reply, {}, "NATS/1.0 409 Consumer Deleted\r\n\r\n", {});
   if (!c.ephemeral) batch().delete_meta(consumer_meta_key(id_, name));
-  std::vector<std::pair<uint64_t, std::string>> unacked;
   consumers_.erase(it);
   usage_->consumers--;
   state_dirty_ = true;
@@ -329,7 +328,7 @@ void stream::api_consumer_list(const api_request& r, bool names_only) {
             {"total", consumers_.size()},
             {"offset", offset},
             {"limit", limit}};
-  j[names_only ? "consumers" : "consumers"] = list;
+  j["consumers"] = list;
   respond(r.reply, j);
 }
 
@@ -389,15 +388,19 @@ void stream::api_msg_next(const api_request& r, const std::string& name) {
       if (w->delivered == 0 || !w->expires_at)
         client_->publish(w->reply, {}, "NATS/1.0 404 No Messages\r\n\r\n", {});
       else
-        client_->publish(w->reply, {},
-                         "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: " + std::to_string(w->batch) +
-                             "\r\nNats-Pending-Bytes: " + std::to_string(w->max_bytes) + "\r\n\r\n",
-                         {});
+        end_request_timeout(*w);
       w = c.waiting.erase(w);
     } else {
       ++w;
     }
   }
+}
+
+void stream::end_request_timeout(const pull_request& w) {
+  client_->publish(w.reply, {},
+                   "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: " + std::to_string(w.batch) +
+                       "\r\nNats-Pending-Bytes: " + std::to_string(w.max_bytes) + "\r\n\r\n",
+                   {});
 }
 
 void stream::send_heartbeat(consumer& c, const std::string& to) {
@@ -472,11 +475,7 @@ void stream::pump(consumer& c, int64_t now) {
   while (sent < pump_max_msgs && bytes < pump_max_bytes) {
     if (!push) {
       while (!c.waiting.empty() && c.waiting.front().expires_at && c.waiting.front().expires_at <= now) {
-        auto& w = c.waiting.front();
-        client_->publish(w.reply, {},
-                         "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: " + std::to_string(w.batch) +
-                             "\r\nNats-Pending-Bytes: " + std::to_string(w.max_bytes) + "\r\n\r\n",
-                         {});
+        end_request_timeout(c.waiting.front());
         c.waiting.pop_front();
       }
       if (c.waiting.empty()) break;

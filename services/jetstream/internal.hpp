@@ -228,6 +228,8 @@ class stream : public std::enable_shared_from_this<stream> {
   void pump_all();
   bool deliver(consumer& c, const store::stored_message& m, bool redelivery, const std::string& to, int64_t now);
   void send_heartbeat(consumer& c, const std::string& to);
+  // A pull request ends unfilled: 408 Request Timeout with what it still wanted.
+  void end_request_timeout(const pull_request& w);
   int64_t count_pending(consumer& c);
   void acked(consumer& c, uint64_t sseq);
   void update_ack_floor(consumer& c);
@@ -283,7 +285,6 @@ class stream : public std::enable_shared_from_this<stream> {
   std::map<std::string, std::unique_ptr<consumer>> consumers_;
   bool store_failed_logged_ = false;
   bool state_dirty_ = false;
-  std::vector<actors::inbound_msg> no_ack_sink_;
 };
 
 class js_account : public std::enable_shared_from_this<js_account> {

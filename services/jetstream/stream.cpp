@@ -457,14 +457,12 @@ void stream::on_publish(const inbound_msg& m) {
   if (!hdrs.empty()) {
     if (auto v = header_value(hdrs, "Nats-Rollup")) {
       if (*v == "sub") {
-        auto it = subjects_.find(m.subject);
         std::vector<uint64_t> old;
         for (auto s : store_->sequences_on_subject(id_, m.subject, 0))
           if (s != seq && !uncommitted_.count(s)) old.push_back(s);
         for (auto& [s, u] : uncommitted_)
           if (s != seq && u.subject == m.subject) old.push_back(s);
         for (auto s : old) remove_message(s, m.subject);
-        (void)it;
       } else {
         std::vector<uint64_t> old;
         std::vector<store::stored_message> page;
@@ -916,9 +914,7 @@ void stream::tick() {
     // Pull requests that expired.
     for (auto it = c->waiting.begin(); it != c->waiting.end();) {
       if (it->expires_at && it->expires_at <= now) {
-        std::string h = "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: " + std::to_string(it->batch) +
-                        "\r\nNats-Pending-Bytes: " + std::to_string(it->max_bytes) + "\r\n\r\n";
-        client_->publish(it->reply, {}, h, {});
+        end_request_timeout(*it);
         it = c->waiting.erase(it);
         continue;
       }
@@ -1041,7 +1037,7 @@ void stream::api_purge(const api_request& r) {
     }
     if (q.contains("seq") && q["seq"].is_number_unsigned()) seq = q["seq"].get<uint64_t>();
     if (q.contains("keep") && q["keep"].is_number_integer()) keep = q["keep"].get<int64_t>();
-    if (seq && keep) return respond_error(r.reply, type, err::purge_bad_request());
+    if (seq && keep) return respond_error(r.reply, type, err::bad_request());
     if (!filter.empty() && !platform::subject::valid_subscription(filter))
       return respond_error(r.reply, type, err::bad_request());
   }
