@@ -150,6 +150,35 @@ void sublist::insert(const subscription_ptr& sub, std::string_view next_subject)
     last_level->literals.prefetch(tok);
   count_.fetch_add(1, std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_release);
+  lock.unlock();
+  if (watch_count_.load(std::memory_order_relaxed) != 0) notify_watches(sub->subject());
+}
+
+uint64_t sublist::watch_interest(std::string subject, std::function<void()> fn) {
+  std::lock_guard lock(watches_mutex_);
+  uint64_t id = next_watch_id_++;
+  watches_.push_back({id, std::move(subject), std::make_shared<const std::function<void()>>(std::move(fn))});
+  watch_count_.store(watches_.size(), std::memory_order_relaxed);
+  return id;
+}
+
+void sublist::unwatch_interest(uint64_t id) {
+  std::lock_guard lock(watches_mutex_);
+  auto it = std::find_if(watches_.begin(), watches_.end(), [&](const interest_watch& w) { return w.id == id; });
+  if (it == watches_.end()) return;
+  *it = std::move(watches_.back());
+  watches_.pop_back();
+  watch_count_.store(watches_.size(), std::memory_order_relaxed);
+}
+
+void sublist::notify_watches(std::string_view sub_subject) const {
+  std::vector<std::shared_ptr<const std::function<void()>>> due;
+  {
+    std::lock_guard lock(watches_mutex_);
+    for (const auto& w : watches_)
+      if (subject::matches(sub_subject, w.subject)) due.push_back(w.fn);
+  }
+  for (const auto& fn : due) (*fn)();
 }
 
 namespace {

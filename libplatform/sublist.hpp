@@ -8,6 +8,8 @@
 // result stays valid to read even after the subscriptions in it are removed.
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -127,6 +129,15 @@ class sublist {
   uint64_t generation() const noexcept { return generation_.load(std::memory_order_acquire); }
   size_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
 
+  // Interest watches: `fn` runs after each insert of a subscription that matches the
+  // literal `subject` (as a publish to it would), on the inserting thread, with no lock
+  // of this index held (it may use the index); it should be quick, since the insert
+  // waits for it. A JetStream push consumer uses one to start delivering the moment
+  // its client subscribes to the deliver subject (clients may subscribe after creating
+  // the consumer). Costs an insert one relaxed load while no watch exists.
+  uint64_t watch_interest(std::string subject, std::function<void()> fn);
+  void unwatch_interest(uint64_t id);
+
  private:
   // A shared empty result, so a miss allocates nothing.
   static const match_result_ptr& empty_result();
@@ -141,6 +152,17 @@ class sublist {
   mutable std::shared_mutex mutex_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<size_t> count_{0};
+
+  struct interest_watch {
+    uint64_t id;
+    std::string subject;
+    std::shared_ptr<const std::function<void()>> fn;
+  };
+  void notify_watches(std::string_view sub_subject) const;
+  mutable std::mutex watches_mutex_;
+  std::vector<interest_watch> watches_;  // guarded by watches_mutex_
+  uint64_t next_watch_id_ = 1;           // guarded by watches_mutex_
+  std::atomic<size_t> watch_count_{0};
 };
 
 }  // namespace platform

@@ -185,6 +185,7 @@ void stream::api_consumer_create(const api_request& r) {
     c.cfg = cc;
     c.dirty = true;
     c.last_active = now;
+    watch_deliver(c);
     commit();
     json j = consumer_info(c);
     j["type"] = std::string("io.nats.jetstream.api.v1.") + type;
@@ -257,14 +258,37 @@ void stream::api_consumer_create(const api_request& r) {
   c->num_pending = count_pending(*c);
   c->dirty = true;
   auto& ref = *c;
+  watch_deliver(ref);
   consumers_[name] = std::move(c);
   usage_->consumers++;
   commit();
   json j = consumer_info(ref);
   j["type"] = std::string("io.nats.jetstream.api.v1.") + type;
   respond(r.reply, j);
-  // N3 creates the consumer before it subscribes: deliveries start when interest shows.
+  // N3 creates the consumer before it subscribes: deliveries start when interest shows
+  // (the deliver watch), or now if it is already there.
   pump(ref, now);
+}
+
+void stream::watch_deliver(consumer& c) {
+  c.deliver_watch.reset();
+  if (c.cfg.deliver_subject.empty()) return;
+  std::weak_ptr<stream> weak = weak_from_this();
+  std::weak_ptr<actors::internal_client> weak_client = client_;
+  std::string name = c.name;
+  // Runs on the thread that subscribed: only a job is queued; the stream pumps on its own.
+  auto id = acc_->subjects().watch_interest(c.cfg.deliver_subject, [weak, weak_client, name] {
+    auto client = weak_client.lock();
+    if (!client) return;
+    client->post(nullptr, [weak, name](actors::internal_client&) {
+      auto s = weak.lock();
+      if (!s || s->stopped_) return;
+      auto it = s->consumers_.find(name);
+      if (it != s->consumers_.end()) s->pump(*it->second, steady_ns());
+    });
+  });
+  c.deliver_watch = std::make_unique<interest_watch_token>(
+      std::shared_ptr<platform::sublist>(acc_, &acc_->subjects()), id);
 }
 
 void stream::api_consumer_info(const api_request& r, const std::string& name) {

@@ -102,6 +102,17 @@ struct pull_request {
   int64_t delivered = 0;
 };
 
+// Ends an interest watch (platform::sublist::watch_interest) when destroyed. Holds the
+// account's subject index by an aliasing pointer, so it may outlive the stream.
+struct interest_watch_token {
+  std::shared_ptr<platform::sublist> list;
+  uint64_t id = 0;
+  interest_watch_token(std::shared_ptr<platform::sublist> l, uint64_t i) : list(std::move(l)), id(i) {}
+  ~interest_watch_token() { list->unwatch_interest(id); }
+  interest_watch_token(const interest_watch_token&) = delete;
+  interest_watch_token& operator=(const interest_watch_token&) = delete;
+};
+
 class consumer {
  public:
   std::string name;
@@ -128,6 +139,8 @@ class consumer {
   std::string fc_reply;          // outstanding flow-control request
   int64_t fc_bytes = 0;          // bytes delivered since the last flow-control reply
   bool dirty = false;            // state to persist (durables)
+  // Push: wakes the stream when a client subscribes to the deliver subject.
+  std::unique_ptr<interest_watch_token> deliver_watch;
 
   bool matches(std::string_view subject) const;
   bool filtered() const { return !cfg.filter_subject.empty() || !cfg.filter_subjects.empty(); }
@@ -225,6 +238,8 @@ class stream : public std::enable_shared_from_this<stream> {
   void on_ack(const actors::inbound_msg& m);
   void on_flow_control(const actors::inbound_msg& m);
   void pump(consumer& c, int64_t now);
+  // (Re)arms c.deliver_watch for the deliver subject of a push consumer.
+  void watch_deliver(consumer& c);
   void pump_all();
   bool deliver(consumer& c, const store::stored_message& m, bool redelivery, const std::string& to, int64_t now);
   void send_heartbeat(consumer& c, const std::string& to);

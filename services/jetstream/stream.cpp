@@ -82,6 +82,11 @@ void stream::start(actors::control_plane& cp) {
                                               stream_inbox);
   client_->set_backpressure(stream_backpressure);
   cp.start_internal_client(client_);
+  // Push consumers (restored ones, or all of them on a fresh client after an update)
+  // watch their deliver subjects through this client. A watch may fire at once and
+  // queue a pump on the actor: it touches only consumers this loop is done with, or
+  // fields of them that watch_deliver does not write.
+  for (auto& [n, c] : consumers_) watch_deliver(*c);
   std::weak_ptr<stream> weak = weak_from_this();
   client_->set_after_drain([weak] {
     if (auto s = weak.lock()) s->after_drain();

@@ -234,3 +234,30 @@ TEST_CASE("sublist: a result says whether it holds internal subscriptions", "[su
   CHECK(l.match("a.b")->has_internal);
   CHECK_FALSE(l.match("x")->has_internal);
 }
+
+TEST_CASE("interest watches fire for subscriptions that match the watched subject, until unwatched", "[sublist]") {
+  sublist sl;
+  int fired_inbox = 0, fired_other = 0;
+  auto w1 = sl.watch_interest("_INBOX.abc.1", [&] { ++fired_inbox; });
+  sl.watch_interest("orders.new", [&] { ++fired_other; });
+  sl.insert(make_sub("unrelated"));
+  CHECK(fired_inbox == 0);
+  sl.insert(make_sub("_INBOX.abc.1"));
+  CHECK(fired_inbox == 1);
+  sl.insert(make_sub("_INBOX.abc.*"));  // a wildcard that covers it counts too
+  sl.insert(make_sub("_INBOX.>", "q"));
+  CHECK(fired_inbox == 3);
+  sl.insert(make_sub("_INBOX.abc.2"));
+  CHECK(fired_inbox == 3);
+  CHECK(fired_other == 0);
+  sl.unwatch_interest(w1);
+  sl.insert(make_sub("_INBOX.abc.1", "", "second"));
+  CHECK(fired_inbox == 3);
+  sl.insert(make_sub("orders.*"));
+  CHECK(fired_other == 1);
+  // A watch may insert into the index it watches (it runs outside the index's lock).
+  sublist sl2;
+  sl2.watch_interest("a.b", [&] { sl2.insert(make_sub("x.y")); });
+  sl2.insert(make_sub("a.b"));
+  CHECK(sl2.count() == 2);
+}
