@@ -134,6 +134,7 @@ int main(int argc, char** argv) {
       js.max_memory = opts.js_max_memory;
       js.max_file = opts.js_max_file;
       js.sync_always = opts.js_sync_always;
+      js.orphan_chunk_age_ns = opts.js_orphan_chunk_age.count();
       services = jetstream::make_host(js);
     }
     auto server = actors::spawn_server_actor(sys, opts, auth, services);

@@ -185,7 +185,7 @@ void apply_store_dir(const value& v, std::string_view key, server_options& opts,
 }
 
 // jetstream: true | "enabled" | "disabled" | { store_dir, max_memory_store,
-// max_file_store, sync_interval, enabled }.
+// max_file_store, sync_interval, enabled, orphan_chunk_age }.
 void apply_jetstream(const value& v, std::string_view key, server_options& opts, load_state& st) {
   if (v.is_bool()) {
     opts.jetstream = v.b;
@@ -214,6 +214,9 @@ void apply_jetstream(const value& v, std::string_view key, server_options& opts,
     else if (name == "sync_interval" || name == "sync") {
       if (mv.is_string() && lower(mv.s) == "always") opts.js_sync_always = true;
       else duration_value(mv, where, opts);  // a periodic sync: the WAL already survives a kill -9
+    } else if (name == "orphan_chunk_age") {
+      // Dialtone's own: object-store chunks left by a put that never finished.
+      opts.js_orphan_chunk_age = duration_value(mv, where, opts);
     } else if (name == "domain" || name == "unique_tag" || name == "max_outstanding_catchup" ||
                name == "max_buffered_msgs" || name == "max_buffered_size" || name == "request_queue_limit" ||
                name == "limits" || name == "strict" || name == "compress_ok" || name == "max_catchup") {

@@ -31,6 +31,9 @@ struct server_options {
   bool jetstream = false;
   int64_t js_max_memory = -1, js_max_file = -1;  // -1: unlimited
   bool js_sync_always = false;                    // sync_interval: always (fsync before every ack)
+  // orphan_chunk_age: object-store chunks no object refers to are purged once the newest
+  // of them is this old (a put cut off by a crash or a vanished client). 0: never.
+  std::chrono::nanoseconds js_orphan_chunk_age{std::chrono::minutes(10)};
   std::string config_file;               // path the options came from, if any
   std::vector<std::string> warnings;     // e.g. unsupported keys, reported at start-up
 };

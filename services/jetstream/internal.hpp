@@ -273,6 +273,13 @@ class stream : public std::enable_shared_from_this<stream> {
   void refresh_snapshot();
   std::atomic<bool> wants_tick_{true};
   void update_wants_tick();  // stream thread
+  // Object-store buckets (OBJ_<b> on $O.<b>.C.> and $O.<b>.M.>): chunks of object
+  // versions no meta refers to (a put cut off mid-way) are purged once old enough.
+  bool object_store_ = false;
+  std::string obj_chunks_prefix_, obj_meta_prefix_;  // "$O.<b>.C.", "$O.<b>.M."
+  int64_t next_orphan_check_ = 0;                    // steady ns
+  void detect_object_store();
+  void clean_orphans();
 
   // Stream thread only.
   uint64_t msgs_ = 0, bytes_ = 0, first_seq_ = 0, last_seq_ = 0;

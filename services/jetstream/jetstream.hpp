@@ -19,6 +19,9 @@ struct options {
   std::string store_dir;
   int64_t max_memory = -1, max_file = -1;  // server-wide, bytes; -1 unlimited
   bool sync_always = false;                // fsync the WAL before every ack
+  // Object-store buckets: chunks no object refers to are purged once the newest of
+  // them is this old (kKV/objectstore README, "Orphaned chunks"); 0 never.
+  int64_t orphan_chunk_age_ns = 600'000'000'000;
 };
 
 struct account_limits {

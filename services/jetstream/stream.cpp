@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "libplatform/accounts/subject_relations.hpp"
 #include "libplatform/random_token.hpp"
@@ -67,7 +68,48 @@ stream::stream(service& svc, std::shared_ptr<js_usage> usage, actors::account_pt
       store_(&svc.store_for(cfg.storage)),
       cfg_(std::move(cfg)) {
   if (cfg_.first_seq > 1) last_seq_ = cfg_.first_seq - 1;
+  detect_object_store();
   refresh_snapshot();
+}
+
+void stream::detect_object_store() {
+  object_store_ = false;
+  if (cfg_.name.rfind("OBJ_", 0) != 0 || cfg_.subjects.size() != 2) return;
+  const std::string bucket = cfg_.name.substr(4);
+  obj_chunks_prefix_ = "$O." + bucket + ".C.";
+  obj_meta_prefix_ = "$O." + bucket + ".M.";
+  object_store_ = cfg_.subjects[0] == obj_chunks_prefix_ + ">" && cfg_.subjects[1] == obj_meta_prefix_ + ">";
+}
+
+void stream::clean_orphans() {
+  // Which object versions the bucket's metas refer to: the last meta of each name,
+  // unless it says the object is deleted (a delete whose client vanished before it
+  // purged the chunks leaves them behind too).
+  std::unordered_set<std::string> live;
+  std::vector<std::pair<std::string, uint64_t>> unreferenced;  // chunk subject, its newest seq
+  for (auto& [subj, si] : subjects_)
+    if (subj.rfind(obj_meta_prefix_, 0) == 0) {
+      auto m = load(si.last);
+      if (!m) continue;
+      auto j = json::parse(m->payload, nullptr, false);
+      if (!j.is_object() || j.value("deleted", false)) continue;
+      if (auto n = j.find("nuid"); n != j.end() && n->is_string()) live.insert(n->get<std::string>());
+    }
+  for (auto& [subj, si] : subjects_)
+    if (subj.rfind(obj_chunks_prefix_, 0) == 0 && !live.count(subj.substr(obj_chunks_prefix_.size())))
+      unreferenced.emplace_back(subj, si.last);
+  const int64_t cutoff = now_ns() - svc_.opts().orphan_chunk_age_ns;
+  for (auto& [subj, last] : unreferenced) {
+    // A put still under way writes a chunk at least every so often: only chunks whose
+    // newest is older than the age are orphans.
+    auto m = load(last);
+    if (!m || m->time_ns > cutoff) continue;
+    bool ok = false;
+    uint64_t n = purge(subj, 0, 0, ok);
+    if (ok)
+      spdlog::info("JetStream: purged {} orphaned chunks of {} in stream {} (account {}): no object refers to them",
+                   n, subj, cfg_.name, acc_->name());
+  }
 }
 
 stream::~stream() = default;
@@ -134,7 +176,9 @@ stream_config stream::config_copy() {
 }
 
 void stream::update_wants_tick() {
-  wants_tick_.store(cfg_.max_age > 0 || !consumers_.empty() || !dedupe_order_.empty(), std::memory_order_relaxed);
+  wants_tick_.store(cfg_.max_age > 0 || !consumers_.empty() || !dedupe_order_.empty() ||
+                        (object_store_ && svc_.opts().orphan_chunk_age_ns > 0),
+                    std::memory_order_relaxed);
 }
 
 void stream::refresh_snapshot() {
@@ -873,6 +917,7 @@ void stream::apply_update(const stream_config& c, const api_request& r) {
     std::lock_guard lock(snapshot_mutex_);
     cfg_ = c;
   }
+  detect_object_store();
   if (subjects_changed || direct_changed) {
     // Re-subscribe: the simplest exact way is a fresh set of subscriptions.
     auto old = client_;
@@ -895,6 +940,12 @@ void stream::tick() {
   expire_old();
   dedupe_expire(now_ns());
   int64_t now = steady_ns();
+  if (object_store_ && svc_.opts().orphan_chunk_age_ns > 0 && now >= next_orphan_check_ && !cfg_.sealed &&
+      !cfg_.deny_purge) {
+    // At the first tick (so right after a restart), then every half age, 1 s to 1 min.
+    next_orphan_check_ = now + std::clamp<int64_t>(svc_.opts().orphan_chunk_age_ns / 2, 1'000'000'000, 60'000'000'000);
+    clean_orphans();
+  }
   std::vector<std::string> gone;
   for (auto& [name, c] : consumers_) {
     // Redeliveries due.
