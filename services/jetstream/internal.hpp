@@ -210,7 +210,13 @@ class stream : public std::enable_shared_from_this<stream> {
   // Bytes a message counts for (state.bytes, max_bytes): nats-server's formulas, file
   // store 22 + subject + headers + payload + 8, memory store + 16.
   uint64_t msg_size(std::string_view subj, std::string_view hdrs, std::string_view payload) const {
-    return subj.size() + hdrs.size() + payload.size() + (cfg_.storage == storage_type::file ? 30 : 16);
+    return msg_size_of(subj.size(), hdrs.size(), payload.size());
+  }
+  uint64_t msg_size_of(uint64_t subj, uint64_t hdrs, uint64_t payload) const {
+    // As nats-server 2.9 counts them: its file store adds a 4-byte header length to a
+    // record with headers, its memory store does not.
+    if (cfg_.storage == storage_type::memory) return subj + hdrs + payload + 16;
+    return subj + hdrs + payload + 30 + (hdrs == 0 ? 0 : 4);
   }
   // state.first_seq: 0 for a stream that never had a message, else last + 1 when empty.
   uint64_t reported_first() const { return msgs_ ? first_seq_ : (last_seq_ ? last_seq_ + 1 : 0); }

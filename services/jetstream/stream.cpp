@@ -102,8 +102,9 @@ void stream::clean_orphans() {
   for (auto& [subj, last] : unreferenced) {
     // A put still under way writes a chunk at least every so often: only chunks whose
     // newest is older than the age are orphans.
-    auto m = load(last);
-    if (!m || m->time_ns > cutoff) continue;
+    if (uncommitted_.count(last)) continue;
+    auto h = store_->head(id_, last);
+    if (!h || h->time_ns > cutoff) continue;
     bool ok = false;
     uint64_t n = purge(subj, 0, 0, ok);
     if (ok)
@@ -608,17 +609,18 @@ bool stream::remove_message(uint64_t seq, std::string_view subject_hint) {
       }
     }
     if (!known) {
-      auto m = store_->get(id_, seq);
-      if (!m) return false;
-      subject = std::move(m->subject);
-      size = msg_size(subject, m->headers, m->payload);
+      // Sizes only: a large payload is not read (the store's value log).
+      auto h = store_->head(id_, seq);
+      if (!h) return false;
+      subject = std::move(h->subject);
+      size = msg_size_of(subject.size(), h->headers_size, h->payload_size);
     }
     if (!subjects_.count(subject)) return false;
     deleted_.insert(seq);
   }
   auto it = subjects_.find(subject);
   if (it == subjects_.end()) return false;
-  batch().delete_message(id_, seq, subject);
+  batch().delete_message(id_, seq, subject, size);  // the accounted size bounds the payload
   --msgs_;
   bytes_ -= size;
   account_bytes(-int64_t(size));

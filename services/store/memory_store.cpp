@@ -34,7 +34,8 @@ class memory_batch final : public write_batch {
     m.payload.assign(v.payload);
     ops_.push_back(op{op::put_message, stream_id, std::move(m), {}, {}});
   }
-  void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject) override {
+  using write_batch::delete_message;
+  void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject, uint64_t) override {
     stored_message m;
     m.seq = seq;
     m.subject.assign(subject);
@@ -74,6 +75,16 @@ class memory_store final : public stream_store {
     auto it = s->messages.find(seq);
     if (it == s->messages.end()) return std::nullopt;
     return it->second;
+  }
+
+  std::optional<message_head> head(uint64_t stream_id, uint64_t seq) override {
+    std::shared_lock lock(mutex_);
+    auto* s = find(stream_id);
+    if (s == nullptr) return std::nullopt;
+    auto it = s->messages.find(seq);
+    if (it == s->messages.end()) return std::nullopt;
+    const auto& m = it->second;
+    return message_head{m.seq, m.time_ns, m.subject, m.headers.size(), m.payload.size()};
   }
 
   void scan(uint64_t stream_id, uint64_t from, size_t max_msgs, size_t max_bytes, std::string_view filter,

@@ -2,7 +2,8 @@
 //
 // Column families (see stream_store.hpp for the key layout):
 //   default   unused (RocksDB requires it)
-//   messages  stream id + sequence -> record
+//   messages  stream id + sequence -> record (a large payload: a reference into the
+//             value log, value_log.hpp)
 //   subjects  stream id + subject + '\0' + sequence -> empty (the per-subject index)
 //   meta      caller's text key -> caller's value
 // All integers in keys are big-endian so RocksDB's bytewise order is numeric order:
@@ -30,10 +31,13 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <mutex>
+#include <unordered_map>
 
 #include "libplatform/subject.hpp"
 #include "services/store/stream_store.hpp"
+#include "services/store/value_log.hpp"
 
 namespace store {
 namespace {
@@ -108,27 +112,37 @@ std::string prefix_end(std::string prefix) {
 }
 
 constexpr size_t record_header = 8 + 4 + 4;
+// Payloads from this size on go to the value log (value_log.hpp).
+constexpr size_t external_min = 16 << 10;
+// In a record's header length: the payload is a value-log reference.
+constexpr uint32_t external_flag = 0x80000000u;
 
+// A record's parts, viewed in place.
+struct record_view {
+  int64_t time_ns = 0;
+  std::string_view subject, headers, payload;  // payload: the reference when external
+  bool external = false;
+};
+
+bool parse_record(rocksdb::Slice v, record_view& r) {
+  if (v.size() < record_header) return false;
+  uint32_t hword = read_be32(v.data() + 12);
+  uint64_t slen = read_be32(v.data() + 8), hlen = hword & ~external_flag;
+  if (slen + hlen > v.size() - record_header) return false;
+  const char* p = v.data() + record_header;
+  r.time_ns = static_cast<int64_t>(read_be64(v.data()));
+  r.subject = std::string_view(p, slen);
+  r.headers = std::string_view(p + slen, hlen);
+  r.payload = std::string_view(p + slen + hlen, v.size() - record_header - slen - hlen);
+  r.external = (hword & external_flag) != 0;
+  return !r.external || r.payload.size() == vlog_ref::encoded_size;
+}
 
 // Reads the subject out of a record without copying the rest (for scan filters).
 bool record_subject(rocksdb::Slice v, std::string_view& subject) {
-  if (v.size() < record_header) return false;
-  uint64_t slen = read_be32(v.data() + 8), hlen = read_be32(v.data() + 12);
-  if (slen + hlen > v.size() - record_header) return false;
-  subject = std::string_view(v.data() + record_header, slen);
-  return true;
-}
-
-bool decode_record(uint64_t seq, rocksdb::Slice v, stored_message& m) {
-  if (v.size() < record_header) return false;
-  uint64_t slen = read_be32(v.data() + 8), hlen = read_be32(v.data() + 12);
-  if (slen + hlen > v.size() - record_header) return false;
-  const char* p = v.data() + record_header;
-  m.seq = seq;
-  m.time_ns = static_cast<int64_t>(read_be64(v.data()));
-  m.subject.assign(p, slen);
-  m.headers.assign(p + slen, hlen);
-  m.payload.assign(p + slen + hlen, v.size() - record_header - slen - hlen);
+  record_view r;
+  if (!parse_record(v, r)) return false;
+  subject = r.subject;
   return true;
 }
 
@@ -165,11 +179,24 @@ void put_be32(char* p, uint32_t v) {
   }
 }
 
+std::string vlog_count_key(uint32_t file) {
+  std::string k("\0vlog\0", 6);
+  char b[4];
+  put_be32(b, file);
+  k.append(b, 4);
+  return k;
+}
+
 class rocks_batch final : public write_batch {
  public:
   rocks_batch(rocksdb::ColumnFamilyHandle* messages, rocksdb::ColumnFamilyHandle* subjects,
-              rocksdb::ColumnFamilyHandle* meta)
-      : messages_(messages), subjects_(subjects), meta_(meta) {}
+              rocksdb::ColumnFamilyHandle* meta, value_log* vlog)
+      : messages_(messages), subjects_(subjects), meta_(meta), vlog_(vlog) {}
+  ~rocks_batch() override {
+    // Payloads appended for a batch that never committed stop being pending (their
+    // bytes are dead; the file goes when nothing else in it lives).
+    if (vlog_ && !appended_.empty()) vlog_->settle(appended_, {}, false);
+  }
 
   // WriteBatch::Put/Delete only fail on a batch over its size limit (none is set here),
   // so their statuses are not checked.
@@ -184,15 +211,46 @@ class rocks_batch final : public write_batch {
     put_be32(head + 8, static_cast<uint32_t>(m.subject.size()));
     put_be32(head + 12, static_cast<uint32_t>(m.headers.size()));
     rocksdb::Slice k(key, sizeof key);
+    rocksdb::Slice payload(m.payload.data(), m.payload.size());
+    char ref_bytes[vlog_ref::encoded_size];
+    if (vlog_ && m.payload.size() >= external_min && !failed_) {
+      // Large: written once to the value log, from where it is; the record refers to it.
+      vlog_ref ref;
+      if (!vlog_->append(m.payload, ref, error_, no_space_)) {
+        failed_ = true;
+        return;
+      }
+      ref.encode(ref_bytes);
+      payload = rocksdb::Slice(ref_bytes, sizeof ref_bytes);
+      put_be32(head + 12, static_cast<uint32_t>(m.headers.size()) | external_flag);
+      appended_[ref.file]++;
+      auto& d = delta_[ref.file];
+      d.live++;
+      d.bytes += ref.length;
+      in_batch_[std::string(key, sizeof key)] = ref;
+    }
     rocksdb::Slice parts[4] = {rocksdb::Slice(head, sizeof head), rocksdb::Slice(m.subject.data(), m.subject.size()),
-                               rocksdb::Slice(m.headers.data(), m.headers.size()),
-                               rocksdb::Slice(m.payload.data(), m.payload.size())};
+                               rocksdb::Slice(m.headers.data(), m.headers.size()), payload};
     (void)batch_.Put(messages_, rocksdb::SliceParts(&k, 1), rocksdb::SliceParts(parts, 4));
     (void)batch_.Put(subjects_, subject_key(stream_id, m.subject, m.seq), rocksdb::Slice());
     ++count_;
   }
-  void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject) override {
-    deletes_.push_back({0, message_key(stream_id, seq)});
+  using write_batch::delete_message;
+  void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject, uint64_t max_payload) override {
+    std::string key = message_key(stream_id, seq);
+    if (vlog_ && max_payload >= external_min) {
+      // Its payload may be in the value log: one reference less there. Put by this
+      // batch: known here; else the store looks the record up when writing.
+      if (auto it = in_batch_.find(key); it != in_batch_.end()) {
+        auto& d = delta_[it->second.file];
+        d.live--;
+        d.bytes -= it->second.length;
+        in_batch_.erase(it);
+      } else {
+        lookups_.push_back(key);
+      }
+    }
+    deletes_.push_back({0, std::move(key)});
     deletes_.push_back({1, subject_key(stream_id, subject, seq)});
     ++count_;
   }
@@ -214,6 +272,23 @@ class rocks_batch final : public write_batch {
   // (memtable_insert_with_hint_prefix_extractor). A message put and deleted in the same
   // batch is still put first. Measured with kvputa (KV overwrites): memtable work per
   // batch about halved.
+  // For rocks_store::write.
+  bool failed() const { return failed_; }
+  const std::string& error() const { return error_; }
+  bool no_space() const { return no_space_; }
+  const std::vector<std::string>& lookups() const { return lookups_; }
+  std::map<uint32_t, value_log::file_counts>& delta() { return delta_; }
+  rocksdb::WriteBatch& raw() { return batch_; }
+  rocksdb::ColumnFamilyHandle* meta() const { return meta_; }
+  // Committed: its appended payloads are live now, counted by delta().
+  void committed() {
+    if (vlog_) vlog_->settle(appended_, delta_, true);
+    appended_.clear();
+    delta_.clear();
+    in_batch_.clear();
+    lookups_.clear();
+  }
+
   rocksdb::WriteBatch& finish() {
     std::sort(deletes_.begin(), deletes_.end(), [](const del& a, const del& b) {
       if (a.cf != b.cf) return a.cf < b.cf;
@@ -232,9 +307,19 @@ class rocks_batch final : public write_batch {
   rocksdb::ColumnFamilyHandle* messages_;
   rocksdb::ColumnFamilyHandle* subjects_;
   rocksdb::ColumnFamilyHandle* meta_;
+  value_log* vlog_;
   std::vector<del> deletes_;
   size_t count_ = 0;  // operations of this interface (a message is one)
   rocksdb::WriteBatch batch_;
+  // Value log: payloads appended (file -> count, pending until committed), the live
+  // count changes this batch makes, its own references by message key, and deleted
+  // messages whose references must be looked up.
+  std::map<uint32_t, int64_t> appended_;
+  std::map<uint32_t, value_log::file_counts> delta_;
+  std::unordered_map<std::string, vlog_ref> in_batch_;
+  std::vector<std::string> lookups_;
+  bool failed_ = false, no_space_ = false;
+  std::string error_;
 };
 
 // RocksDB counts perf-context statistics per thread by default (kEnableCount), a
@@ -250,8 +335,9 @@ void no_perf_counters() {
 
 class rocks_store final : public stream_store {
  public:
-  rocks_store(std::string dir, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
-      : dir_(std::move(dir)), db_(db), handles_(std::move(handles)) {
+  rocks_store(std::string dir, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
+              std::shared_ptr<rocksdb::Logger> log)
+      : dir_(std::move(dir)), db_(db), handles_(std::move(handles)), log_(std::move(log)) {
     // Open order in open_rocks_store: default, messages, subjects, meta.
     messages_ = handles_[1];
     subjects_ = handles_[2];
@@ -266,14 +352,26 @@ class rocks_store final : public stream_store {
     delete db_;
   }
 
+  // Opens the value log with the file counts stored in `meta` (after the DB opened).
+  bool open_value_log(std::string& error) {
+    std::map<uint32_t, value_log::file_counts> counts;
+    for (auto& [k, v] : list_meta(std::string_view("\0vlog\0", 6))) {
+      if (k.size() != 10 || v.size() != 16) continue;
+      counts[read_be32(k.data() + 6)] = {int64_t(read_be64(v.data())), int64_t(read_be64(v.data() + 8)), 0};
+    }
+    vlog_ = value_log::open(dir_ + "/vlog", counts, 64 << 20, error);
+    return vlog_ != nullptr;
+  }
+
   std::unique_ptr<write_batch> make_batch() override {
-    return std::make_unique<rocks_batch>(messages_, subjects_, meta_);
+    return std::make_unique<rocks_batch>(messages_, subjects_, meta_, vlog_.get());
   }
 
   store_status write(write_batch& b, bool sync) override {
     no_perf_counters();
     auto* rb = dynamic_cast<rocks_batch*>(&b);
     if (rb == nullptr) return store_status::failure("write: batch was made by another store");
+    if (rb->failed()) return store_status::failure("write: " + rb->error(), rb->no_space());
     if (rb->size() == 0) return {};
     // A failed write (disk full) leaves RocksDB in a read-only "background error" state
     // until Resume() succeeds. Try to leave it first, but not more than every 100 ms:
@@ -287,13 +385,74 @@ class rocks_store final : public stream_store {
     // writes a whole drain as one batch, so this costs little: the WAL append is
     // serialized inside RocksDB anyway.
     std::lock_guard lock(write_mutex_);
+    std::map<uint32_t, value_log::file_counts> looked_up;
+    if (vlog_ && !rb->lookups().empty() && !vlog_->empty()) {
+      // Deleted messages from earlier batches: their references, if any.
+      rocksdb::PinnableSlice v;
+      for (auto& key : rb->lookups()) {
+        v.Reset();
+        record_view r;
+        if (!db_->Get(rocksdb::ReadOptions(), messages_, key, &v).ok() || !parse_record(v, r) || !r.external) continue;
+        auto ref = vlog_ref::decode(r.payload.data());
+        auto& d = looked_up[ref.file];
+        d.live--;
+        d.bytes -= ref.length;
+      }
+    }
+    auto& delta = rb->delta();
+    for (auto& [file, d] : looked_up) {
+      delta[file].live += d.live;
+      delta[file].bytes += d.bytes;
+    }
+    // The files' live counts change in the same write as the references.
+    for (auto& [file, d] : delta) {
+      if (d.live == 0 && d.bytes == 0) continue;
+      auto c = vlog_->counts_after(file, d);
+      if (c.live <= 0) {
+        (void)rb->raw().Delete(rb->meta(), vlog_count_key(file));
+      } else {
+        char v[16];
+        put_be64(v, uint64_t(c.live));
+        put_be64(v + 8, uint64_t(c.bytes));
+        (void)rb->raw().Put(rb->meta(), vlog_count_key(file), rocksdb::Slice(v, 16));
+      }
+    }
+    if (sync && vlog_) {
+      std::string error;
+      if (!vlog_->sync(error)) return store_status::failure("write: " + error);
+    }
     auto s = db_->Write(wo, &rb->finish());
     if (!s.ok()) {
+      // Not stored: the looked-up changes are taken back (a retry looks them up again).
+      for (auto& [file, d] : looked_up) {
+        delta[file].live -= d.live;
+        delta[file].bytes -= d.bytes;
+      }
       failed_.store(true, std::memory_order_release);
       return to_status(s, "write");
     }
+    rb->committed();
     failed_.store(false, std::memory_order_release);
     return {};
+  }
+
+  // A record's message, reading a large payload from the value log.
+  bool decode(uint64_t seq, rocksdb::Slice v, stored_message& m) {
+    record_view r;
+    if (!parse_record(v, r)) return false;
+    m.seq = seq;
+    m.time_ns = r.time_ns;
+    m.subject.assign(r.subject);
+    m.headers.assign(r.headers);
+    if (!r.external) {
+      m.payload.assign(r.payload);
+      return true;
+    }
+    std::string error;
+    if (vlog_ && vlog_->read(vlog_ref::decode(r.payload.data()), m.payload, error)) return true;
+    rocksdb::Log(rocksdb::InfoLogLevel::ERROR_LEVEL, log_, "message %llu: %s", (unsigned long long)seq,
+                 vlog_ ? error.c_str() : "value log not open");
+    return false;
   }
 
   std::optional<stored_message> get(uint64_t stream_id, uint64_t seq) override {
@@ -302,8 +461,18 @@ class rocks_store final : public stream_store {
     auto s = db_->Get(rocksdb::ReadOptions(), messages_, message_key(stream_id, seq), &v);
     if (!s.ok()) return std::nullopt;
     stored_message m;
-    if (!decode_record(seq, v, m)) return std::nullopt;
+    if (!decode(seq, v, m)) return std::nullopt;
     return m;
+  }
+
+  std::optional<message_head> head(uint64_t stream_id, uint64_t seq) override {
+    no_perf_counters();
+    rocksdb::PinnableSlice v;
+    if (!db_->Get(rocksdb::ReadOptions(), messages_, message_key(stream_id, seq), &v).ok()) return std::nullopt;
+    record_view r;
+    if (!parse_record(v, r)) return std::nullopt;
+    uint64_t payload = r.external ? vlog_ref::decode(r.payload.data()).length : r.payload.size();
+    return message_head{seq, r.time_ns, std::string(r.subject), r.headers.size(), payload};
   }
 
   void scan(uint64_t stream_id, uint64_t from, size_t max_msgs, size_t max_bytes, std::string_view filter,
@@ -330,7 +499,7 @@ class rocks_store final : public stream_store {
         if (!record_subject(it->value(), subj) || !platform::subject::matches(filter, subj)) continue;
       }
       stored_message m;
-      if (!decode_record(read_be64(k.data() + 8), it->value(), m)) continue;
+      if (!decode(read_be64(k.data() + 8), it->value(), m)) continue;
       bytes += message_bytes(m);
       out.push_back(std::move(m));
       if (limit_reached(out.size(), bytes, max_msgs, max_bytes)) break;
@@ -409,12 +578,14 @@ class rocks_store final : public stream_store {
     rocksdb::WriteBatch wb;
     (void)wb.DeleteRange(messages_, begin, end);
     (void)wb.DeleteRange(subjects_, begin, end);
+    auto delta = stream_references(begin, end, wb);
     if (failed_.load(std::memory_order_acquire)) try_resume();
     auto s = db_->Write(rocksdb::WriteOptions(), &wb);
     if (!s.ok()) {
       failed_.store(true, std::memory_order_release);
       return to_status(s, "drop stream");
     }
+    if (!delta.empty()) vlog_->settle({}, delta, true);
     // The range tombstones hide the data at once; the space comes back when compaction
     // reaches it. SST files wholly inside the range can go now (cheap, metadata only),
     // which matters when a stream is dropped to free a full disk. Best effort.
@@ -459,6 +630,7 @@ class rocks_store final : public stream_store {
       auto size = it->file_size(fec);
       if (!fec) total += size;
     }
+    if (vlog_) total += vlog_->disk_usage();
     usage_ = total;
     usage_time_ = now;
     usage_valid_ = true;
@@ -495,16 +667,50 @@ class rocks_store final : public stream_store {
       v.Reset();
       if (!db_->Get(rocksdb::ReadOptions(), messages_, message_key(stream_id, seq), &v).ok()) return true;
       stored_message m;
-      if (!decode_record(seq, v, m)) return true;
+      if (!decode(seq, v, m)) return true;
       bytes += message_bytes(m);
       out.push_back(std::move(m));
       return !limit_reached(out.size(), bytes, max_msgs, max_bytes);
     });
   }
 
+  // Dropping a stream: one reference less in the value log for each of its messages
+  // kept there, with the new file counts added to `wb`. Reads the stream's records
+  // (small: large payloads are elsewhere), only when the value log holds anything.
+  std::map<uint32_t, value_log::file_counts> stream_references(const std::string& begin, const std::string& end,
+                                                               rocksdb::WriteBatch& wb) {
+    std::map<uint32_t, value_log::file_counts> delta;
+    if (!vlog_ || vlog_->empty()) return delta;
+    rocksdb::Slice upper(end);
+    rocksdb::ReadOptions ro;
+    if (!end.empty()) ro.iterate_upper_bound = &upper;
+    ro.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, messages_));
+    for (it->Seek(begin); it->Valid() && it->key().starts_with(begin); it->Next()) {
+      record_view r;
+      if (!parse_record(it->value(), r) || !r.external) continue;
+      auto ref = vlog_ref::decode(r.payload.data());
+      delta[ref.file].live--;
+      delta[ref.file].bytes -= ref.length;
+    }
+    for (auto& [file, d] : delta) {
+      auto c = vlog_->counts_after(file, d);
+      if (c.live <= 0) {
+        (void)wb.Delete(meta_, vlog_count_key(file));
+      } else {
+        char v[16];
+        put_be64(v, uint64_t(c.live));
+        put_be64(v + 8, uint64_t(c.bytes));
+        (void)wb.Put(meta_, vlog_count_key(file), rocksdb::Slice(v, 16));
+      }
+    }
+    return delta;
+  }
+
   // Only for stream id 2^64-1, whose keys have no finite exclusive upper bound.
   store_status drop_by_iteration(const std::string& prefix) {
     rocksdb::WriteBatch wb;
+    auto delta = stream_references(prefix, "", wb);
     for (auto* cf : {messages_, subjects_}) {
       std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
       for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) (void)wb.Delete(cf, it->key());
@@ -512,6 +718,7 @@ class rocks_store final : public stream_store {
     if (failed_.load(std::memory_order_acquire)) try_resume();
     auto s = db_->Write(rocksdb::WriteOptions(), &wb);
     if (!s.ok()) failed_.store(true, std::memory_order_release);
+    else if (!delta.empty()) vlog_->settle({}, delta, true);
     return to_status(s, "drop stream");
   }
 
@@ -528,6 +735,8 @@ class rocks_store final : public stream_store {
   std::string dir_;
   rocksdb::DB* db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::shared_ptr<rocksdb::Logger> log_;
+  std::unique_ptr<value_log> vlog_;  // set right after open; before the DB goes (destructor)
   rocksdb::ColumnFamilyHandle* messages_ = nullptr;
   rocksdb::ColumnFamilyHandle* subjects_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
@@ -727,7 +936,9 @@ std::unique_ptr<stream_store> open_rocks_store(const std::string& dir, std::stri
     error = "cannot open store in " + dir + ": " + s.ToString();
     return nullptr;
   }
-  return std::make_unique<rocks_store>(dir, raw, std::move(handles));
+  auto st = std::make_unique<rocks_store>(dir, raw, std::move(handles), db.info_log);
+  if (!st->open_value_log(error)) return nullptr;
+  return st;
 }
 
 }  // namespace store

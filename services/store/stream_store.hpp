@@ -7,10 +7,13 @@
 // Layout (rocks_store):
 //   messages  key = stream id (8 bytes, big-endian) + sequence (8, BE)
 //             value = record: time (8, BE ns since the epoch), subject length (4, BE),
-//             header length (4, BE), subject, header block, payload
+//             header length (4, BE), subject, header block, payload. A payload of
+//             16 KiB or more is kept in the value log instead (value_log.hpp): the
+//             header length's top bit is set and a 20-byte reference replaces it.
 //   subjects  key = stream id (8, BE) + subject + '\0' + sequence (8, BE); value empty.
 //             The per-subject index: last/first message on a subject, counts, purges.
-//   meta      key = any text (stream and consumer records, serialized by the caller)
+//   meta      key = any text (stream and consumer records, serialized by the caller);
+//             keys starting with '\0' are the store's own (value log file counts)
 // A stream id is unique per (account, stream) for the life of the store: the caller
 // keeps the mapping in `meta`. Ids make keys short and let a whole stream be dropped
 // with two range deletes.
@@ -66,11 +69,24 @@ class write_batch {
     put_message(stream_id, message_view{m.seq, m.time_ns, m.subject, m.headers, m.payload});
   }
   // Removes a message and its subject-index entry (the caller knows the subject: with
-  // a wrong one the message goes but its index entry stays).
-  virtual void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject) = 0;
+  // a wrong one the message goes but its index entry stays). `max_payload`: an upper
+  // bound of the message's payload size when the caller knows one (it lets a store
+  // skip a lookup for small messages), else UINT64_MAX.
+  virtual void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject, uint64_t max_payload) = 0;
+  void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject) {
+    delete_message(stream_id, seq, subject, UINT64_MAX);
+  }
   virtual void put_meta(std::string_view key, std::string_view value) = 0;
   virtual void delete_meta(std::string_view key) = 0;
   virtual size_t size() const = 0;  // operations queued
+};
+
+// A stored message without its payload (see stream_store::head).
+struct message_head {
+  uint64_t seq = 0;
+  int64_t time_ns = 0;
+  std::string subject;
+  uint64_t headers_size = 0, payload_size = 0;
 };
 
 // One subject's entry in a stream: what a stream keeps in memory per subject.
@@ -92,6 +108,9 @@ class stream_store {
 
   // The message at `seq`, if stored.
   virtual std::optional<stored_message> get(uint64_t stream_id, uint64_t seq) = 0;
+  // Its subject, time and sizes, without reading a large payload (rocks_store keeps
+  // those in its value log): for accounting when a message is removed.
+  virtual std::optional<message_head> head(uint64_t stream_id, uint64_t seq) = 0;
   // Messages with sequence >= `from`, in order, until `max_msgs` messages or at least
   // `max_bytes` bytes (subject + headers + payload; at least one message if any) were
   // read. With `filter` (a subject with wildcards, empty = all) only matching ones.

@@ -119,14 +119,17 @@ std::string random_payload(size_t n, uint64_t seed) {
 // Writes 1 MiB batches of stream 1 from `seq` on until one fails (WAL preallocation and
 // the memtable absorb some, then a WAL or flush write fails). Adds the acknowledged
 // sequences to `acked`, returns the failed batch's and its status.
+// Payloads of 12 KiB stay in RocksDB (its WAL fills the disk); 64 KiB ones go to the
+// value log (its append fills it).
 std::pair<std::vector<uint64_t>, store::store_status> write_until_full(store::stream_store& s, uint64_t& seq,
-                                                                       std::set<uint64_t>& acked) {
-  constexpr uint64_t per_batch = 16;
+                                                                       std::set<uint64_t>& acked,
+                                                                       size_t payload = 12 << 10) {
+  const uint64_t per_batch = (1u << 20) / payload;
   for (int i = 0; i < 400; ++i) {
     auto b = s.make_batch();
     std::vector<uint64_t> seqs;
     for (uint64_t k = 0; k < per_batch; ++k, ++seq) {
-      b->put_message(1, msg(seq, "full", random_payload(64 << 10, seq)));
+      b->put_message(1, msg(seq, "full", random_payload(payload, seq)));
       seqs.push_back(seq);
     }
     auto st = s.write(*b, false);
@@ -257,5 +260,204 @@ TEST_CASE("rocks: closing and reopening on a full disk", "[store][rocks][disk-fu
   CHECK(missing == 0);
   put(*s, 1, {msg(seq, "after")});
   CHECK(s->get(1, seq));
+  s.reset();
+}
+
+namespace {
+
+// Files in the store's value log directory.
+size_t vlog_files(const fixture& f) {
+  size_t n = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(f.db_path() + "/vlog", ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".vlog") ++n;
+  return n;
+}
+
+std::string big_payload(uint64_t seq, size_t size) {
+  std::string p(size, '\0');
+  for (size_t i = 0; i < size; ++i) p[i] = static_cast<char>((seq * 131 + i * 7) & 0xff);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("rocks: large payloads live in the value log; files go when nothing refers to them",
+          "[store][rocks][vlog]") {
+  fixture f("rocks");
+  constexpr size_t chunk = 128 << 10;
+  // 1200 chunks of 128 KiB: 150 MiB, three value log files (64 MiB each).
+  for (uint64_t from = 1; from <= 1200; from += 100) {
+    auto b = f.s->make_batch();
+    for (uint64_t seq = from; seq < from + 100; ++seq)
+      b->put_message(1, msg(seq, seq <= 600 ? "$O.b.C.one" : "$O.b.C.two", big_payload(seq, chunk), "", 0));
+    REQUIRE(f.s->write(*b, from % 300 == 1).ok);  // some synced (value log fdatasync too)
+  }
+  // A small message stays in RocksDB; one of each kind in another stream.
+  {
+    auto b = f.s->make_batch();
+    b->put_message(2, msg(1, "small", "tiny"));
+    b->put_message(2, msg(2, "large", big_payload(2, 20000)));
+    REQUIRE(f.s->write(*b, false).ok);
+  }
+  CHECK(vlog_files(f) >= 3);
+  auto check_all = [&](uint64_t lo, uint64_t hi) {
+    for (uint64_t seq = lo; seq <= hi; seq += 37) {
+      auto m = f.s->get(1, seq);
+      REQUIRE(m);
+      CHECK(m->payload == big_payload(seq, chunk));
+      auto h = f.s->head(1, seq);
+      REQUIRE(h);
+      CHECK(h->payload_size == chunk);
+      CHECK(h->subject == m->subject);
+    }
+  };
+  check_all(1, 1200);
+  CHECK(f.s->get(2, 2)->payload == big_payload(2, 20000));
+  CHECK(f.s->get(2, 1)->payload == "tiny");
+  uint64_t before = f.s->disk_usage();
+  CHECK(before > 150u << 20);
+
+  f.reopen();
+  check_all(1, 1200);
+
+  // Delete the first object (a purge): the files holding only its chunks go.
+  size_t files_before = vlog_files(f);
+  {
+    auto b = f.s->make_batch();
+    for (uint64_t seq = 1; seq <= 600; ++seq) b->delete_message(1, seq, "$O.b.C.one", chunk + 100);
+    REQUIRE(f.s->write(*b, false).ok);
+  }
+  CHECK(vlog_files(f) < files_before);
+  check_all(601, 1200);
+  CHECK_FALSE(f.s->get(1, 1));
+  // Counts survived a restart: dropping the rest frees every file but the active one.
+  f.reopen();
+  check_all(601, 1200);
+  REQUIRE(f.s->drop_stream(1).ok);
+  {
+    auto b = f.s->make_batch();
+    b->delete_message(2, 2, "large");  // no size hint: looked up
+    REQUIRE(f.s->write(*b, false).ok);
+  }
+  CHECK(vlog_files(f) <= 1);
+  f.reopen();
+  CHECK(vlog_files(f) <= 1);
+  CHECK(f.s->get(2, 1)->payload == "tiny");
+}
+
+TEST_CASE("rocks: a large message put and deleted in one batch, and a batch never written, leave nothing",
+          "[store][rocks][vlog]") {
+  fixture f("rocks");
+  const std::string p = big_payload(1, 70000);
+  {
+    auto b = f.s->make_batch();
+    b->put_message(1, msg(1, "k", p));
+    b->put_message(1, msg(2, "k", p));
+    b->delete_message(1, 1, "k", 70100);  // an overwrite within the batch
+    REQUIRE(f.s->write(*b, false).ok);
+  }
+  {
+    auto b = f.s->make_batch();  // abandoned: its payload is dead
+    b->put_message(1, msg(3, "k", p));
+  }
+  CHECK(f.s->get(1, 2)->payload == p);
+  CHECK_FALSE(f.s->get(1, 3));
+  {
+    auto b = f.s->make_batch();
+    b->delete_message(1, 2, "k", 70100);
+    REQUIRE(f.s->write(*b, false).ok);
+  }
+  // A fresh file on reopen; the old one had nothing live.
+  f.reopen();
+  CHECK(vlog_files(f) == 1);
+  CHECK(f.s->disk_usage() < 1u << 20);
+}
+
+TEST_CASE("rocks: a value log payload that was damaged on disk reads as missing, not as wrong data",
+          "[store][rocks][vlog]") {
+  fixture f("rocks");
+  const std::string p = big_payload(9, 50000);
+  {
+    auto b = f.s->make_batch();
+    b->put_message(1, msg(1, "k", p));
+    REQUIRE(f.s->write(*b, true).ok);
+  }
+  std::string file;
+  for (auto& e : std::filesystem::directory_iterator(f.db_path() + "/vlog")) file = e.path().string();
+  int fd = ::open(file.c_str(), O_WRONLY);
+  REQUIRE(fd >= 0);
+  REQUIRE(::pwrite(fd, "X", 1, 1000) == 1);
+  ::close(fd);
+  CHECK_FALSE(f.s->get(1, 1));
+  CHECK(f.s->head(1, 1)->payload_size == p.size());  // the record itself is intact
+}
+
+TEST_CASE("rocks: a full disk fails value log appends with no_space; space back, large writes go on",
+          "[store][rocks][disk-full][vlog]") {
+  tmpfs_mount mnt("48m");
+  if (!mnt.mounted) {
+    WARN("cannot mount a tmpfs here (needs root): full-disk case not run");
+    return;
+  }
+  const std::string db = (mnt.dir.path / "db").string();
+  const std::string ballast = (mnt.dir.path / "ballast").string();
+  std::string error;
+  auto s = store::open_rocks_store(db, error);
+  REQUIRE(s);
+  put(*s, 1, {msg(1, "before")});
+  std::set<uint64_t> acked = {1};
+  uint64_t seq = 2;
+  auto [failed_batch, st] = write_until_full(*s, seq, acked, 64 << 10);
+  INFO(st.error);
+  REQUIRE_FALSE(st.ok);
+  CHECK(st.no_space);
+  CHECK(st.error.find("value log") != std::string::npos);
+  CHECK(s->get(1, *acked.rbegin()));
+  for (auto f : failed_batch) CHECK_FALSE(s->get(1, f));
+  // Still full: a small write goes to RocksDB, which may have room; a large one fails.
+  {
+    auto b = s->make_batch();
+    b->put_message(1, msg(seq, "full", random_payload(64 << 10, seq)));
+    auto w = s->write(*b, false);
+    CHECK_FALSE(w.ok);
+    CHECK(w.no_space);
+    ++seq;
+  }
+  // Deleting the messages gives the space back: the value log file holds nothing live
+  // any more and starts over.
+  {
+    auto b = s->make_batch();
+    for (auto a : acked)
+      if (a > 1) b->delete_message(1, a, "full");
+    REQUIRE(s->write(*b, false).ok);
+    acked = {1};
+  }
+  std::vector<uint64_t> after;
+  for (int i = 0; i < 3; ++i, ++seq) {
+    auto b = s->make_batch();
+    b->put_message(1, msg(seq, "full", random_payload(64 << 10, seq)));
+    auto w = s->write(*b, false);
+    INFO(w.error);
+    REQUIRE(w.ok);
+    acked.insert(seq);
+    auto back = s->get(1, seq);
+    REQUIRE(back);
+    CHECK(back->payload == random_payload(64 << 10, seq));
+  }
+  s.reset();
+  s = store::open_rocks_store(db, error);
+  INFO(error);
+  REQUIRE(s);
+  size_t missing = 0;
+  for (auto a : acked) {
+    auto m = s->get(1, a);
+    if (!m || (a > 1 && m->payload != random_payload(64 << 10, a))) {
+      ++missing;
+      UNSCOPED_INFO("missing " << a << (m ? " (wrong payload)" : ""));
+    }
+  }
+  CHECK(missing == 0);
+  for (auto f : failed_batch) CHECK_FALSE(s->get(1, f));
   s.reset();
 }

@@ -18,6 +18,7 @@ export const natsServerBin = process.env.NATS_SERVER ?? "/usr/sbin/nats-server";
 //   opts.storeDir: path   -> adds `-js -sd <path>` (reuse an existing store dir)
 // The returned handle has:
 //   port, url, log(), storeDir (or undefined without JetStream),
+//   pid       the server process id (e.g. to sample /proc/<pid>/status),
 //   stop()    SIGTERM, resolves with the exit code,
 //   kill()    SIGKILL, resolves once the process is gone,
 //   restart() starts a new process with the same binary, config and store dir
@@ -85,6 +86,7 @@ async function launch(bin, confPath, storeDir) {
   };
   return {
     port,
+    pid: proc.pid,
     url: `127.0.0.1:${port}`,
     log: () => log,
     storeDir,

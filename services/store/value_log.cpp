@@ -1,0 +1,302 @@
+// value_log: large payloads outside RocksDB. See value_log.hpp.
+#include "services/store/value_log.hpp"
+
+#include <fcntl.h>
+#include <nmmintrin.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+#include <vector>
+
+namespace store {
+
+namespace {
+
+void put_be(char* p, uint64_t v, int n) {
+  for (int i = n - 1; i >= 0; --i) {
+    p[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+}
+
+uint64_t get_be(const char* p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::array<uint32_t, 256> make_crc_table() {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+    t[i] = c;
+  }
+  return t;
+}
+
+uint32_t crc32c_table(const char* data, size_t n, uint32_t crc) {
+  static const auto table = make_crc_table();
+  crc = ~crc;
+  for (size_t i = 0; i < n; ++i) crc = table[(crc ^ static_cast<unsigned char>(data[i])) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+__attribute__((target("sse4.2"))) uint32_t crc32c_sse42(const char* data, size_t n, uint32_t crc) {
+  uint64_t c = ~crc & 0xffffffffu;
+  while (n >= 8) {
+    uint64_t v;
+    std::memcpy(&v, data, 8);
+    c = _mm_crc32_u64(c, v);
+    data += 8;
+    n -= 8;
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  while (n-- > 0) c32 = _mm_crc32_u8(c32, static_cast<unsigned char>(*data++));
+  return ~c32;
+}
+
+std::string file_name(const std::string& dir, uint32_t number) {
+  char name[32];
+  std::snprintf(name, sizeof name, "/%010u.vlog", number);
+  return dir + name;
+}
+
+std::string errno_text(const char* what, const std::string& path, int err) {
+  return std::string(what) + " " + path + ": " + std::strerror(err);
+}
+
+}  // namespace
+
+uint32_t crc32c(const char* data, size_t n, uint32_t crc) {
+  static const bool hw = __builtin_cpu_supports("sse4.2");
+  return hw ? crc32c_sse42(data, n, crc) : crc32c_table(data, n, crc);
+}
+
+void vlog_ref::encode(char* out) const {
+  put_be(out, file, 4);
+  put_be(out + 4, offset, 8);
+  put_be(out + 12, length, 4);
+  put_be(out + 16, crc, 4);
+}
+
+vlog_ref vlog_ref::decode(const char* in) {
+  vlog_ref r;
+  r.file = static_cast<uint32_t>(get_be(in, 4));
+  r.offset = get_be(in + 4, 8);
+  r.length = static_cast<uint32_t>(get_be(in + 12, 4));
+  r.crc = static_cast<uint32_t>(get_be(in + 16, 4));
+  return r;
+}
+
+struct value_log::open_file {
+  int fd = -1;
+  std::string path;
+  ~open_file() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+value_log::value_log(std::string dir, uint64_t file_size) : dir_(std::move(dir)), file_size_(file_size) {}
+
+value_log::~value_log() = default;
+
+std::unique_ptr<value_log> value_log::open(const std::string& dir, const std::map<uint32_t, file_counts>& committed,
+                                           uint64_t file_size, std::string& error) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    error = "cannot create value log directory " + dir + ": " + ec.message();
+    return nullptr;
+  }
+  std::unique_ptr<value_log> log(new value_log(dir, file_size));
+  uint32_t highest = 0;
+  for (auto& [n, c] : committed) highest = std::max(highest, n);
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() != 15 || name.substr(10) != ".vlog") continue;
+    uint32_t number = static_cast<uint32_t>(std::strtoul(name.c_str(), nullptr, 10));
+    highest = std::max(highest, number);
+    auto c = committed.find(number);
+    if (c == committed.end() || c->second.live <= 0) {
+      // Nothing committed refers to it: payloads of batches a crash cut off.
+      std::filesystem::remove(it->path(), ec);
+      ec.clear();
+      continue;
+    }
+    log->counts_[number] = file_counts{c->second.live, c->second.bytes, 0};
+  }
+  if (ec) {
+    error = "cannot list value log directory " + dir + ": " + ec.message();
+    return nullptr;
+  }
+  log->active_ = highest;  // start_file() takes the next number
+  if (!log->start_file(error)) return nullptr;
+  return log;
+}
+
+bool value_log::start_file(std::string& error) {
+  uint32_t number = active_ + 1;
+  auto f = std::make_shared<open_file>();
+  f->path = file_name(dir_, number);
+  f->fd = ::open(f->path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (f->fd < 0) {
+    error = errno_text("cannot create value log file", f->path, errno);
+    return false;
+  }
+  uint32_t old = active_;
+  active_ = number;
+  active_size_ = 0;
+  open_[number] = std::move(f);
+  counts_[number];
+  if (old != 0) remove_unused_locked(old);
+  return true;
+}
+
+bool value_log::append(std::string_view data, vlog_ref& out, std::string& error, bool& no_space) {
+  no_space = false;
+  const uint32_t crc = crc32c(data.data(), data.size());
+  std::lock_guard lock(mutex_);
+  if (active_size_ >= file_size_ && !start_file(error)) return false;
+  auto& f = *open_[active_];
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::pwrite(f.fd, data.data() + done, data.size() - done, off_t(active_size_ + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : ENOSPC;
+      no_space = err == ENOSPC || err == EDQUOT;
+      error = errno_text("cannot write value log file", f.path, err);
+      // Cut the partial payload off, so the next append starts where this one did.
+      (void)::ftruncate(f.fd, off_t(active_size_));
+      return false;
+    }
+    done += size_t(n);
+  }
+  out = vlog_ref{active_, active_size_, static_cast<uint32_t>(data.size()), crc};
+  active_size_ += data.size();
+  counts_[active_].pending++;
+  unsynced_.insert(active_);
+  return true;
+}
+
+std::shared_ptr<value_log::open_file> value_log::file_for_read(uint32_t number, std::string& error) {
+  std::lock_guard lock(mutex_);
+  if (auto it = open_.find(number); it != open_.end()) return it->second;
+  auto f = std::make_shared<open_file>();
+  f->path = file_name(dir_, number);
+  f->fd = ::open(f->path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (f->fd < 0) {
+    error = errno_text("cannot open value log file", f->path, errno);
+    return nullptr;
+  }
+  // Kept open while the file lives (a few dozen files at most per store, 64 MiB each,
+  // bounded by the data stored).
+  open_[number] = f;
+  return f;
+}
+
+bool value_log::read(const vlog_ref& r, std::string& out, std::string& error) {
+  auto f = file_for_read(r.file, error);
+  if (!f) return false;
+  out.resize(r.length);
+  size_t done = 0;
+  while (done < r.length) {
+    ssize_t n = ::pread(f->fd, out.data() + done, r.length - done, off_t(r.offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = n < 0 ? errno_text("cannot read value log file", f->path, errno)
+                    : "value log file " + f->path + " is shorter than a stored reference";
+      return false;
+    }
+    done += size_t(n);
+  }
+  if (crc32c(out.data(), out.size()) != r.crc) {
+    error = "checksum mismatch in value log file " + f->path + " at offset " + std::to_string(r.offset);
+    return false;
+  }
+  return true;
+}
+
+bool value_log::sync(std::string& error) {
+  std::vector<std::shared_ptr<open_file>> files;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto n : unsynced_)
+      if (auto it = open_.find(n); it != open_.end()) files.push_back(it->second);
+    unsynced_.clear();
+  }
+  for (auto& f : files)
+    if (::fdatasync(f->fd) != 0) {
+      error = errno_text("cannot sync value log file", f->path, errno);
+      return false;
+    }
+  return true;
+}
+
+void value_log::settle(const std::map<uint32_t, int64_t>& appended, const std::map<uint32_t, file_counts>& delta,
+                       bool committed) {
+  std::lock_guard lock(mutex_);
+  std::vector<uint32_t> touched;
+  for (auto& [file, n] : appended) {
+    counts_[file].pending -= n;
+    touched.push_back(file);
+  }
+  if (committed)
+    for (auto& [file, d] : delta) {
+      auto& c = counts_[file];
+      c.live = std::max<int64_t>(0, c.live + d.live);
+      c.bytes = std::max<int64_t>(0, c.bytes + d.bytes);
+      touched.push_back(file);
+    }
+  for (auto f : touched) remove_unused_locked(f);
+}
+
+void value_log::remove_unused_locked(uint32_t number) {
+  auto it = counts_.find(number);
+  if (it != counts_.end() && (it->second.live > 0 || it->second.pending > 0)) return;
+  if (number == active_) {
+    // Everything in it is dead: start it over (what frees a full disk once a stream
+    // is purged). No reader can be inside: nothing refers to it.
+    if (active_size_ > 0 && ::ftruncate(open_[active_]->fd, 0) == 0) active_size_ = 0;
+    return;
+  }
+  if (it != counts_.end()) counts_.erase(it);
+  open_.erase(number);  // a read in flight keeps its descriptor until it finishes
+  ::unlink(file_name(dir_, number).c_str());
+  unsynced_.erase(number);
+}
+
+value_log::file_counts value_log::counts_after(uint32_t file, const file_counts& delta) {
+  std::lock_guard lock(mutex_);
+  file_counts c;
+  if (auto it = counts_.find(file); it != counts_.end()) c = it->second;
+  c.live = std::max<int64_t>(0, c.live + delta.live);
+  c.bytes = std::max<int64_t>(0, c.bytes + delta.bytes);
+  return c;
+}
+
+bool value_log::empty() const {
+  std::lock_guard lock(mutex_);
+  for (auto& [n, c] : counts_)
+    if (c.live > 0 || c.pending > 0) return false;
+  return true;
+}
+
+uint64_t value_log::disk_usage() {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code fec;
+    auto size = it->file_size(fec);
+    if (!fec) total += size;
+  }
+  return total;
+}
+
+}  // namespace store
