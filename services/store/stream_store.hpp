@@ -9,7 +9,7 @@
 //             value = record: time (8, BE ns since the epoch), subject length (4, BE),
 //             header length (4, BE), subject, header block, payload. A payload of
 //             16 KiB or more is kept in the value log instead (value_log.hpp): the
-//             header length's top bit is set and a 20-byte reference replaces it.
+//             header length's top bit is set and a 24-byte reference replaces it.
 //   subjects  key = stream id (8, BE) + subject + '\0' + sequence (8, BE); value empty.
 //             The per-subject index: last/first message on a subject, counts, purges.
 //   meta      key = any text (stream and consumer records, serialized by the caller);

@@ -2,11 +2,11 @@
 #include "services/store/value_log.hpp"
 
 #include <fcntl.h>
-#include <nmmintrin.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -30,37 +30,6 @@ uint64_t get_be(const char* p, int n) {
   return v;
 }
 
-std::array<uint32_t, 256> make_crc_table() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-
-uint32_t crc32c_table(const char* data, size_t n, uint32_t crc) {
-  static const auto table = make_crc_table();
-  crc = ~crc;
-  for (size_t i = 0; i < n; ++i) crc = table[(crc ^ static_cast<unsigned char>(data[i])) & 0xff] ^ (crc >> 8);
-  return ~crc;
-}
-
-__attribute__((target("sse4.2"))) uint32_t crc32c_sse42(const char* data, size_t n, uint32_t crc) {
-  uint64_t c = ~crc & 0xffffffffu;
-  while (n >= 8) {
-    uint64_t v;
-    std::memcpy(&v, data, 8);
-    c = _mm_crc32_u64(c, v);
-    data += 8;
-    n -= 8;
-  }
-  uint32_t c32 = static_cast<uint32_t>(c);
-  while (n-- > 0) c32 = _mm_crc32_u8(c32, static_cast<unsigned char>(*data++));
-  return ~c32;
-}
-
 std::string file_name(const std::string& dir, uint32_t number) {
   char name[32];
   std::snprintf(name, sizeof name, "/%010u.vlog", number);
@@ -73,16 +42,18 @@ std::string errno_text(const char* what, const std::string& path, int err) {
 
 }  // namespace
 
-uint32_t crc32c(const char* data, size_t n, uint32_t crc) {
-  static const bool hw = __builtin_cpu_supports("sse4.2");
-  return hw ? crc32c_sse42(data, n, crc) : crc32c_table(data, n, crc);
+uint64_t payload_checksum_avx2(const char* data, size_t n);  // checksum_avx2.cpp
+
+uint64_t payload_checksum(const char* data, size_t n) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  return avx2 ? payload_checksum_avx2(data, n) : XXH3_64bits(data, n);
 }
 
 void vlog_ref::encode(char* out) const {
   put_be(out, file, 4);
   put_be(out + 4, offset, 8);
   put_be(out + 12, length, 4);
-  put_be(out + 16, crc, 4);
+  put_be(out + 16, checksum, 8);
 }
 
 vlog_ref vlog_ref::decode(const char* in) {
@@ -90,7 +61,7 @@ vlog_ref vlog_ref::decode(const char* in) {
   r.file = static_cast<uint32_t>(get_be(in, 4));
   r.offset = get_be(in + 4, 8);
   r.length = static_cast<uint32_t>(get_be(in + 12, 4));
-  r.crc = static_cast<uint32_t>(get_be(in + 16, 4));
+  r.checksum = get_be(in + 16, 8);
   return r;
 }
 
@@ -160,7 +131,7 @@ bool value_log::start_file(std::string& error) {
 
 bool value_log::append(std::string_view data, vlog_ref& out, std::string& error, bool& no_space) {
   no_space = false;
-  const uint32_t crc = crc32c(data.data(), data.size());
+  const uint64_t sum = payload_checksum(data.data(), data.size());
   std::lock_guard lock(mutex_);
   if (active_size_ >= file_size_ && !start_file(error)) return false;
   auto& f = *open_[active_];
@@ -178,7 +149,7 @@ bool value_log::append(std::string_view data, vlog_ref& out, std::string& error,
     }
     done += size_t(n);
   }
-  out = vlog_ref{active_, active_size_, static_cast<uint32_t>(data.size()), crc};
+  out = vlog_ref{active_, active_size_, static_cast<uint32_t>(data.size()), sum};
   active_size_ += data.size();
   counts_[active_].pending++;
   unsynced_.insert(active_);
@@ -216,7 +187,7 @@ bool value_log::read(const vlog_ref& r, std::string& out, std::string& error) {
     }
     done += size_t(n);
   }
-  if (crc32c(out.data(), out.size()) != r.crc) {
+  if (payload_checksum(out.data(), out.size()) != r.checksum) {
     error = "checksum mismatch in value log file " + f->path + " at offset " + std::to_string(r.offset);
     return false;
   }
