@@ -7,6 +7,7 @@
 // --timeout and by stall_limit without progress, and a watchdog ends the process
 // (after printing a failed JSON line) if anything still hangs past the budget.
 #include "json_escape.hpp"
+#include "objectstore/client/obj_client.hpp"
 #include "proc_stats.hpp"
 
 #include <nats/nats.h>
@@ -20,8 +21,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <istream>
 #include <memory>
 #include <mutex>
+#include <ostream>
+#include <random>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -44,6 +48,7 @@ constexpr auto watchdog_grace = std::chrono::seconds(5);
 constexpr const char* bucket_name = "bench";
 constexpr const char* stream_name = "BENCH";
 constexpr const char* stream_subject = "bench.js";
+constexpr const char* object_name = "bench.bin";
 
 constexpr const char* usage_text = R"(usage: dialtone-jsbench SCENARIO [options]
 
@@ -68,12 +73,18 @@ Scenarios:
   jspub    js_Publish one at a time to stream BENCH; msgs/s
   jspuba   js_PublishAsync, --window in flight, then js_PublishAsyncComplete;
            msgs/s up to the last ack
+  objput   object store (dialtone_objclient on libnats): one object of --size
+           bytes into bucket "bench", generated on the fly, 128 KiB chunks
+           pipelined (8 MiB unacknowledged), then its meta; MB/s (10^6 B/s)
+           up to the stored meta
+  objget   the same object put untimed, then read back through an ordered
+           consumer with its size and SHA-256 checked; MB/s up to the check
 
 Options:
   --host ADDR        server address (127.0.0.1)
   --port PORT        server port (4222)
   --msgs N           operations / messages (20000)
-  --size BYTES       value or payload size (16)
+  --size BYTES       value or payload size (16); obj*: the object's size
   --keys N           kv*: distinct keys (1000)
   --window N         kvputa, kvwatch, jspuba: acks outstanding (1000); the
                      sync scenarios report 1
@@ -84,7 +95,8 @@ Options:
 
 Sync scenarios also report per-operation latency (p50_us ... max_us). Each run
 checks what the server stored: publish-ack sequences / KV revisions, values read
-back, the stream's message count or the bucket's value count at the end.
+back, the stream's message count or the bucket's value count at the end;
+obj*: the object's meta (size, chunks, digest) and the stream's message count.
 Prints one JSON line. Exit status: 0 complete, 1 incomplete or failed, 2 usage.
 )";
 
@@ -100,9 +112,9 @@ struct options {
 };
 
 struct result {
-  std::uint64_t target = 0;
+  std::uint64_t target = 0;  // obj*: bytes
   std::uint64_t done = 0;
-  double seconds = 0;
+  double seconds = 0;  // obj*: rate is in MB/s
   double rate = 0;
   double publish_rate = 0;
   bool complete = false;
@@ -811,6 +823,146 @@ result run_watch(const options& opt, bench_clock::time_point deadline) {
   return r;
 }
 
+// ---------------------------------------------------------------- object store
+
+// --size bytes made on the fly from a 1 MiB random block (each block stamped with its
+// number, so no two chunks are alike): the object is never held in memory.
+class generated_input : public std::streambuf {
+ public:
+  explicit generated_input(std::uint64_t size) : left_(size), block_(1 << 20) {
+    std::mt19937_64 rng(20261204);
+    for (std::size_t i = 0; i + 8 <= block_.size(); i += 8) {
+      std::uint64_t v = rng();
+      std::memcpy(block_.data() + i, &v, 8);
+    }
+  }
+
+ protected:
+  int_type underflow() override {
+    if (left_ == 0) return traits_type::eof();
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left_, block_.size()));
+    std::memcpy(block_.data(), &number_, std::min<std::size_t>(n, sizeof number_));
+    ++number_;
+    left_ -= n;
+    setg(block_.data(), block_.data(), block_.data() + n);
+    return traits_type::to_int_type(block_[0]);
+  }
+
+ private:
+  std::uint64_t left_;
+  std::uint64_t number_ = 0;
+  std::vector<char> block_;
+};
+
+// Counts what get writes and drops it.
+class counting_sink : public std::streambuf {
+ public:
+  std::uint64_t bytes = 0;
+
+ protected:
+  std::streamsize xsputn(const char*, std::streamsize n) override {
+    bytes += std::uint64_t(n);
+    return n;
+  }
+  int_type overflow(int_type c) override {
+    if (!traits_type::eq_int_type(c, traits_type::eof())) ++bytes;
+    return traits_type::not_eof(c);
+  }
+};
+
+// objput, objget: one object of --size bytes through dialtone_objclient.
+result run_obj(std::string_view scenario, const options& opt) {
+  namespace objc = objectstore::client;
+  result r;
+  r.target = opt.size;
+  client c;
+  g_phase.store("connecting");
+  if (!c.open(opt, 0, nullptr, &r.error)) return r;
+  objc::object_store store(c.nc.get(), std::chrono::milliseconds(op_wait_ms));
+  g_phase.store("creating the bucket");
+  objc::bucket_config cfg;
+  cfg.bucket = bucket_name;
+  auto bucket = store.create_bucket(cfg);
+  if (!bucket) {
+    r.error = "create_bucket " + std::string(bucket_name) + ": " + bucket.error().message();
+    return r;
+  }
+  objc::put_options put_opts;
+  put_opts.size_hint = opt.size;
+  put_opts.progress = [](std::uint64_t done, std::uint64_t) { g_done.store(done, std::memory_order_relaxed); };
+  objc::object_meta meta;
+  meta.name = object_name;
+  generated_input source(opt.size);
+  std::istream in(&source);
+  const bool timed_put = scenario == "objput";
+
+  server_probe probe{opt.server_pid};
+  g_phase.store(timed_put ? "putting the object" : "putting the object (untimed)");
+  if (timed_put) probe.start();
+  auto t0 = bench_clock::now();
+  auto put = bucket->put(meta, in, put_opts);
+  auto t1 = bench_clock::now();
+  if (!put) {
+    r.error = "put: " + put.error().message();
+    r.done = g_done.load();
+    return r;
+  }
+  counting_sink sink;
+  std::ostream out(&sink);
+  objc::result<objc::object_info> got = *put;
+  if (!timed_put) {
+    g_done.store(0);
+    objc::get_options get_opts;
+    get_opts.progress = [](std::uint64_t done, std::uint64_t) { g_done.store(done, std::memory_order_relaxed); };
+    g_phase.store("getting the object");
+    probe.start();
+    t0 = bench_clock::now();
+    got = bucket->get(object_name, out, get_opts);
+    t1 = bench_clock::now();
+    if (!got) {
+      r.error = "get: " + got.error().message();
+      r.done = sink.bytes;
+      return r;
+    }
+  }
+  r.done = timed_put ? put->size : sink.bytes;
+  r.seconds = seconds_between(t0, t1);
+  r.rate = r.seconds > 0 ? double(r.done) / 1e6 / r.seconds : 0;
+  probe.finish(r, put->chunks);
+  r.figures.emplace_back("objects", 1);
+  r.figures.emplace_back("objects_per_s", r.seconds > 0 ? 1 / r.seconds : 0);
+  r.figures.emplace_back("chunks", put->chunks);
+
+  g_phase.store("checking the stored state");
+  auto info = bucket->info(object_name);
+  if (!info) {
+    r.error = "info: " + info.error().message();
+    return r;
+  }
+  if (info->size != opt.size || info->digest != put->digest || got->digest != put->digest ||
+      info->chunks != put->chunks) {
+    r.error = "the stored meta says " + std::to_string(info->size) + " bytes in " + std::to_string(info->chunks) +
+              " chunks, " + info->digest + "; put " + std::to_string(put->size) + " bytes in " +
+              std::to_string(put->chunks) + " chunks, " + put->digest;
+    return r;
+  }
+  if (r.done != opt.size) {
+    r.error = "got " + std::to_string(r.done) + " bytes of " + std::to_string(opt.size);
+    return r;
+  }
+  std::uint64_t msgs = 0;
+  std::string stream = std::string("OBJ_") + bucket_name;
+  if (!stream_msgs(c.js.get(), stream.c_str(), &msgs, &r.error)) return r;
+  if (msgs != std::uint64_t(put->chunks) + 1) {
+    r.error = "stream " + stream + " holds " + std::to_string(msgs) + " messages, expected " +
+              std::to_string(put->chunks) + " chunks and the meta";
+    return r;
+  }
+  if (async_error(&r.error)) return r;
+  r.complete = true;
+  return r;
+}
+
 [[noreturn]] void usage_error(const std::string& why) {
   std::fprintf(stderr, "dialtone-jsbench: %s\n\n%s", why.c_str(), usage_text);
   std::exit(2);
@@ -838,8 +990,9 @@ int main(int argc, char** argv) {
     std::printf("dialtone-jsbench (libnats %s)\n", nats_GetVersion());
     return 0;
   }
+  const bool obj_scenario = scenario == "objput" || scenario == "objget";
   if (scenario != "kvput" && scenario != "kvputa" && scenario != "kvget" && scenario != "kvwatch" &&
-      scenario != "jspub" && scenario != "jspuba")
+      scenario != "jspub" && scenario != "jspuba" && !obj_scenario)
     usage_error("unknown scenario " + std::string(scenario));
   options opt;
   for (int i = 2; i < argc; ++i) {
@@ -849,7 +1002,8 @@ int main(int argc, char** argv) {
     if (flag == "--host") opt.host = value;
     else if (flag == "--port") opt.port = static_cast<unsigned>(parse_count(argv[i - 1], value, 1, 65535));
     else if (flag == "--msgs") opt.msgs = parse_count(argv[i - 1], value, 1, 1'000'000'000ULL);
-    else if (flag == "--size") opt.size = parse_count(argv[i - 1], value, 1, 8 * 1024 * 1024);
+    else if (flag == "--size")
+      opt.size = parse_count(argv[i - 1], value, obj_scenario ? 0 : 1, obj_scenario ? 1ull << 40 : 8 * 1024 * 1024);
     else if (flag == "--keys") opt.keys = parse_count(argv[i - 1], value, 1, 10'000'000);
     else if (flag == "--window") opt.window = static_cast<int>(parse_count(argv[i - 1], value, 1, 1'000'000));
     else if (flag == "--server-pid") opt.server_pid = static_cast<int>(parse_count(argv[i - 1], value, 0, 1u << 30));
@@ -860,12 +1014,14 @@ int main(int argc, char** argv) {
     } else usage_error("unknown option " + std::string(flag));
   }
 
+  if (obj_scenario) opt.msgs = 1;  // one object; its size is --size
   start_watchdog(std::string(scenario), opt);
   const auto deadline = bench_clock::now() + std::chrono::duration_cast<bench_clock::duration>(
                                                  std::chrono::duration<double>(opt.timeout_s));
   result r;
   if (scenario == "kvputa" || scenario == "jspuba") r = run_async(scenario, opt, deadline);
   else if (scenario == "kvwatch") r = run_watch(opt, deadline);
+  else if (obj_scenario) r = run_obj(scenario, opt);
   else r = run_sync(scenario, opt, deadline);
   // The clients are gone by now (their destructors ran inside the scenario).
   g_phase.store("closing libnats");

@@ -86,12 +86,17 @@ class Scenario:
     jetstream: runs dialtone-jsbench instead of the loadgen, on a server started just
     for this run with `-js -sd <new empty dir>`; afterwards the server is stopped and
     the directory removed.
+    scale_flag: the option that gets `msgs` times --scale (at least min_msgs); default
+    --msgs (the object-store scenarios scale --size instead).
+    rate_fmt: how the rate is shown (default fmt_rate: 1.23M, 45.6k).
     """
 
     def __init__(self, key, label, args, msgs, kind="rate", min_msgs=1000, figures=(),
                  isolated=False, pass_pid=False, repeat=1, config=None, versus=None,
-                 jetstream=False):
+                 jetstream=False, scale_flag="--msgs", rate_fmt=None):
         self.key, self.label, self.args, self.msgs = key, label, args, msgs
+        self.scale_flag = scale_flag
+        self.rate_fmt = rate_fmt
         self.kind, self.min_msgs, self.figures = kind, min_msgs, list(figures)
         self.isolated, self.pass_pid = isolated, pass_pid
         self.config, self.versus = config, versus
@@ -101,6 +106,9 @@ class Scenario:
         # is sampled in shorter, interleaved runs and the median taken over all of them.
         self.repeat = repeat
 
+    def show_rate(self, v):
+        return (self.rate_fmt or fmt_rate)(v)
+
     @property
     def tool(self):
         return "jsbench" if self.jetstream else "loadgen"
@@ -108,7 +116,7 @@ class Scenario:
     def command(self, tools, server, scale, timeout):
         cmd = [tools[self.tool]] + self.args
         if self.msgs is not None:
-            cmd += ["--msgs", str(max(self.min_msgs, int(self.msgs * scale)))]
+            cmd += [self.scale_flag, str(max(self.min_msgs, int(self.msgs * scale)))]
         if self.pass_pid:
             cmd += ["--server-pid", str(server.proc.pid)]
         return cmd + ["--port", str(server.port), "--host", HOST, "--timeout", str(timeout)]
@@ -259,6 +267,34 @@ JS_SCENARIOS = [
 ]
 JS_KEYS = [sc.key for sc in JS_SCENARIOS]
 SCENARIOS += JS_SCENARIOS
+
+
+def obj_scenario(key, label, args, size):
+    """An object-store scenario: dialtone-jsbench objput/objget (dialtone_objclient on
+    libnats), one object of `size` bytes (scaled by --scale, at least 1 MiB) in bucket
+    "bench" on a fresh -js server. The rate is MB/s (10^6 bytes per second).
+
+    Rows: MB/s, then the server's VmRSS at the end. On the samples lines: the server's
+    CPU time over the transfer and the chunk count.
+    """
+    figures = [Figure("rss_kib", "  server RSS at the end of the run (MiB)", lambda v: fmt_mib(v), short="RSS MiB"),
+               Figure("server_cpu_seconds", "server CPU over the transfer (s)", lambda v: f"{v:.2f}", row=False),
+               Figure("chunks", "chunks", lambda v: f"{v:.0f}", row=False, compare=False)]
+    return Scenario(key, label, args, size, pass_pid=True, jetstream=True, figures=figures,
+                    scale_flag="--size", min_msgs=1 << 20, rate_fmt=lambda v: "FAIL" if v is None else f"{v:.1f}")
+
+
+# Object store through dialtone_objclient: 128 KiB chunks, 8 MiB of them unacknowledged
+# at a time; get reads through an ordered consumer and checks size and SHA-256. objget
+# puts the object first, untimed. Every run starts from an empty store.
+OBJ_SCENARIOS = [
+    obj_scenario("objput64m", "Object put, one 64 MiB object, 128 KiB chunks (MB/s)", ["objput"], 64 << 20),
+    obj_scenario("objget64m", "Object get, one 64 MiB object, digest checked (MB/s)", ["objget"], 64 << 20),
+    obj_scenario("objput1g", "Object put, one 1 GiB object, 128 KiB chunks (MB/s)", ["objput"], 1 << 30),
+    obj_scenario("objget1g", "Object get, one 1 GiB object, digest checked (MB/s)", ["objget"], 1 << 30),
+]
+OBJ_KEYS = [sc.key for sc in OBJ_SCENARIOS]
+SCENARIOS += OBJ_SCENARIOS
 
 
 # ---------------------------------------------------------------- servers
@@ -553,10 +589,10 @@ def build_rows(scenarios, samples, servers):
         if sc.kind == "rate":
             vals = {n: [r.get("rate") if r.get("complete") else None for r in per[n]] for n in per}
             med = {n: median_or_none(vals[n]) for n in vals}
-            rows.append([sc.label, mark_partial(fmt_rate(med[DIALTONE]), vals[DIALTONE]),
-                         mark_partial(fmt_rate(med[NATS]), vals[NATS]), ratio(med[DIALTONE], med[NATS])])
+            rows.append([sc.label, mark_partial(sc.show_rate(med[DIALTONE]), vals[DIALTONE]),
+                         mark_partial(sc.show_rate(med[NATS]), vals[NATS]), ratio(med[DIALTONE], med[NATS])])
             for n in (DIALTONE, NATS):
-                details.append(f"{sc.label} / {n}: " + " ".join(fmt_rate(v) for v in vals[n]) + spread(vals[n]))
+                details.append(f"{sc.label} / {n}: " + " ".join(sc.show_rate(v) for v in vals[n]) + spread(vals[n]))
             if sc.versus and sc.versus[0] in samples:
                 base, label = samples[sc.versus[0]], sc.versus[1]
                 own = {n: [r["rate"] / b["rate"] if r.get("complete") and b.get("complete") and b.get("rate")
@@ -697,6 +733,8 @@ LEGEND = ("Throughput rows: higher is better, ratio > 1 means dialtone is faster
           "counts as linear. "
           "JetStream rows (kv*, jspub*): libnats against a server started for that run with -js and an "
           "empty store; the 'server RSS at the end of the run' row under each is lower-is-better. "
+          "Object rows (obj*): MB/s (10^6 bytes/s) of one object through dialtone_objclient on libnats, "
+          "same fresh -js server per run. "
           "FAIL: every round failed; * median of the rounds that completed (see failures).")
 
 
@@ -709,7 +747,7 @@ def progress_text(sc, res):
     if sc.kind == "figures":
         return ", ".join(f"{f.short} {f.fmt(res[f.field]) if res.get(f.field) is not None else 'n/a'}"
                          for f in sc.figures if f.short)
-    return ", ".join([fmt_rate(res.get("rate"))] +
+    return ", ".join([sc.show_rate(res.get("rate"))] +
                      [f"{f.short} {f.show(res) or 'n/a'}" for f in sc.figures if f.short])
 
 
@@ -739,6 +777,8 @@ def report_markdown(info, rows, details, notes):
 
 # Sources of dialtone-jsbench, which is a program of its own: not part of the loadgen.
 JSBENCH_SOURCES = ["jsbench.cpp"]
+# ... and of the object-store client it links (objectstore/client, on libnats and libcrypto).
+OBJCLIENT_SOURCES = ["obj_client.cpp", "obj_transfer.cpp", "obj_wire.cpp"]
 
 
 def find_loadgen(explicit, workdir):
@@ -759,7 +799,8 @@ def find_loadgen(explicit, workdir):
 
 def find_jsbench(explicit, workdir):
     """dialtone-jsbench: as built by CMake, else compiled against libnats (Debian
-    libnats-dev: nats/nats.h, -lnats) into the temporary directory."""
+    libnats-dev: nats/nats.h, -lnats), with objectstore/client (libcrypto, nlohmann-json
+    headers), into the temporary directory."""
     if explicit:
         return explicit
     for cand in (os.path.join(REPO, "build", "bench", "dialtone-jsbench"),
@@ -768,9 +809,11 @@ def find_jsbench(explicit, workdir):
             return cand
     out = os.path.join(workdir, "dialtone-jsbench")
     srcs = [os.path.join(REPO, "bench", f) for f in JSBENCH_SOURCES]
+    srcs += [os.path.join(REPO, "objectstore", "client", f) for f in OBJCLIENT_SOURCES]
     cxx = os.environ.get("CXX", "c++")
     print(f"jsbench not built; compiling it with {cxx} into {out}", file=sys.stderr)
-    subprocess.run([cxx, "-std=c++20", "-O2", "-pthread"] + srcs + ["-lnats", "-o", out], check=True)
+    subprocess.run([cxx, "-std=c++20", "-O2", "-pthread", "-I", REPO] + srcs + ["-lnats", "-lcrypto", "-o", out],
+                   check=True)
     return out
 
 
@@ -800,10 +843,12 @@ def parse_args():
                    help="dialtone-jsbench binary, for the JetStream scenarios (env DIALTONE_JSBENCH; "
                         "default build/bench/, else compiled into a temporary directory with -lnats)")
     p.add_argument("--rounds", type=int, default=3, help="rounds per server (default 3)")
-    p.add_argument("--scale", type=float, default=1.0, help="multiply message counts (default 1.0)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="multiply message counts, and the object sizes of the obj* scenarios (default 1.0)")
     p.add_argument("--quick", action="store_true", help="same as --scale 0.1 (for trying things out)")
     p.add_argument("--only", help="comma-separated scenario keys: " + ",".join(s.key for s in SCENARIOS) +
-                   "; 'js' stands for all JetStream ones (" + ",".join(JS_KEYS) + ")")
+                   "; 'js' stands for all JetStream and key-value ones (" + ",".join(JS_KEYS) + "), "
+                   "'obj' for the object-store ones (" + ",".join(OBJ_KEYS) + ")")
     p.add_argument("--timeout", type=float, default=60.0, help="time budget per loadgen or jsbench run, s (default 60)")
     p.add_argument("--markdown", metavar="FILE", help="also write the report as Markdown to FILE")
     p.add_argument("--json", metavar="FILE", help="also write every raw sample as JSON to FILE")
@@ -819,7 +864,8 @@ def main():
     args = parse_args()
     scenarios = SCENARIOS
     if args.only:
-        keys = [k for part in args.only.split(",") for k in (JS_KEYS if part == "js" else [part])]
+        groups = {"js": JS_KEYS, "obj": OBJ_KEYS}
+        keys = [k for part in args.only.split(",") for k in groups.get(part, [part])]
         unknown = [k for k in keys if k not in {s.key for s in SCENARIOS}]
         if unknown:
             sys.exit(f"run.py: unknown scenario(s): {','.join(unknown)}")

@@ -1,6 +1,7 @@
 // dialtone: a command-line client for NATS-compatible servers, modeled on the `nats`
 // CLI: pub, sub, req and reply, built on platform::client::connection; kv and stream
-// (JetStream key-value buckets and streams), built on libnats (kv_commands.cpp).
+// (JetStream key-value buckets and streams), built on libnats (kv_commands.cpp); obj
+// (object stores), built on dialtone_objclient (obj_commands.cpp).
 // Data (payloads, received messages) goes to stdout; progress notes and errors go to
 // stderr. Every error is one line, "dialtone: ...", with a non-zero exit.
 #include <atomic>
@@ -19,6 +20,7 @@
 #include <CLI/CLI.hpp>
 
 #include "kv_commands.hpp"
+#include "obj_commands.hpp"
 #include "libplatform/client/connection.hpp"
 #include "libplatform/client/server_url.hpp"
 #include "libplatform/subject.hpp"
@@ -265,8 +267,8 @@ int run_reply(const std::string& server, const std::string& subject, const std::
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"dialtone: publish, subscribe, make requests and use JetStream key-value buckets and\n"
-               "streams on a NATS or Dialtone server",
+  CLI::App app{"dialtone: publish, subscribe, make requests and use JetStream key-value buckets,\n"
+               "streams and object stores on a NATS or Dialtone server",
                "dialtone"};
   app.set_version_flag("--version", "dialtone " DIALTONE_VERSION);
   app.require_subcommand(1);
@@ -309,6 +311,7 @@ int main(int argc, char** argv) {
   rep->add_option("--count", count, "Exit after answering this many requests");
 
   dialtone_cli::jetstream_commands jetstream(app, server);
+  dialtone_cli::object_commands objects(app, server);
 
   // CLI11 would call an unknown command "extra arguments"; name it instead.
   for (int i = 1; i < argc; ++i) {
@@ -318,13 +321,15 @@ int main(int argc, char** argv) {
       continue;
     }
     if (a.empty() || a[0] == '-') continue;
-    bool jetstream_command = dialtone_cli::jetstream_commands::is_command(a);
+    bool object_command = dialtone_cli::object_commands::is_command(a);
+    bool jetstream_command = dialtone_cli::jetstream_commands::is_command(a) || object_command;
     if (a != "pub" && a != "sub" && a != "req" && a != "reply" && !jetstream_command) {
-      std::cerr << "dialtone: unknown command \"" << a << "\" (want pub, sub, req, reply, kv or stream)\n";
+      std::cerr << "dialtone: unknown command \"" << a << "\" (want pub, sub, req, reply, kv, stream or obj)\n";
       return 2;
     }
     if (jetstream_command && i + 1 < argc && argv[i + 1][0] != '-') {
-      std::string error = dialtone_cli::jetstream_commands::check_subcommand(a, argv[i + 1]);
+      std::string error = object_command ? dialtone_cli::object_commands::check_subcommand(a, argv[i + 1])
+                                         : dialtone_cli::jetstream_commands::check_subcommand(a, argv[i + 1]);
       if (!error.empty()) {
         std::cerr << "dialtone: " << error << '\n';
         return 2;
@@ -349,5 +354,6 @@ int main(int argc, char** argv) {
   if (req->parsed()) return run_req(server, subject, body, timeout_text, header_flags);
   if (rep->parsed()) return run_reply(server, subject, body, queue, count);
   if (auto rc = jetstream.run()) return *rc;
+  if (auto rc = objects.run()) return *rc;
   return 2;
 }
