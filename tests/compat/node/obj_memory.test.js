@@ -6,6 +6,8 @@
 // nats-server runs the same scenario for comparison; its RSS is printed, not asserted
 // (the bound is a dialtone requirement, not a protocol one).
 //
+// A second test reads the object slowly and stops: the server's memory stays bounded.
+//
 // COMPAT_ONLY=nats-server or COMPAT_ONLY=dialtone runs only one half.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -170,6 +172,36 @@ for (const [label, bin] of servers) {
       } finally {
         clearInterval(clientTimer);
       }
+    });
+
+    // A reader that takes its time (20 ms per 128 KiB chunk, for 48 MiB) and then stops
+    // reading: the server paces its delivery to the client's flow-control answers and
+    // never holds the object for it. Runs after the test above (same bucket, same object).
+    test(`a slow reader does not make the server hold the object`, { timeout: 600_000 }, async (t) => {
+      const os = await new Objm(nc).open("memory");
+      const baseline = rssOf(server.pid);
+      sampler.reset();
+      const r = await os.get("big.bin");
+      assert.ok(r, "get returned null");
+      const reader = r.data.getReader();
+      let read = 0;
+      const slowPart = Math.min(48 * MiB, SIZE / 2);
+      while (read < slowPart) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, "the object ended early");
+        read += value.length;
+        await sleep(20);
+      }
+      await reader.cancel();
+      await sleep(1000); // whatever the server still had queued for the reader
+      const slow = sampler.peak();
+      t.diagnostic(`${label}: slow reader: RSS ${mib(baseline)} before, peak ${mib(slow.peak)} ` +
+                   `(+${mib(slow.peak - baseline)}, ${slow.samples} samples) over ${mib(read)} read`);
+      if (isDialtone)
+        assert.ok(slow.peak - baseline <= BOUND, `slow reader: RSS rose by ${mib(slow.peak - baseline)} (bound ${mib(BOUND)})`);
+      // The server serves everyone else meanwhile and afterwards.
+      const info = await os.info("big.bin");
+      assert.equal(info.size, SIZE);
     });
   });
 }
