@@ -32,7 +32,7 @@ server_core::server_core(platform::config::server_options opts)
   // accounts are configured); start() runs their threads.
   unsigned n = std::thread::hardware_concurrency();
   n = std::clamp(n, 1u, unsigned(io::event_loop::max_loops));
-  for (unsigned i = 0; i < n; ++i) loops_.push_back(std::make_unique<io::event_loop>(int(i)));
+  for (unsigned i = 0; i < n; ++i) loops_.push_back(std::make_unique<io::event_loop>(int(i), opts_.busy_poll));
 }
 
 server_core::~server_core() {

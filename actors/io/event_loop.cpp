@@ -1,16 +1,19 @@
 #include "actors/io/event_loop.hpp"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <asio/post.hpp>
+#include <chrono>
 #include <string>
 
 #include "actors/client_connection.hpp"
 
 namespace actors::io {
 
-event_loop::event_loop(int index)
+event_loop::event_loop(int index, std::chrono::microseconds busy_poll)
     : index_(index),
+      busy_poll_(busy_poll),
       // One thread runs it (asio's scheduler optimises for that); its queue stays
       // thread-safe, since other threads post() to it.
       context_(1),
@@ -29,10 +32,28 @@ void event_loop::start() {
     thread_id_.store(std::this_thread::get_id(), std::memory_order_release);
     thread_id_.notify_all();
     schedule_housekeeping();
-    context_.run();
+    run();
   });
   // Wait until the thread id is known so in_loop_thread() is reliable from the start.
   thread_id_.wait(std::thread::id{}, std::memory_order_acquire);
+}
+
+void event_loop::run() {
+  using clock = std::chrono::steady_clock;
+  const auto window = busy_poll_;
+  while (!context_.stopped()) {
+    if (context_.run_one() == 0) break;  // blocks in epoll; 0: stopped
+    if (window.count() == 0) continue;
+    auto last = clock::now();
+    for (;;) {
+      if (context_.poll() > 0) {
+        last = clock::now();
+        continue;
+      }
+      if (context_.stopped() || clock::now() - last > window) break;
+      sched_yield();  // let other work on this core run (e.g. a local client)
+    }
+  }
 }
 
 void event_loop::stop() {

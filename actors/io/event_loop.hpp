@@ -27,7 +27,9 @@ class event_loop {
   static constexpr size_t read_buffer_size = 64 * 1024;
   static constexpr int max_loops = receiver::max_loops;
 
-  explicit event_loop(int index);
+  // `busy_poll`: how long the thread keeps polling after work before it sleeps in
+  // epoll (server_options::busy_poll); zero: it sleeps at once.
+  explicit event_loop(int index, std::chrono::microseconds busy_poll = {});
   ~event_loop();
 
   int index() const noexcept { return index_; }
@@ -72,8 +74,10 @@ class event_loop {
 
  private:
   void schedule_housekeeping();
+  void run();  // the loop thread's body: run handlers; after work, poll for busy_poll_
 
   int index_;
+  const std::chrono::microseconds busy_poll_;
   asio::io_context context_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::thread thread_;

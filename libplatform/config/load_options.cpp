@@ -253,6 +253,8 @@ bool apply_key(const std::string& name, std::string_view key, const value& v, se
       opts.ping_max = static_cast<int>(n);
     }
   } else if (name == "write_deadline") opts.write_deadline = to_ms(duration_value(v, key, opts));
+  else if (name == "busy_poll")
+    opts.busy_poll = std::chrono::duration_cast<std::chrono::microseconds>(duration_value(v, key, opts));
   else if (name == "authorization") apply_authorization(v, key, opts);
   else if (name == "debug") opts.debug = boolean(v, key);
   else if (name == "trace" || name == "trace_verbose" || name == "trace_headers") opts.trace = boolean(v, key);

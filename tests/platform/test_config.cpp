@@ -820,6 +820,11 @@ TEST_CASE("aliases, key case and zero values", "[config][options]") {
   CHECK(load("write_deadline: \"0s\"").write_deadline == 0ms);
   CHECK(load("port: -1").port == -1);
   CHECK(load("write_deadline: \"500us\"").write_deadline == 1ms);  // rounded up to our resolution
+  // Dialtone's own: the I/O loops' polling window before they sleep.
+  CHECK(load("").busy_poll == 100us);
+  CHECK(load("busy_poll: \"250us\"").busy_poll == 250us);
+  CHECK(load("busy_poll: \"0s\"").busy_poll == 0us);
+  CHECK_THROWS_WITH(load("busy_poll: \"soon\""), Catch::Contains("busy_poll"));
 }
 
 TEST_CASE("integer seconds for durations still work, with a warning", "[config][options]") {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -58,6 +59,36 @@ TEST_CASE("libnats: publish and subscribe", "[libnats]") {
   REQUIRE(m);
   CHECK(std::string(natsMsg_GetSubject(m.get())) == "greet.joe");
   CHECK(data(m.get()) == "hello");
+}
+
+TEST_CASE("libnats: request/reply with the I/O loops' busy polling off and long", "[libnats]") {
+  if (std::getenv("DIALTONE_TEST_SERVER_BIN")) return;  // busy_poll is dialtone's own
+  for (const char* conf : {"busy_poll: \"0s\"\n", "busy_poll: \"5ms\"\n"}) {
+    INFO(conf);
+    server_process s({}, conf);
+    auto responder = connect(s);
+    auto requester = connect(s);
+    auto sub = sub_sync(responder.get(), "svc");
+    REQUIRE(natsConnection_Flush(responder.get()) == NATS_OK);
+    std::thread serve([&] {
+      for (int i = 0; i < 200; ++i) {
+        auto m = next(sub.get());
+        if (!m) return;
+        natsConnection_Publish(responder.get(), natsMsg_GetReply(m.get()), natsMsg_GetData(m.get()),
+                               natsMsg_GetDataLength(m.get()));
+      }
+    });
+    int answered = 0;
+    for (int i = 0; i < 200; ++i) {
+      natsMsg* reply = nullptr;
+      std::string body = "q" + std::to_string(i);
+      if (natsConnection_RequestString(&reply, requester.get(), "svc", body.c_str(), 2000) != NATS_OK) break;
+      msg_ptr r(reply);
+      if (data(r.get()) == body) ++answered;
+    }
+    serve.join();
+    CHECK(answered == 200);
+  }
 }
 
 TEST_CASE("libnats: wildcards", "[libnats]") {
