@@ -17,7 +17,13 @@ using actors::inbound_msg;
 namespace {
 constexpr size_t pump_max_msgs = 1024;
 constexpr int64_t pump_max_bytes = 4 << 20;
-constexpr int64_t fc_window = 2 << 20;  // bytes delivered before asking for flow control
+// Flow control: with this much delivered and not yet confirmed, the consumer asks the
+// client (a "100 FlowControl Request" in the stream of messages) and goes on; it stops
+// only with fc_max unconfirmed. Stop-and-wait at 2 MiB left the client idle while its
+// answer travelled back and the next data came (a 1 GiB object get through libnats:
+// 660 -> 930 MB/s); what one slow reader can make the server hold stays under fc_max.
+constexpr int64_t fc_request_at = 2 << 20;
+constexpr int64_t fc_max = 16 << 20;
 
 std::string join_tokens(const std::vector<std::string>& t, size_t from) {
   std::string s;
@@ -488,7 +494,7 @@ void stream::pump(consumer& c, int64_t now) {
   if (push) {
     if (!client_->has_interest(c.cfg.deliver_subject)) return;
     c.last_active = now;
-    if (!c.fc_reply.empty()) return;  // waiting for the client's flow-control answer
+    if (c.cfg.flow_control && c.fc_bytes >= fc_max) return;  // waiting for the client's answer
   } else if (c.waiting.empty()) {
     return;
   }
@@ -569,12 +575,14 @@ void stream::pump(consumer& c, int64_t now) {
       --w.batch;
       if (w.max_bytes > 0) w.max_bytes -= int64_t(m->payload.size() + m->headers.size());
       if (w.batch <= 0 || (w.max_bytes < 0)) c.waiting.pop_front();
-    } else if (c.cfg.flow_control && c.fc_bytes >= fc_window) {
-      c.fc_reply = "$JS.FC." + cfg_.name + "." + c.name + "." + platform::random_token(4);
-      client_->publish_to(c.cfg.deliver_subject, c.cfg.deliver_subject, c.fc_reply,
-                          "NATS/1.0 100 FlowControl Request\r\n\r\n", {});
-      c.fc_bytes = 0;
-      break;
+    } else if (c.cfg.flow_control) {
+      if (c.fc_reply.empty() && c.fc_bytes >= fc_request_at) {
+        c.fc_reply = "$JS.FC." + cfg_.name + "." + c.name + "." + platform::random_token(4);
+        client_->publish_to(c.cfg.deliver_subject, c.cfg.deliver_subject, c.fc_reply,
+                            "NATS/1.0 100 FlowControl Request\r\n\r\n", {});
+        c.fc_mark = c.fc_bytes;  // what the answer will confirm
+      }
+      if (c.fc_bytes >= fc_max) break;
     }
   }
   if (sent >= pump_max_msgs || bytes >= pump_max_bytes) {
@@ -708,6 +716,9 @@ void stream::on_flow_control(const inbound_msg& m) {
   if (it == consumers_.end()) return;
   auto& c = *it->second;
   if (c.fc_reply == m.subject) {
+    // The client has taken everything sent before the request.
+    c.fc_bytes = std::max<int64_t>(0, c.fc_bytes - c.fc_mark);
+    c.fc_mark = 0;
     c.fc_reply.clear();
     pump(c, steady_ns());
   }

@@ -137,7 +137,8 @@ class consumer {
   int64_t last_active = 0;       // steady ns: interest seen / pull request received
   int64_t last_sent = 0;         // steady ns: last message or heartbeat sent
   std::string fc_reply;          // outstanding flow-control request
-  int64_t fc_bytes = 0;          // bytes delivered since the last flow-control reply
+  int64_t fc_bytes = 0;          // bytes delivered and not yet confirmed by a flow-control answer
+  int64_t fc_mark = 0;           // fc_bytes when the outstanding request was sent
   bool dirty = false;            // state to persist (durables)
   // Push: wakes the stream when a client subscribes to the deliver subject.
   std::unique_ptr<interest_watch_token> deliver_watch;

@@ -671,3 +671,75 @@ TEST_CASE("jetstream: pull consumer on a work queue: ack, nak and redelivery", "
   REQUIRE(natsMsg_AckSync(list.Msgs[0], nullptr, &jerr) == NATS_OK);
   natsMsgList_Destroy(&list);
 }
+
+TEST_CASE("jetstream: a push consumer with flow control stops for a client that never answers, resumes when it does",
+          "[jetstream]") {
+  js_server srv;
+  js_client c(srv.s);
+  jsStreamConfig sc;
+  jsStreamConfig_Init(&sc);
+  sc.Name = "BIG";
+  const char* subjects[] = {"big.>"};
+  sc.Subjects = subjects;
+  sc.SubjectsLen = 1;
+  jsStreamInfo* si = nullptr;
+  REQUIRE(js_AddStream(&si, c.js.get(), &sc, nullptr, nullptr) == NATS_OK);
+  jsStreamInfo_Destroy(si);
+  // 48 MiB in 96 messages of 512 KiB: more than either server sends unconfirmed.
+  constexpr int count = 96;
+  const std::string payload(512 << 10, 'x');
+  for (int i = 0; i < count; ++i)
+    REQUIRE(js_Publish(nullptr, c.js.get(), "big.data", payload.data(), int(payload.size()), nullptr, nullptr) ==
+            NATS_OK);
+
+  // A plain subscription sees the flow-control requests as messages of their own.
+  natsSubscription* raw = nullptr;
+  REQUIRE(natsConnection_SubscribeSync(&raw, c.nc.get(), "fc.deliver") == NATS_OK);
+  sub_ptr sub(raw);
+  REQUIRE(natsConnection_Flush(c.nc.get()) == NATS_OK);
+  natsMsg* reply = nullptr;
+  const char* create =
+      R"({"stream_name":"BIG","config":{"deliver_subject":"fc.deliver","flow_control":true,"idle_heartbeat":500000000,"ack_policy":"none","deliver_policy":"all"}})";
+  REQUIRE(natsConnection_RequestString(&reply, c.nc.get(), "$JS.API.CONSUMER.CREATE.BIG", create, 5000) == NATS_OK);
+  natsMsg_Destroy(reply);
+
+  int data_msgs = 0;
+  std::vector<std::string> fc_requests;
+  std::string stalled_on;
+  // Reads until no data came for `quiet` (heartbeats keep coming while it waits).
+  auto receive_until_quiet = [&](std::chrono::milliseconds quiet) {
+    auto last_data = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - last_data < quiet) {
+      natsMsg* m = nullptr;
+      if (natsSubscription_NextMsg(&m, sub.get(), 200) != NATS_OK) continue;
+      msg_ptr hold(m);
+      const char* status = nullptr;
+      if (natsMsgHeader_Get(m, "Status", &status) == NATS_OK && std::string(status) == "100") {
+        const char* desc = nullptr;
+        natsMsgHeader_Get(m, "Description", &desc);
+        if (desc && std::string(desc) == "FlowControl Request") fc_requests.emplace_back(natsMsg_GetReply(m));
+        const char* stalled = nullptr;
+        if (natsMsgHeader_Get(m, "Nats-Consumer-Stalled", &stalled) == NATS_OK) stalled_on = stalled;
+        continue;
+      }
+      ++data_msgs;
+      last_data = std::chrono::steady_clock::now();
+    }
+  };
+  receive_until_quiet(1500ms);  // past a heartbeat
+  INFO("data messages before answering: " << data_msgs);
+  CHECK(data_msgs > 0);
+  CHECK(data_msgs < count);  // stopped: the client has not confirmed
+  REQUIRE_FALSE(fc_requests.empty());
+  // The heartbeat names the request the consumer waits on.
+  CHECK(stalled_on == fc_requests.back());
+
+  // Answering every request lets the rest through.
+  for (int round = 0; round < 50 && data_msgs < count; ++round) {
+    std::vector<std::string> pending;
+    pending.swap(fc_requests);
+    for (auto& r : pending) REQUIRE(natsConnection_PublishString(c.nc.get(), r.c_str(), "") == NATS_OK);
+    receive_until_quiet(1000ms);
+  }
+  CHECK(data_msgs == count);
+}
