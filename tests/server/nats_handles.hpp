@@ -1,9 +1,12 @@
 #pragma once
 // Owning handles for libnats objects in the tests: each one destroyed by its libnats
-// destroy function.
+// destroy function; and js_client, a plain connection with its JetStream context.
 #include <nats/nats.h>
 
+#include <catch2/catch.hpp>
 #include <memory>
+
+#include "server_process.hpp"
 
 namespace testing_support {
 
@@ -22,5 +25,32 @@ using watcher_ptr = std::unique_ptr<kvWatcher, nats_deleter<kvWatcher, kvWatcher
 using status_ptr = std::unique_ptr<kvStatus, nats_deleter<kvStatus, kvStatus_Destroy>>;
 using stream_info_ptr = std::unique_ptr<jsStreamInfo, nats_deleter<jsStreamInfo, jsStreamInfo_Destroy>>;
 using pub_ack_ptr = std::unique_ptr<jsPubAck, nats_deleter<jsPubAck, jsPubAck_Destroy>>;
+
+// A JetStream-enabled server with its own store directory (removed afterwards).
+struct js_server {
+  temp_dir store;
+  server_process s{{"-js", "-sd", store.path}};
+};
+
+// A libnats connection (no reconnect) and its JetStream context.
+struct js_client {
+  conn_ptr nc;
+  js_ptr js;
+
+  explicit js_client(const server_process& s) {
+    natsOptions* o = nullptr;
+    REQUIRE(natsOptions_Create(&o) == NATS_OK);
+    natsOptions_SetURL(o, s.url().c_str());
+    natsOptions_SetAllowReconnect(o, false);
+    natsConnection* c = nullptr;
+    auto st = natsConnection_Connect(&c, o);
+    natsOptions_Destroy(o);
+    REQUIRE(st == NATS_OK);
+    nc.reset(c);
+    jsCtx* j = nullptr;
+    REQUIRE(natsConnection_JetStream(&j, c, nullptr) == NATS_OK);
+    js.reset(j);
+  }
+};
 
 }  // namespace testing_support

@@ -7,72 +7,14 @@
 #include <thread>
 #include <vector>
 
+#include "cli_support.hpp"
 #include "server_process.hpp"
 
 using namespace testing_support;
 using namespace std::chrono_literals;
 
-namespace {
+using namespace testing_support::cli;
 
-const std::string cli = DIALTONE_CLI_BIN;
-
-struct js_server {
-  temp_dir store;
-  server_process s{{"-js", "-sd", store.path}};
-};
-
-run_result dialtone(const server_process& s, std::vector<std::string> args) {
-  std::vector<std::string> argv = {cli, "-s", s.url()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, 10s);
-}
-
-// Runs and expects success; returns the output.
-std::string ok(const server_process& s, std::vector<std::string> args) {
-  auto r = dialtone(s, args);
-  std::string cmd;
-  for (const auto& a : args) cmd += a + " ";
-  INFO("dialtone " << cmd << "\n" << r.output);
-  REQUIRE(r.exit_code == 0);
-  return r.output;
-}
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string::npos) nl = text.size();
-    out.push_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return out;
-}
-
-// The line starting with `prefix`, or "".
-std::string line_starting(const std::string& text, const std::string& prefix) {
-  for (const auto& l : lines(text))
-    if (l.rfind(prefix, 0) == 0) return l;
-  return "";
-}
-
-// Splits a table row into its cells (columns are separated by two or more spaces).
-std::vector<std::string> cells(const std::string& row) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < row.size()) {
-    size_t gap = row.find("  ", i);
-    if (gap == std::string::npos) gap = row.size();
-    out.push_back(row.substr(i, gap - i));
-    i = row.find_first_not_of(' ', gap);
-    if (i == std::string::npos) break;
-  }
-  return out;
-}
-
-}  // namespace
 
 TEST_CASE("cli kv: add, put, get, history, keys, del", "[jetstream][cli]") {
   js_server srv;
@@ -87,7 +29,7 @@ TEST_CASE("cli kv: add, put, get, history, keys, del", "[jetstream][cli]") {
   CHECK(ok(s, {"kv", "put", "CONFIG", "app.name", "dialtone two"}) == "3\n");
   // The value from stdin.
   auto piped = run_command(
-      {"/bin/sh", "-c", "printf 'line one\\nline two' | '" + cli + "' -s " + s.url() + " kv put CONFIG motd"},
+      {"/bin/sh", "-c", "printf 'line one\\nline two' | '" + cli_bin + "' -s " + s.url() + " kv put CONFIG motd"},
       10s);
   INFO(piped.output);
   CHECK(piped.exit_code == 0);
@@ -214,7 +156,7 @@ TEST_CASE("cli kv: watch prints current values and updates until SIGTERM", "[jet
   // Through a shell, to learn the watcher's pid and exit code.
   background_command watch(
       {"/bin/sh", "-c",
-       "'" + cli + "' -s " + s.url() + " kv watch W 'user.>' & echo PID=$!; wait $!; echo EXIT=$?"});
+       "'" + cli_bin + "' -s " + s.url() + " kv watch W 'user.>' & echo PID=$!; wait $!; echo EXIT=$?"});
   auto wait_for = [&](const std::string& text) {
     for (int i = 0; i < 500; ++i) {
       if (has(watch.output_so_far(), text)) return true;
@@ -273,7 +215,7 @@ TEST_CASE("cli kv: errors", "[jetstream][cli]") {
   CHECK(unknown.exit_code == 2);
   CHECK(has(unknown.output, "dialtone: unknown kv command \"frob\""));
 
-  auto refused = run_command({cli, "-s", "nats://127.0.0.1:1", "kv", "ls"}, 10s);
+  auto refused = run_command({cli_bin, "-s", "nats://127.0.0.1:1", "kv", "ls"}, 10s);
   CHECK(refused.exit_code == 1);
   CHECK(refused.output == "dialtone: cannot connect to nats://127.0.0.1:1: server unreachable\n");
 }

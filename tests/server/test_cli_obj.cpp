@@ -18,71 +18,16 @@
 #include <vector>
 
 #include "nats_handles.hpp"
+#include "cli_support.hpp"
 #include "server_process.hpp"
 
 using namespace testing_support;
 using namespace std::chrono_literals;
+using namespace testing_support::cli;
 
 namespace {
 
-const std::string cli = DIALTONE_CLI_BIN;
 constexpr uint64_t kBig = 100ull * 1024 * 1024;  // the round-trip object: 100 MiB, 800 chunks
-
-struct js_server {
-  temp_dir store;
-  server_process s{{"-js", "-sd", store.path}};
-};
-
-run_result dialtone(const server_process& s, std::vector<std::string> args,
-                    std::chrono::milliseconds timeout = 20s) {
-  std::vector<std::string> argv = {cli, "-s", s.url()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv, timeout);
-}
-
-// Runs and expects success; returns the output (stdout and stderr).
-std::string ok(const server_process& s, std::vector<std::string> args, std::chrono::milliseconds timeout = 20s) {
-  auto r = dialtone(s, args, timeout);
-  std::string cmd;
-  for (const auto& a : args) cmd += a + " ";
-  INFO("dialtone " << cmd << "\n" << r.output);
-  REQUIRE(r.exit_code == 0);
-  return r.output;
-}
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string::npos) nl = text.size();
-    out.push_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return out;
-}
-
-std::string line_starting(const std::string& text, const std::string& prefix) {
-  for (const auto& l : lines(text))
-    if (l.rfind(prefix, 0) == 0) return l;
-  return "";
-}
-
-// Splits a table row into its cells (columns are separated by two or more spaces).
-std::vector<std::string> cells(const std::string& row) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < row.size()) {
-    size_t gap = row.find("  ", i);
-    if (gap == std::string::npos) gap = row.size();
-    out.push_back(row.substr(i, gap - i));
-    i = row.find_first_not_of(' ', gap);
-    if (i == std::string::npos) break;
-  }
-  return out;
-}
 
 bool exists(const std::string& path) {
   struct stat st {};
@@ -156,24 +101,8 @@ bool same_files(const std::string& a, const std::string& b) {
 }
 
 // A plain libnats connection, to read what the CLI stored as any client would.
-struct js_client {
-  conn_ptr nc;
-  js_ptr js;
-
-  explicit js_client(const server_process& s) {
-    natsOptions* o = nullptr;
-    REQUIRE(natsOptions_Create(&o) == NATS_OK);
-    natsOptions_SetURL(o, s.url().c_str());
-    natsOptions_SetAllowReconnect(o, false);
-    natsConnection* c = nullptr;
-    auto st = natsConnection_Connect(&c, o);
-    natsOptions_Destroy(o);
-    REQUIRE(st == NATS_OK);
-    nc.reset(c);
-    jsCtx* j = nullptr;
-    REQUIRE(natsConnection_JetStream(&j, c, nullptr) == NATS_OK);
-    js.reset(j);
-  }
+struct obj_reader : js_client {
+  using js_client::js_client;
 
   // The meta of `name` in `bucket` (STREAM.MSG.GET last_by_subj $O.<b>.M.<b64url(name)>).
   nlohmann::json meta(const std::string& bucket, const std::string& name) {
@@ -288,7 +217,7 @@ TEST_CASE("cli obj: 100 MiB round trip, ls, info, and the stored form", "[jetstr
 
   // What any object-store client finds: the meta, rolled up, on $O.FILES.M.<base64url
   // of the name>, and the chunks on $O.FILES.C.<nuid>, which hash to the meta's digest.
-  js_client c(s);
+  obj_reader c(s);
   auto meta = c.meta("FILES", "big.bin");
   CHECK(meta["name"] == "big.bin");
   CHECK(meta["bucket"] == "FILES");
@@ -305,7 +234,7 @@ TEST_CASE("cli obj: 100 MiB round trip, ls, info, and the stored form", "[jetstr
   // To stdout (no progress on stdout; the summary goes to stderr).
   std::string piped = files.path + "/piped.bin";
   auto to_stdout = run_command({"/bin/sh", "-c",
-                                "'" + cli + "' -s " + s.url() + " obj get FILES 'docs/small file.bin' > " + piped},
+                                "'" + cli_bin + "' -s " + s.url() + " obj get FILES 'docs/small file.bin' > " + piped},
                                20s);
   INFO(to_stdout.output);
   CHECK(to_stdout.exit_code == 0);
@@ -356,7 +285,7 @@ TEST_CASE("cli obj: empty objects, rm, seal", "[jetstream][cli][obj]") {
   REQUIRE(ls.size() == 2);
   CHECK(cells(ls[1])[0] == "empty");
   // The delete marker: deleted, no size, no chunks, no digest; the chunks are purged.
-  js_client c(s);
+  obj_reader c(s);
   auto marker = c.meta("B", "data");
   CHECK(marker["deleted"] == true);
   CHECK(marker["size"] == 0);
@@ -389,7 +318,7 @@ TEST_CASE("cli obj: a corrupt object fails get with a clear error", "[jetstream]
   std::string data = files.path + "/data", out = files.path + "/out";
   write_random_file(data, 500'000, 3);
   ok(s, {"obj", "put", "B", data});
-  js_client c(s);
+  obj_reader c(s);
   auto meta = c.meta("B", "data");
   std::string good_digest = meta["digest"];
 
@@ -465,7 +394,7 @@ TEST_CASE("cli obj: links", "[jetstream][cli][obj]") {
   REQUIRE(ls.size() == 3);
   CHECK(cells(ls[1]) == std::vector<std::string>{"alias", "-", "-", cells(ls[1])[3], "link to SRC/original"});
   CHECK(cells(ls[2])[4] == "link to bucket SRC");
-  js_client c(s);
+  obj_reader c(s);
   auto meta = c.meta("DST", "alias");
   CHECK(meta["options"]["link"]["bucket"] == "SRC");
   CHECK(meta["options"]["link"]["name"] == "original");
@@ -480,7 +409,7 @@ TEST_CASE("cli obj: watch prints current objects and changes until SIGTERM", "[j
   write_random_file(data, 200'000, 9);
   ok(s, {"obj", "put", "W", data, "--name", "first"});
   background_command watch(
-      {"/bin/sh", "-c", "'" + cli + "' -s " + s.url() + " obj watch W & echo PID=$!; wait $!; echo EXIT=$?"});
+      {"/bin/sh", "-c", "'" + cli_bin + "' -s " + s.url() + " obj watch W & echo PID=$!; wait $!; echo EXIT=$?"});
   auto wait_for = [&](const std::string& text) {
     for (int i = 0; i < 500; ++i) {
       if (has(watch.output_so_far(), text)) return true;

@@ -29,12 +29,6 @@ namespace {
 
 using headers = std::vector<std::pair<std::string, std::string>>;
 
-// A JetStream-enabled server with its own store directory (removed afterwards).
-struct js_server {
-  temp_dir store;
-  server_process s{{"-js", "-sd", store.path}};
-};
-
 std::string data_of(natsMsg* m) { return std::string(natsMsg_GetData(m), size_t(natsMsg_GetDataLength(m))); }
 
 // A header's value, or "<none>" when absent. libnats exposes a status line

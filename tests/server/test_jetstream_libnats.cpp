@@ -21,33 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A JetStream-enabled server with its own store directory (removed afterwards).
-struct js_server {
-  temp_dir store;
-  server_process s{{"-js", "-sd", store.path}};
-};
-
-// A connection and its JetStream context.
-struct js_client {
-  conn_ptr nc;
-  js_ptr js;
-
-  explicit js_client(const server_process& s) {
-    natsOptions* o = nullptr;
-    REQUIRE(natsOptions_Create(&o) == NATS_OK);
-    natsOptions_SetURL(o, s.url().c_str());
-    natsOptions_SetAllowReconnect(o, false);
-    natsConnection* c = nullptr;
-    auto st = natsConnection_Connect(&c, o);
-    natsOptions_Destroy(o);
-    REQUIRE(st == NATS_OK);
-    nc.reset(c);
-    jsCtx* j = nullptr;
-    REQUIRE(natsConnection_JetStream(&j, c, nullptr) == NATS_OK);
-    js.reset(j);
-  }
-};
-
 kv_ptr create_bucket(jsCtx* js, const char* bucket, int history = 1, int64_t ttl_ns = 0) {
   kvConfig cfg;
   kvConfig_Init(&cfg);

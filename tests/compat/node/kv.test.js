@@ -15,17 +15,9 @@ import {
   JetStreamApiError,
   RetentionPolicy,
 } from "@nats-io/jetstream";
-import { startServer, serverBin, natsServerBin } from "./server.js";
+import { startServer, serverBin, serversUnderTest } from "./server.js";
 
-const allServers = [
-  ["dialtone", serverBin],
-  ["nats-server", natsServerBin],
-];
-const only = process.env.COMPAT_ONLY;
-if (only && !allServers.some(([label]) => label === only)) {
-  throw new Error(`COMPAT_ONLY must be one of ${allServers.map(([l]) => l).join(", ")}`);
-}
-const servers = allServers.filter(([label]) => !only || label === only);
+const servers = serversUnderTest();
 
 // No single test should take long; this only protects the run from a hang.
 const T = { timeout: 30_000 };

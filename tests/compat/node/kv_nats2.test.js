@@ -4,15 +4,10 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect, StringCodec } from "nats";
-import { startServer, serverBin, natsServerBin } from "./server.js";
+import { startServer, serversUnderTest } from "./server.js";
 
 const sc = StringCodec();
-const allServers = [
-  ["dialtone", serverBin],
-  ["nats-server", natsServerBin],
-];
-const only = process.env.COMPAT_ONLY;
-const servers = allServers.filter(([label]) => !only || label === only);
+const servers = serversUnderTest();
 const T = { timeout: 30_000 };
 
 for (const [label, bin] of servers) {

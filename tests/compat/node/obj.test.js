@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { connect, headers, nanos } from "@nats-io/transport-node";
 import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { Objm, StorageType, setSha256Backend } from "@nats-io/obj";
-import { startServer, serverBin, natsServerBin } from "./server.js";
+import { startServer, serverBin, serversUnderTest } from "./server.js";
 import { patternBytes, patternStream, drain, digestOf } from "./objdata.js";
 
 // The client checks the digest of everything it reads; node:crypto instead of the
@@ -18,15 +18,7 @@ import { patternBytes, patternStream, drain, digestOf } from "./objdata.js";
 // tests compare are computed independently (objdata.js).
 setSha256Backend("native");
 
-const allServers = [
-  ["dialtone", serverBin],
-  ["nats-server", natsServerBin],
-];
-const only = process.env.COMPAT_ONLY;
-if (only && !allServers.some(([label]) => label === only)) {
-  throw new Error(`COMPAT_ONLY must be one of ${allServers.map(([l]) => l).join(", ")}`);
-}
-const servers = allServers.filter(([label]) => !only || label === only);
+const servers = serversUnderTest();
 
 // Small tests; this only protects the run from a hang.
 const T = { timeout: 60_000 };

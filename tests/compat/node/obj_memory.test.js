@@ -15,21 +15,13 @@ import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { connect } from "@nats-io/transport-node";
 import { Objm, setSha256Backend } from "@nats-io/obj";
-import { startServer, serverBin, natsServerBin } from "./server.js";
+import { startServer, serverBin, serversUnderTest } from "./server.js";
 import { patternStream, drain } from "./objdata.js";
 
 // Keeps the client's own digest check (on every get) from dominating the run time.
 setSha256Backend("native");
 
-const allServers = [
-  ["dialtone", serverBin],
-  ["nats-server", natsServerBin],
-];
-const only = process.env.COMPAT_ONLY;
-if (only && !allServers.some(([label]) => label === only)) {
-  throw new Error(`COMPAT_ONLY must be one of ${allServers.map(([l]) => l).join(", ")}`);
-}
-const servers = allServers.filter(([label]) => !only || label === only);
+const servers = serversUnderTest();
 
 const MiB = 1024 * 1024;
 // Sanitizer builds (DIALTONE_SANITIZER set) run many times slower and carry shadow

@@ -13,6 +13,20 @@ export const serverBin =
 // same on both servers.
 export const natsServerBin = process.env.NATS_SERVER ?? "/usr/sbin/nats-server";
 
+// The servers a compatibility suite runs against, as [label, binary] pairs: both, or
+// the one COMPAT_ONLY names ("dialtone" or "nats-server").
+export function serversUnderTest() {
+  const all = [
+    ["dialtone", serverBin],
+    ["nats-server", natsServerBin],
+  ];
+  const only = process.env.COMPAT_ONLY;
+  if (only && !all.some(([label]) => label === only)) {
+    throw new Error(`COMPAT_ONLY must be one of ${all.map(([l]) => l).join(", ")}`);
+  }
+  return all.filter(([label]) => !only || label === only);
+}
+
 // startServer(configText, bin, opts)
 //   opts.jetstream: true  -> adds `-js -sd <fresh temp dir>`
 //   opts.storeDir: path   -> adds `-js -sd <path>` (reuse an existing store dir)
