@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "nats_handles.hpp"
 #include "server_process.hpp"
 
 using namespace testing_support;
@@ -18,27 +19,26 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct conn {
-  natsConnection* nc = nullptr;
-  jsCtx* js = nullptr;
-  explicit conn(const server_process& s) {
-    natsOptions* o = nullptr;
-    REQUIRE(natsOptions_Create(&o) == NATS_OK);
-    natsOptions_SetURL(o, s.url().c_str());
-    natsOptions_SetAllowReconnect(o, false);
-    REQUIRE(natsConnection_Connect(&nc, o) == NATS_OK);
-    natsOptions_Destroy(o);
-    jsOptions jo;
-    jsOptions_Init(&jo);
-    jo.Wait = 10000;
-    REQUIRE(natsConnection_JetStream(&js, nc, &jo) == NATS_OK);
-  }
-  ~conn() {
-    jsCtx_Destroy(js);
-    natsConnection_Destroy(nc);
-  }
+struct conn : js_client {
+  using js_client::js_client;
   void publish(const std::string& subject, const std::string& body) {
-    REQUIRE(js_Publish(nullptr, js, subject.c_str(), body.data(), int(body.size()), nullptr, nullptr) == NATS_OK);
+    REQUIRE(js_Publish(nullptr, js.get(), subject.c_str(), body.data(), int(body.size()), nullptr, nullptr) ==
+            NATS_OK);
+  }
+  // The stream of bucket "files", as @nats-io/obj creates it.
+  void create_bucket_stream() {
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = "OBJ_files";
+    const char* subjects[] = {"$O.files.C.>", "$O.files.M.>"};
+    sc.Subjects = subjects;
+    sc.SubjectsLen = 2;
+    sc.AllowRollup = true;
+    sc.AllowDirect = true;
+    sc.Discard = js_DiscardNew;
+    jsStreamInfo* si = nullptr;
+    REQUIRE(js_AddStream(&si, js.get(), &sc, nullptr, nullptr) == NATS_OK);
+    jsStreamInfo_Destroy(si);
   }
   // Messages on one subject of stream OBJ_files (0 when none).
   uint64_t count(const char* subject) {
@@ -46,7 +46,7 @@ struct conn {
     jsOptions o;
     jsOptions_Init(&o);
     o.Stream.Info.SubjectsFilter = subject;
-    REQUIRE(js_GetStreamInfo(&si, js, "OBJ_files", &o, nullptr) == NATS_OK);
+    REQUIRE(js_GetStreamInfo(&si, js.get(), "OBJ_files", &o, nullptr) == NATS_OK);
     uint64_t n = 0;
     if (si->State.Subjects)
       for (int i = 0; i < si->State.Subjects->Count; ++i) n += si->State.Subjects->List[i].Msgs;
@@ -66,18 +66,7 @@ TEST_CASE("object store: orphaned chunks are purged, chunks of live objects and 
   temp_dir store;
   server_process s({"-js", "-sd", store.path}, "jetstream { orphan_chunk_age: \"2s\" }\n");
   conn c(s);
-  jsStreamConfig sc;
-  jsStreamConfig_Init(&sc);
-  sc.Name = "OBJ_files";
-  const char* subjects[] = {"$O.files.C.>", "$O.files.M.>"};
-  sc.Subjects = subjects;
-  sc.SubjectsLen = 2;
-  sc.AllowRollup = true;
-  sc.AllowDirect = true;
-  sc.Discard = js_DiscardNew;
-  jsStreamInfo* si = nullptr;
-  REQUIRE(js_AddStream(&si, c.js, &sc, nullptr, nullptr) == NATS_OK);
-  jsStreamInfo_Destroy(si);
+  c.create_bucket_stream();
 
   const std::string chunk(1000, 'x');
   // A live object: chunks and its meta.
@@ -128,15 +117,7 @@ TEST_CASE("object store: orphan_chunk_age is a duration, 0 turns the cleanup off
   temp_dir store;
   server_process s({"-js", "-sd", store.path}, "jetstream { orphan_chunk_age: 0 }\n");
   conn c(s);
-  jsStreamConfig sc;
-  jsStreamConfig_Init(&sc);
-  sc.Name = "OBJ_files";
-  const char* subjects[] = {"$O.files.C.>", "$O.files.M.>"};
-  sc.Subjects = subjects;
-  sc.SubjectsLen = 2;
-  jsStreamInfo* si = nullptr;
-  REQUIRE(js_AddStream(&si, c.js, &sc, nullptr, nullptr) == NATS_OK);
-  jsStreamInfo_Destroy(si);
+  c.create_bucket_stream();
   c.publish("$O.files.C.CUT", "chunk");
   std::this_thread::sleep_for(1500ms);
   CHECK(c.count("$O.files.C.CUT") == 1);
