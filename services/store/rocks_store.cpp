@@ -279,7 +279,6 @@ class rocks_batch final : public write_batch {
   const std::vector<std::string>& lookups() const { return lookups_; }
   std::map<uint32_t, value_log::file_counts>& delta() { return delta_; }
   rocksdb::WriteBatch& raw() { return batch_; }
-  rocksdb::ColumnFamilyHandle* meta() const { return meta_; }
   // Committed: its appended payloads are live now, counted by delta().
   void committed() {
     if (vlog_) vlog_->settle(appended_, delta_, true);
@@ -405,18 +404,7 @@ class rocks_store final : public stream_store {
       delta[file].bytes += d.bytes;
     }
     // The files' live counts change in the same write as the references.
-    for (auto& [file, d] : delta) {
-      if (d.live == 0 && d.bytes == 0) continue;
-      auto c = vlog_->counts_after(file, d);
-      if (c.live <= 0) {
-        (void)rb->raw().Delete(rb->meta(), vlog_count_key(file));
-      } else {
-        char v[16];
-        put_be64(v, uint64_t(c.live));
-        put_be64(v + 8, uint64_t(c.bytes));
-        (void)rb->raw().Put(rb->meta(), vlog_count_key(file), rocksdb::Slice(v, 16));
-      }
-    }
+    put_vlog_counts(delta, rb->raw());
     if (sync && vlog_) {
       std::string error;
       if (!vlog_->sync(error)) return store_status::failure("write: " + error);
@@ -674,6 +662,23 @@ class rocks_store final : public stream_store {
     });
   }
 
+  // The value log files' live counts after `delta`, written into `wb` so they change
+  // in the same RocksDB write as the references (a file with nothing live: no record).
+  void put_vlog_counts(const std::map<uint32_t, value_log::file_counts>& delta, rocksdb::WriteBatch& wb) {
+    for (auto& [file, d] : delta) {
+      if (d.live == 0 && d.bytes == 0) continue;
+      auto c = vlog_->counts_after(file, d);
+      if (c.live <= 0) {
+        (void)wb.Delete(meta_, vlog_count_key(file));
+      } else {
+        char v[16];
+        put_be64(v, uint64_t(c.live));
+        put_be64(v + 8, uint64_t(c.bytes));
+        (void)wb.Put(meta_, vlog_count_key(file), rocksdb::Slice(v, 16));
+      }
+    }
+  }
+
   // Dropping a stream: one reference less in the value log for each of its messages
   // kept there, with the new file counts added to `wb`. Reads the stream's records
   // (small: large payloads are elsewhere), only when the value log holds anything.
@@ -693,17 +698,7 @@ class rocks_store final : public stream_store {
       delta[ref.file].live--;
       delta[ref.file].bytes -= ref.length;
     }
-    for (auto& [file, d] : delta) {
-      auto c = vlog_->counts_after(file, d);
-      if (c.live <= 0) {
-        (void)wb.Delete(meta_, vlog_count_key(file));
-      } else {
-        char v[16];
-        put_be64(v, uint64_t(c.live));
-        put_be64(v + 8, uint64_t(c.bytes));
-        (void)wb.Put(meta_, vlog_count_key(file), rocksdb::Slice(v, 16));
-      }
-    }
+    put_vlog_counts(delta, wb);
     return delta;
   }
 
