@@ -226,6 +226,10 @@ void internal_client::flush_published() {
   }
 }
 
+void internal_client::flush_early() {
+  if (!drive_loop_) router::flush_later(flush_list_);
+}
+
 size_t internal_client::publish(std::string_view subject, std::string_view reply, std::string_view headers,
                                 std::string_view payload) {
   return publish_to({}, subject, reply, headers, payload);

@@ -168,6 +168,11 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   // while the message shows `subject` (router::deliver_as; JetStream consumers).
   size_t publish_to(std::string_view route_subject, std::string_view subject, std::string_view reply,
                     std::string_view headers, std::string_view payload);
+  // Owner's thread, in a handler or job: starts writing what this drain published so
+  // far instead of at the drain's end, so the receivers' sockets work while a long job
+  // (a consumer sending megabytes) goes on producing. No effect for a client driven by
+  // an I/O loop (drive_from): that loop flushes once per batch.
+  void flush_early();
   // Owner's thread: does anything in the account listen on `subject` (through this
   // client's match cache)?
   bool has_interest(std::string_view subject);

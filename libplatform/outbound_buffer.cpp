@@ -46,23 +46,35 @@ int outbound_buffer::fill_iov(iovec* iov, int max_iov) const noexcept {
 void outbound_buffer::consume(size_t n) noexcept {
   n = std::min(n, size_);
   size_ -= n;
-  while (n > 0 && head_ < blocks_.size()) {
+  if (size_ == 0) {
+    clear();
+    return;
+  }
+  // Some bytes are left, so the tail block is not fully written: every block this
+  // consumes entirely lies before it and is freed now. (Keeping written blocks until
+  // the buffer drained once held a whole 1 GiB object for a reader fast enough never to
+  // let it drain.)
+  while (n > 0) {
     auto& b = blocks_[head_];
     size_t avail = b.end - b.begin;
     if (n < avail) {
       b.begin += uint32_t(n);
-      return;
+      break;
     }
     n -= avail;
-    b.begin = b.end;
+    b = block{};
     ++head_;
   }
-  if (size_ == 0) {
-    clear();
-  } else if (head_ > 8) {
+  if (head_ > 8) {  // drop the emptied slots now and then, not on every write
     blocks_.erase(blocks_.begin(), blocks_.begin() + long(head_));
     head_ = 0;
   }
+}
+
+size_t outbound_buffer::held_bytes() const noexcept {
+  size_t n = 0;
+  for (auto& b : blocks_) n += b.cap;
+  return n;
 }
 
 void outbound_buffer::clear() noexcept {

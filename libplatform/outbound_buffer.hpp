@@ -6,8 +6,8 @@
 // (append/reserve/commit write only past them, and blocks never move), so the flusher
 // may writev them with the lock released; consume() and clear() must wait until it
 // has the lock again.
-// Memory: blocks grow 1 KiB -> 64 KiB and are all freed once everything is written, so
-// an idle connection holds none.
+// Memory: blocks grow 1 KiB -> 64 KiB (or the size of one bigger message); each is
+// freed as soon as it is written, and an idle connection holds none.
 #include <sys/uio.h>
 
 #include <cstdint>
@@ -42,8 +42,11 @@ class outbound_buffer {
 
   // Describes the pending bytes as at most max_iov iovecs; returns how many.
   int fill_iov(iovec* iov, int max_iov) const noexcept;
-  // Drops n written bytes from the front.
+  // Drops n written bytes from the front and frees the blocks they emptied.
   void consume(size_t n) noexcept;
+  // Memory the blocks hold (for tests and accounting): at most about size() plus one
+  // block, however long the buffer has gone without draining.
+  size_t held_bytes() const noexcept;
   void clear() noexcept;
 
  private:

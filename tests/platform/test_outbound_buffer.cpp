@@ -39,3 +39,30 @@ TEST_CASE("outbound buffer keeps order across blocks and partial writes", "[buff
   CHECK(b.empty());
   CHECK(b.size() == 0);
 }
+
+TEST_CASE("outbound buffer frees written blocks while it never drains", "[buffer]") {
+  // A fast reader of a long stream of big messages: the writer takes a little less than
+  // was appended each time, so the buffer is never empty. What it holds must follow
+  // what is pending, not everything that went through it (a 1 GiB object get once kept
+  // every written 128 KiB block until the end).
+  outbound_buffer b;
+  const std::string msg(128 * 1024, 'x');
+  std::string out;
+  size_t appended = 0, peak_held = 0;
+  for (int i = 0; i < 2100; ++i) {  // over 256 MiB through the buffer
+    b.append3("MSG a 1 131072\r\n", msg, "\r\n");
+    appended += msg.size() + 18;
+    // Write all but 1000 bytes, in one writev of up to 64 iovecs, as a socket would.
+    size_t want = b.size() - 1000, took = 0;
+    iovec iov[64];
+    int n = b.fill_iov(iov, 64);
+    for (int k = 0; k < n && took < want; ++k) took += std::min(want - took, iov[k].iov_len);
+    b.consume(took);
+    REQUIRE(b.size() == 1000);
+    peak_held = std::max(peak_held, b.held_bytes());
+  }
+  CHECK(appended > 256u * 1024 * 1024);
+  CHECK(peak_held < 2 * (msg.size() + 18) + outbound_buffer::max_block);
+  drain(b, 4096);
+  CHECK(b.held_bytes() == 0);
+}
