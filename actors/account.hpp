@@ -25,7 +25,8 @@ struct account_limits {
   std::atomic<int64_t> max_payload{-1};
 };
 
-struct account_actor_ref;  // the account's actor, defined where CAF is included
+struct account_actor_ref;
+class request_tap;  // the account's actor, defined where CAF is included
 
 class account {
  public:
@@ -45,6 +46,9 @@ class account {
   void set_user_names(std::vector<std::string> names);
 
   std::atomic<int64_t> connections{0};
+  // Request recording (request_tap.hpp), when the server records requests: the router
+  // shows this account's requests and possible answers to it. Null otherwise.
+  std::atomic<request_tap*> tap{nullptr};
   // Set by the server actor when it spawns the account's actor, before the account
   // is published in the registry; read by the control plane.
   std::shared_ptr<account_actor_ref> actor;

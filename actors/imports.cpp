@@ -6,6 +6,7 @@
 #include "actors/client_info.hpp"
 #include "actors/internal_subscriber.hpp"
 #include "actors/io/event_loop.hpp"
+#include "actors/request_tap.hpp"
 #include "libplatform/accounts/subject_transform.hpp"
 #include "libplatform/random_token.hpp"
 #include "libplatform/time_format.hpp"
@@ -113,7 +114,13 @@ class service_import final : public internal_subscriber {
       if (reply.empty()) return 0;  // too many requests in flight: shed this one
       out.reply = reply;
     }
+    // The exporter's request recording sees the request as it arrives in its account
+    // (with the importer's client as the requester).
+    uint64_t recorded = 0;
+    request_tap* tap = reply.empty() ? nullptr : exporter.tap.load(std::memory_order_acquire);
+    if (tap) recorded = tap->request(exporter, ctx.from, out);
     size_t n = router::deliver_in(exporter, ctx, out);
+    if (recorded) tap->delivered(recorded, n);
     if (n == 0 && !reply.empty()) exporter.responses().remove(reply);
     return n;
   }
@@ -186,6 +193,7 @@ class response_router final : public internal_subscriber {
       message_args out = m;
       out.subject = route->reply;
       out.reply = {};  // a reply subject in the exporter's namespace means nothing to the requester
+      if (auto* tap = requester->tap.load(std::memory_order_acquire)) tap->maybe_response(*requester, ctx.from, out);
       n = router::deliver_in(*requester, ctx, out);
     }
     if (route->latency && !reporters_.empty()) {

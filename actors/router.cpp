@@ -5,6 +5,7 @@
 #include "actors/account.hpp"
 #include "actors/client_connection.hpp"
 #include "actors/io/event_loop.hpp"
+#include "actors/request_tap.hpp"
 #include "libplatform/random_token.hpp"
 
 namespace actors {
@@ -140,6 +141,14 @@ size_t deliver(client_connection& from, const message_args& m) {
   // (an import, a response route) can lead to another lookup, possibly into this same
   // account and cache (a self-import, a latency report): then hold the result by
   // pointer so an eviction cannot free it while it is being iterated.
+  // Request recording: the tap copies what it records before the delivery (so an
+  // answer can never come before the tap knows the request) and is told the outcome.
+  uint64_t recorded = 0;
+  request_tap* tap = from.acc().tap.load(std::memory_order_acquire);
+  if (tap) {
+    tap->maybe_response(from.acc(), &from, m);
+    if (!m.reply.empty()) recorded = tap->request(from.acc(), &from, m);
+  }
   auto& cache = from.cache();
   const platform::match_result* r = &cache.lookup(from.acc().subjects(), m.subject);
   size_t delivered;
@@ -149,6 +158,7 @@ size_t deliver(client_connection& from, const message_args& m) {
   } else {
     delivered = deliver_result(ctx, *r, m);
   }
+  if (recorded) tap->delivered(recorded, delivered);
   if (delivered == 0 && !m.reply.empty() && from.options().no_responders) send_no_responders(from, m.reply);
   return delivered;
 }

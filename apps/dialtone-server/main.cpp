@@ -13,6 +13,7 @@
 #include "actors/atoms.hpp"
 #include "actors/server_actor.hpp"
 #include "services/jetstream/jetstream.hpp"
+#include "services/reqlog/reqlog.hpp"
 #include "libplatform/memory.hpp"
 #include "libplatform/accounts/auth_config.hpp"
 #include "libplatform/config/load_options.hpp"
@@ -136,6 +137,17 @@ int main(int argc, char** argv) {
       js.sync_always = opts.js_sync_always;
       js.orphan_chunk_age_ns = opts.js_orphan_chunk_age.count();
       services = jetstream::make_host(js);
+    }
+    if (opts.request_log) {
+      reqlog::options rl;
+      rl.store_dir = opts.store_dir;
+      for (auto& r : opts.rlog_record) rl.record.push_back({r.account, r.subjects});
+      rl.max_age_ns = opts.rlog_max_age.count();
+      rl.max_bytes = opts.rlog_max_bytes;
+      rl.auditor = opts.rlog_auditor;
+      rl.response_threshold_ns = opts.rlog_response_threshold.count();
+      rl.queue_max_records = size_t(opts.rlog_max_queue);
+      services = reqlog::make_host(rl, std::move(services));
     }
     auto server = actors::spawn_server_actor(sys, opts, auth, services);
     caf::scoped_actor self{sys};

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "libplatform/subject.hpp"
+
 namespace platform::config {
 
 namespace {
@@ -227,6 +229,73 @@ void apply_jetstream(const value& v, std::string_view key, server_options& opts,
   }
 }
 
+// A duration as Go writes it, or a whole number of days ("30d"), as retention periods
+// are usually given.
+nanoseconds retention_value(const value& v, std::string_view key, server_options& opts) {
+  if (v.is_string() && v.s.size() > 1 && v.s.back() == 'd' &&
+      v.s.find_first_not_of("0123456789") == v.s.size() - 1) {
+    int64_t days = std::stoll(v.s.substr(0, v.s.size() - 1));
+    if (days > 100000) bad_value(v, key, "is too large");
+    return duration_cast<nanoseconds>(hours(24 * days));
+  }
+  return duration_value(v, key, opts);
+}
+
+// request_log { record: [ { account, subjects } ], max_age, max_bytes, auditor,
+// response_threshold } (Dialtone's own).
+void apply_request_log(const value& v, std::string_view key, server_options& opts) {
+  if (!v.is_map()) must_be(v, key, "a map");
+  opts.request_log = true;
+  for (const auto& [k, mv] : v.map) {
+    std::string name = lower(k);
+    std::string where = std::string(key) + " " + k;
+    if (name == "record") {
+      if (!mv.is_array()) must_be(mv, where, "a list of { account, subjects }");
+      for (const auto& r : mv.arr) {
+        if (!r.is_map()) must_be(r, where, "a list of { account, subjects }");
+        server_options::request_log_rule rule;
+        for (const auto& [rk, rv] : r.map) {
+          std::string rn = lower(rk);
+          std::string rwhere = where + " " + rk;
+          if (rn == "account") {
+            rule.account = text(rv, rwhere);
+          } else if (rn == "subjects" || rn == "subject") {
+            auto add = [&](const value& sv) {
+              const std::string& s = text(sv, rwhere);
+              if (!platform::subject::valid_subscription(s)) bad_value(sv, rwhere, "is not a valid subject");
+              rule.subjects.push_back(s);
+            };
+            if (rv.is_array()) {
+              for (const auto& sv : rv.arr) add(sv);
+            } else {
+              add(rv);
+            }
+          } else {
+            bad_value(rv, rwhere, "is not a request_log record setting (account, subjects)");
+          }
+        }
+        if (rule.account.empty()) bad_value(r, where, "needs an account");
+        if (rule.subjects.empty()) bad_value(r, where, "needs subjects");
+        opts.rlog_record.push_back(std::move(rule));
+      }
+    } else if (name == "max_age") {
+      opts.rlog_max_age = retention_value(mv, where, opts);
+    } else if (name == "max_bytes") {
+      opts.rlog_max_bytes = non_negative(mv, where) == 0 ? -1 : mv.i;
+    } else if (name == "auditor") {
+      opts.rlog_auditor = text(mv, where);
+    } else if (name == "max_queue") {
+      opts.rlog_max_queue = non_negative(mv, where);
+      if (opts.rlog_max_queue == 0) bad_value(mv, where, "must be more than 0");
+    } else if (name == "response_threshold") {
+      opts.rlog_response_threshold = duration_value(mv, where, opts);
+      if (opts.rlog_response_threshold.count() <= 0) bad_value(mv, where, "must be more than 0");
+    } else {
+      bad_value(mv, where, "is not a request_log setting");
+    }
+  }
+}
+
 // Returns false if the key is not a nats-server option at all.
 bool apply_key(const std::string& name, std::string_view key, const value& v, server_options& opts,
                load_state& st) {
@@ -261,6 +330,7 @@ bool apply_key(const std::string& name, std::string_view key, const value& v, se
   else if (name == "logfile" || name == "log_file") opts.logfile = text(v, key);
   else if (name == "store_dir" || name == "storedir") apply_store_dir(v, key, opts, st);
   else if (name == "jetstream") apply_jetstream(v, key, opts, st);
+  else if (name == "request_log") apply_request_log(v, key, opts);
   else if (name == "max_subscriptions" || name == "max_subs") {
     int64_t n = size_32(v, key);
     opts.max_subs = n == 0 ? -1 : n;  // nats-server: 0 means unlimited

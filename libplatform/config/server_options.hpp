@@ -39,6 +39,20 @@ struct server_options {
   // orphan_chunk_age: object-store chunks no object refers to are purged once the newest
   // of them is this old (a put cut off by a crash or a vanished client). 0: never.
   std::chrono::nanoseconds js_orphan_chunk_age{std::chrono::minutes(10)};
+  // request_log { record: [{account, subjects}], max_age, max_bytes, auditor,
+  // response_threshold }: Dialtone's own recording of requests and their answers
+  // (services/reqlog). Stored under store_dir/reqlog.
+  struct request_log_rule {
+    std::string account;
+    std::vector<std::string> subjects;
+  };
+  bool request_log = false;
+  std::vector<request_log_rule> rlog_record;
+  std::chrono::nanoseconds rlog_max_age{0};  // 0: kept whatever their age
+  int64_t rlog_max_bytes = -1;               // -1: no size limit
+  std::string rlog_auditor;
+  std::chrono::nanoseconds rlog_response_threshold{std::chrono::seconds(2)};
+  int64_t rlog_max_queue = 65536;  // records waiting for the recorder; beyond: gap records
   std::string config_file;               // path the options came from, if any
   std::vector<std::string> warnings;     // e.g. unsupported keys, reported at start-up
 };

@@ -1,0 +1,1011 @@
+// The request recorder: the tap on the data path, the recorder's actor, the store and
+// the per-account API (reqlog.hpp has the shape).
+#include <spdlog/spdlog.h>
+
+#include <absl/container/flat_hash_map.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <unordered_map>
+
+#include "actors/account.hpp"
+#include "actors/client_connection.hpp"
+#include "actors/client_info.hpp"
+#include "actors/control_plane.hpp"
+#include "actors/internal_client.hpp"
+#include "actors/request_tap.hpp"
+#include "actors/router.hpp"
+#include "actors/server_core.hpp"
+#include "libplatform/config/conf_parser.hpp"
+#include "libplatform/subject.hpp"
+#include "services/jetstream/api.hpp"
+#include "services/reqlog/reqlog.hpp"
+#include "services/store/stream_store.hpp"
+
+namespace reqlog {
+
+namespace {
+
+using actors::inbound_msg;
+using actors::internal_client;
+using json = nlohmann::json;
+using platform::protocol::message_args;
+
+constexpr uint64_t records_stream = 1;  // the one "stream" of records in the store
+constexpr const char* state_key = "reqlog/state";
+constexpr const char* rules_key = "reqlog/rules";
+constexpr int64_t tick_ns = 100'000'000;  // timeouts, retention and gap records
+
+// ---- rules ----
+
+// Which subjects each account records: immutable once published (the tap reads it
+// with one atomic load per publish); a change publishes a new snapshot.
+struct rules_snapshot {
+  std::unordered_map<std::string, std::vector<std::string>> by_account;
+  bool records(const std::string& account, std::string_view subject) const {
+    auto it = by_account.find(account);
+    if (it == by_account.end()) return false;
+    for (auto& p : it->second)
+      if (platform::subject::matches(p, subject)) return true;
+    return false;
+  }
+};
+
+json rules_json(const std::vector<rule>& rs) {
+  json a = json::array();
+  for (auto& r : rs) a.push_back({{"account", r.account}, {"subjects", r.subjects}});
+  return a;
+}
+
+// ---- the queue between the I/O threads and the recorder ----
+
+struct event {
+  enum kind_t : uint8_t { request, response, no_responders } kind = request;
+  uint64_t id = 0;
+  int64_t time_ns = 0;  // wall clock
+  std::string account, subject, reply;
+  std::string headers, payload;
+  std::shared_ptr<const std::string> who;  // requester or responder (ClientInfo JSON)
+  std::string who_account;
+  std::string key;  // request: its entry in the reply table
+  size_t bytes() const { return subject.size() + reply.size() + headers.size() + payload.size() + 128; }
+};
+
+std::string reply_key(const std::string& account, std::string_view reply) {
+  std::string k;
+  k.reserve(account.size() + 1 + reply.size());
+  k.append(account).push_back('\0');
+  k.append(reply);
+  return k;
+}
+
+int64_t wall_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class recorder;
+
+class tap final : public actors::request_tap {
+ public:
+  tap(const options& o, std::string server_name) : opts_(o), server_name_(std::move(server_name)) {
+    retired_.push_back(std::make_unique<rules_snapshot>());
+    rules_.store(retired_.back().get());
+  }
+
+  void set_rules(const std::vector<rule>& rs) {
+    auto snap = std::make_unique<rules_snapshot>();
+    for (auto& r : rs) {
+      auto& v = snap->by_account[r.account];
+      v.insert(v.end(), r.subjects.begin(), r.subjects.end());
+    }
+    std::lock_guard lock(rules_mutex_);
+    rules_.store(snap.get(), std::memory_order_release);
+    // The old snapshots stay until the tap goes (a reader may hold one): a few hundred
+    // bytes per change of the rules.
+    retired_.push_back(std::move(snap));
+  }
+
+  void set_waker(std::function<void()> w) { wake_ = std::move(w); }
+
+  uint64_t request(actors::account& acc, actors::publisher* from, const message_args& m) override {
+    const rules_snapshot* rs = rules_.load(std::memory_order_acquire);
+    if (rs->by_account.empty() || !rs->records(acc.name(), m.subject)) return 0;
+    event e;
+    e.kind = event::request;
+    e.id = next_id_.fetch_add(1, std::memory_order_relaxed);
+    e.time_ns = wall_ns();
+    e.account = acc.name();
+    e.subject.assign(m.subject);
+    e.reply.assign(m.reply);
+    e.headers.assign(m.headers());
+    e.payload.assign(m.payload());
+    // The requester in its own account (through a service import that is not `acc`).
+    auto* c = from ? from->as_client() : nullptr;
+    e.who = actors::client_info_json(c, c ? c->acc() : acc, server_name_);
+    e.key = reply_key(e.account, m.reply);
+    // The answer may come before this returns (from another loop): watch the reply
+    // subject first, and drop the watch again if the queue has no room.
+    auto& sh = shard_for(e.key);
+    {
+      std::lock_guard lock(sh.mutex);
+      sh.pending[e.key] = e.id;
+    }
+    pending_.fetch_add(1, std::memory_order_relaxed);
+    std::string key = e.key;
+    uint64_t id = e.id;
+    if (!push(std::move(e))) {
+      unwatch(key, id);
+      return 0;
+    }
+    return id;
+  }
+
+  void delivered(uint64_t token, size_t n) override {
+    if (n > 0 || token == 0) return;
+    event e;
+    e.kind = event::no_responders;
+    e.id = token;
+    e.time_ns = wall_ns();
+    push(std::move(e));
+  }
+
+  void maybe_response(actors::account& acc, actors::publisher* from, const message_args& m) override {
+    if (pending_.load(std::memory_order_relaxed) <= 0) return;
+    std::string key = reply_key(acc.name(), m.subject);
+    auto& sh = shard_for(key);
+    uint64_t id = 0;
+    {
+      std::lock_guard lock(sh.mutex);
+      auto it = sh.pending.find(key);
+      if (it == sh.pending.end()) return;
+      id = it->second;
+      sh.pending.erase(it);
+    }
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+    event e;
+    e.kind = event::response;
+    e.id = id;
+    e.time_ns = wall_ns();
+    e.headers.assign(m.headers());
+    e.payload.assign(m.payload());
+    auto* c = from ? from->as_client() : nullptr;
+    if (c) {
+      e.who_account = c->acc().name();
+      e.who = actors::client_info_json(c, c->acc(), server_name_);
+    }
+    push(std::move(e));
+  }
+
+  // The recorder: a request it closed (timeout or no responders) stops being watched,
+  // unless a newer request took over its reply subject.
+  void unwatch(const std::string& key, uint64_t id) {
+    auto& sh = shard_for(key);
+    std::lock_guard lock(sh.mutex);
+    auto it = sh.pending.find(key);
+    if (it != sh.pending.end() && it->second == id) {
+      sh.pending.erase(it);
+      pending_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+
+  // The recorder's thread: takes everything queued.
+  void take(std::vector<event>& out, uint64_t& dropped, int64_t& drop_first, int64_t& drop_last) {
+    std::lock_guard lock(queue_mutex_);
+    out.swap(queue_);
+    queue_bytes_ = 0;
+    woken_ = false;
+    dropped = dropped_;
+    drop_first = drop_first_;
+    drop_last = drop_last_;
+    dropped_ = 0;
+    drop_first_ = drop_last_ = 0;
+  }
+
+  uint64_t dropped_total() const { return dropped_total_.load(std::memory_order_relaxed); }
+
+ private:
+  struct shard {
+    std::mutex mutex;
+    absl::flat_hash_map<std::string, uint64_t> pending;
+  };
+  shard& shard_for(const std::string& key) { return shards_[std::hash<std::string>{}(key) % shards_.size()]; }
+
+  bool push(event&& e) {
+    bool wake = false;
+    {
+      std::lock_guard lock(queue_mutex_);
+      size_t b = e.bytes();
+      if (queue_.size() >= opts_.queue_max_records || queue_bytes_ + b > opts_.queue_max_bytes) {
+        // Requests are dropped; answers and closings of requests already queued are
+        // not worth losing (small, and a lost answer turns a record into a timeout),
+        // but the bound holds for them too.
+        ++dropped_;
+        dropped_total_.fetch_add(1, std::memory_order_relaxed);
+        if (!drop_first_) drop_first_ = e.time_ns;
+        drop_last_ = e.time_ns;
+        return false;
+      }
+      queue_bytes_ += b;
+      queue_.push_back(std::move(e));
+      if (!woken_) wake = woken_ = true;
+    }
+    if (wake && wake_) wake_();
+    return true;
+  }
+
+  const options opts_;
+  const std::string server_name_;
+  std::atomic<const rules_snapshot*> rules_{nullptr};
+  std::mutex rules_mutex_;
+  std::vector<std::unique_ptr<rules_snapshot>> retired_;
+  std::array<shard, 16> shards_;
+  std::atomic<int64_t> pending_{0};
+  std::atomic<uint64_t> next_id_{1};
+  std::function<void()> wake_;
+
+  std::mutex queue_mutex_;
+  std::vector<event> queue_;
+  size_t queue_bytes_ = 0;
+  bool woken_ = false;
+  uint64_t dropped_ = 0;
+  int64_t drop_first_ = 0, drop_last_ = 0;
+  std::atomic<uint64_t> dropped_total_{0};
+};
+
+// ---- records ----
+
+// "NATS/1.0 ...\r\nA: b\r\n..." as {"A":["b"]}, and the status line's code and text.
+json headers_json(std::string_view block) {
+  json h = json::object();
+  size_t pos = block.find("\r\n");
+  if (pos == std::string_view::npos) return h;
+  pos += 2;
+  while (pos < block.size()) {
+    size_t end = block.find("\r\n", pos);
+    if (end == std::string_view::npos) end = block.size();
+    std::string_view line = block.substr(pos, end - pos);
+    pos = end + 2;
+    if (line.empty()) break;
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view k = line.substr(0, colon), v = line.substr(colon + 1);
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    h[std::string(k)].push_back(std::string(v));
+  }
+  return h;
+}
+
+json body_json(const std::string& headers, const std::string& payload) {
+  json b = {{"size", payload.size()}, {"data", jetstream::base64(payload)}};
+  if (!headers.empty()) {
+    b["headers"] = headers_json(headers);
+    if (int code = jetstream::header_status(headers)) b["status_code"] = code;
+  }
+  return b;
+}
+
+// An error answer: a status of 400 or more in the header line (as a server's 503), or
+// the micro framework's Nats-Service-Error header.
+bool is_error(const std::string& headers) {
+  if (headers.empty()) return false;
+  if (jetstream::header_status(headers) >= 400) return true;
+  return jetstream::header_value(headers, "Nats-Service-Error").has_value();
+}
+
+// A subject token for the account (the store's subject filter narrows a query to an
+// account; the record's own "account" field is what is checked).
+std::string account_token(const std::string& a) {
+  std::string t = a;
+  for (char& c : t)
+    if (c == '.' || c == ' ' || c == '*' || c == '>' || c == '\t') c = '_';
+  return t.empty() ? "_" : t;
+}
+
+int64_t parse_since(const std::string& s, int64_t now) {
+  int64_t t = 0;
+  if (jetstream::parse_time(s, t)) return t;
+  return now - platform::config::parse_duration(s).count();  // throws std::invalid_argument
+}
+
+// ---- the recorder ----
+
+class recorder : public std::enable_shared_from_this<recorder> {
+ public:
+  recorder(const options& o, std::unique_ptr<store::stream_store> st, std::shared_ptr<tap> t)
+      : opts_(o), store_(std::move(st)), tap_(std::move(t)) {}
+
+  std::string start(actors::server_core& core, actors::control_plane& cp) {
+    core_ = &core;
+    cp_ = &cp;
+    load_state();
+    load_rules();
+    client_ = std::make_shared<internal_client>(actors::receiver::kind::service, core.system_account(),
+                                                "request recorder", actors::inbox_limits{});
+    cp.start_internal_client(client_);
+    std::weak_ptr<recorder> weak = weak_from_this();
+    tap_->set_waker([weak] {
+      if (auto r = weak.lock())
+        r->client_->post(nullptr, [weak](internal_client&) {
+          if (auto r2 = weak.lock()) r2->drain();
+        });
+    });
+    ticker_ = std::thread([this, weak] {
+      std::unique_lock lock(tick_mutex_);
+      while (!stopping_) {
+        tick_cv_.wait_for(lock, std::chrono::nanoseconds(tick_ns));
+        if (stopping_) break;
+        if (auto r = weak.lock())
+          r->client_->post(nullptr, [weak](internal_client&) {
+            if (auto r2 = weak.lock()) r2->tick();
+          });
+      }
+    });
+    return {};
+  }
+
+  void add_account(const actors::account_ptr& acc) {
+    acc->tap.store(tap_.get(), std::memory_order_release);
+    std::lock_guard lock(api_mutex_);
+    auto& slot = api_[acc->name()];
+    if (slot.first == acc) return;
+    if (slot.second) slot.second->close();
+    auto c = std::make_shared<internal_client>(actors::receiver::kind::service, acc, "request log API",
+                                               actors::inbox_limits{});
+    cp_->start_internal_client(c);
+    std::weak_ptr<recorder> weak = weak_from_this();
+    c->subscribe("$RLOG.API.>", [weak](internal_client& ic, const inbound_msg& m) {
+      if (auto r = weak.lock()) r->on_api(ic, m);
+    });
+    slot = {acc, c};
+  }
+
+  void remove_account(const actors::account_ptr& acc) {
+    acc->tap.store(nullptr, std::memory_order_release);
+    std::lock_guard lock(api_mutex_);
+    auto it = api_.find(acc->name());
+    if (it == api_.end()) return;
+    if (it->second.second) it->second.second->close();
+    api_.erase(it);
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(tick_mutex_);
+      stopping_ = true;
+    }
+    tick_cv_.notify_all();
+    if (ticker_.joinable()) ticker_.join();
+    // What is queued is written now, on the recorder's actor; stop waits for it.
+    auto done = std::make_shared<std::promise<void>>();
+    auto fut = done->get_future();
+    std::weak_ptr<recorder> weak = weak_from_this();
+    if (client_->post(nullptr, [weak, done](internal_client&) {
+          if (auto r = weak.lock()) r->drain();
+          done->set_value();
+        }))
+      fut.wait_for(std::chrono::seconds(10));
+    std::map<std::string, std::pair<actors::account_ptr, std::shared_ptr<internal_client>>> api;
+    {
+      std::lock_guard lock(api_mutex_);
+      api.swap(api_);
+    }
+    for (auto& [n, p] : api) {
+      p.first->tap.store(nullptr, std::memory_order_release);
+      if (p.second) p.second->close();
+    }
+    client_->close();
+  }
+
+ private:
+  struct open_record {
+    event req;
+    int64_t deadline_ns = 0;  // wall clock
+    // Written already as "pending" (the request outlived its drain): where, so the
+    // final record replaces it.
+    uint64_t seq = 0;
+    std::string stored_subject;
+    uint64_t stored_bytes = 0;
+  };
+
+  // ---- state ----
+
+  void load_state() {
+    if (auto s = store_->get_meta(state_key)) {
+      json j = json::parse(*s, nullptr, false);
+      if (j.is_object()) {
+        first_ = j.value("first", uint64_t(0));
+        last_ = j.value("last", uint64_t(0));
+        bytes_ = j.value("bytes", uint64_t(0));
+      }
+    }
+    if (first_ == 0) first_ = last_ + 1;
+    close_interrupted();
+    if (last_ > 0)
+      spdlog::info("Request log: {} record(s) in store ({} bytes)", last_ >= first_ ? last_ - first_ + 1 : 0,
+                   bytes_);
+  }
+
+  // Requests that were waiting for their answer when the server stopped (or was
+  // killed) are closed as timeouts: their answers can no longer come. They are among
+  // the newest records (within a response threshold of the last one).
+  void close_interrupted() {
+    if (last_ < first_) return;
+    auto newest = store_->head(records_stream, last_);
+    uint64_t from = newest ? seek_time(newest->time_ns - opts_.response_threshold_ns - 10'000'000'000) : first_.load();
+    auto b = store_->make_batch();
+    size_t n = 0;
+    std::vector<store::stored_message> page;
+    const uint64_t end = last_;  // not the records this writes
+    for (uint64_t next = from; next <= end;) {
+      store_->scan(records_stream, next, 256, 4u << 20, "*.pending.>", page);
+      if (page.empty()) break;
+      for (auto& m : page) {
+        next = m.seq + 1;
+        if (m.seq > end) break;
+        json rec = json::parse(m.payload, nullptr, false);
+        if (rec.is_discarded()) continue;
+        rec["status"] = "timeout";
+        rec["note"] = "the server stopped before an answer came";
+        std::string subj = m.subject;
+        subj.replace(subj.find(".pending"), 8, ".timeout");
+        b->delete_message(records_stream, m.seq, m.subject, m.payload.size());
+        rec["id"] = std::to_string(++last_);
+        std::string body = rec.dump(-1, ' ', false, json::error_handler_t::replace);
+        store::message_view mv{last_.load(), m.time_ns, subj, {}, body};
+        b->put_message(records_stream, mv);
+        bytes_ = bytes_ + subj.size() + body.size() - std::min<uint64_t>(bytes_, m.subject.size() + m.payload.size());
+        ++n;
+      }
+    }
+    if (!n) return;
+    put_state(*b);
+    if (auto st = store_->write(*b, false); !st)
+      spdlog::error("Request log: cannot close interrupted requests: {}", st.error);
+    else
+      spdlog::info("Request log: {} request(s) interrupted by the last stop recorded as timeouts", n);
+  }
+
+  void put_state(store::write_batch& b) {
+    b.put_meta(state_key, json{{"first", first_.load()}, {"last", last_.load()}, {"bytes", bytes_.load()}}.dump());
+  }
+
+  // The rules: those of the configuration, plus those added at run time, minus those
+  // removed at run time (both persisted, so they survive a restart).
+  void load_rules() {
+    if (auto s = store_->get_meta(rules_key)) {
+      json j = json::parse(*s, nullptr, false);
+      if (j.is_object()) {
+        for (auto& r : j.value("added", json::array())) added_.push_back(parse_rule(r));
+        for (auto& r : j.value("removed", json::array())) removed_.push_back(parse_rule(r));
+      }
+    }
+    publish_rules();
+  }
+
+  static rule parse_rule(const json& j) {
+    rule r;
+    if (j.is_object()) {
+      r.account = j.value("account", std::string());
+      if (j.contains("subjects") && j["subjects"].is_array())
+        for (auto& s : j["subjects"])
+          if (s.is_string()) r.subjects.push_back(s.get<std::string>());
+    }
+    return r;
+  }
+
+  // (account, subject) pairs in effect.
+  std::vector<rule> effective_rules() {
+    std::map<std::string, std::vector<std::string>> m;
+    auto add = [&](const rule& r) {
+      auto& v = m[r.account];
+      for (auto& s : r.subjects)
+        if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+    };
+    for (auto& r : opts_.record) add(r);
+    for (auto& r : added_) add(r);
+    for (auto& r : removed_) {
+      auto it = m.find(r.account);
+      if (it == m.end()) continue;
+      for (auto& s : r.subjects) it->second.erase(std::remove(it->second.begin(), it->second.end(), s), it->second.end());
+      if (it->second.empty()) m.erase(it);
+    }
+    std::vector<rule> out;
+    for (auto& [a, s] : m) out.push_back({a, s});
+    return out;
+  }
+
+  void publish_rules() { tap_->set_rules(effective_rules()); }
+
+  // ---- the recorder's actor ----
+
+  void drain() {
+    std::vector<event> evs;
+    uint64_t dropped = 0;
+    int64_t drop_first = 0, drop_last = 0;
+    tap_->take(evs, dropped, drop_first, drop_last);
+    if (dropped) note_drops(dropped, drop_first, drop_last);
+    std::vector<uint64_t> opened;
+    for (auto& e : evs) {
+      switch (e.kind) {
+        case event::request: {
+          int64_t deadline = e.time_ns + opts_.response_threshold_ns;
+          uint64_t id = e.id;
+          open_record o;
+          o.req = std::move(e);
+          o.deadline_ns = deadline;
+          open_.emplace(id, std::move(o));
+          opened.push_back(id);
+          break;
+        }
+        case event::response: {
+          auto it = open_.find(e.id);
+          if (it == open_.end()) break;  // closed already (timed out)
+          complete(it->second, &e, is_error(e.headers) ? "error" : "ok");
+          open_.erase(it);
+          break;
+        }
+        case event::no_responders: {
+          auto it = open_.find(e.id);
+          if (it == open_.end()) break;
+          tap_->unwatch(it->second.req.key, it->second.req.id);
+          complete(it->second, nullptr, "no_responders");
+          open_.erase(it);
+          break;
+        }
+      }
+    }
+    // Requests still waiting for their answer are written now as "pending" and
+    // replaced when they complete: a kill -9 loses at most what was queued for the
+    // next drain, not the requests in flight (a restart closes those as timeouts).
+    for (uint64_t id : opened) {
+      auto it = open_.find(id);
+      if (it != open_.end() && !it->second.seq) provisional(it->second);
+    }
+    write_pending();
+  }
+
+  void provisional(open_record& o) {
+    auto& q = o.req;
+    json rec = request_part(q);
+    rec["status"] = "pending";
+    pending_writes_.push_back(make_write(q.account, "pending", q.subject, q.time_ns, std::move(rec)));
+    pending_writes_.back().provisional_for = &o;
+  }
+
+  static json request_part(const event& q) {
+    json rec;
+    rec["account"] = q.account;
+    rec["subject"] = q.subject;
+    rec["reply"] = q.reply;
+    rec["requester"] = q.who ? json::parse(*q.who, nullptr, false) : json::object();
+    rec["request"] = body_json(q.headers, q.payload);
+    rec["received"] = jetstream::time_text(q.time_ns);
+    return rec;
+  }
+
+  void tick() {
+    int64_t now = wall_ns();
+    // Requests are queued in the order they were made and share one threshold, so the
+    // overdue ones are at the front.
+    while (!open_.empty() && open_.begin()->second.deadline_ns <= now) {
+      auto it = open_.begin();
+      tap_->unwatch(it->second.req.key, it->second.req.id);
+      complete(it->second, nullptr, "timeout");
+      open_.erase(it);
+    }
+    if (gap_count_ && now - gap_logged_ns_ >= 10'000'000'000) {
+      spdlog::warn("Request log: the recorder fell behind and dropped {} record(s) in the last {} s (gap records "
+                   "written)",
+                   gap_count_, gap_logged_ns_ ? (now - gap_logged_ns_) / 1'000'000'000 : 10);
+      gap_count_ = 0;
+      gap_logged_ns_ = now;
+    }
+    write_pending();
+    enforce_limits(now);
+  }
+
+  void note_drops(uint64_t n, int64_t first, int64_t last) {
+    gap_count_ += n;
+    json rec = {{"status", "gap"},
+                {"dropped", n},
+                {"from", jetstream::time_text(first)},
+                {"until", jetstream::time_text(last)},
+                {"received", jetstream::time_text(first)}};
+    pending_writes_.push_back(make_write("", "gap", "", first, std::move(rec)));
+  }
+
+  void complete(open_record& o, const event* resp, const char* status) {
+    auto& q = o.req;
+    json rec = request_part(q);
+    rec["status"] = status;
+    if (resp) {
+      json responder = resp->who ? json::parse(*resp->who, nullptr, false) : json::object();
+      if (!resp->who_account.empty() && !responder.contains("acc")) responder["acc"] = resp->who_account;
+      rec["responder"] = std::move(responder);
+      rec["response"] = body_json(resp->headers, resp->payload);
+      rec["responded"] = jetstream::time_text(resp->time_ns);
+      rec["latency_ns"] = std::max<int64_t>(0, resp->time_ns - q.time_ns);
+    }
+    to_write w = make_write(q.account, status, q.subject, q.time_ns, std::move(rec));
+    w.replaces = o.seq;
+    w.replaces_subject = o.stored_subject;
+    w.replaces_bytes = o.stored_bytes;
+    pending_writes_.push_back(std::move(w));
+  }
+
+  struct to_write {
+    std::string account, status, subject;
+    int64_t time_ns = 0;
+    json rec;
+    open_record* provisional_for = nullptr;  // a "pending" record: remember where it went
+    uint64_t replaces = 0;                   // the final record of a "pending" one
+    std::string replaces_subject;
+    uint64_t replaces_bytes = 0;
+  };
+  static to_write make_write(std::string account, std::string status, std::string subject, int64_t time_ns, json rec) {
+    to_write w;
+    w.account = std::move(account);
+    w.status = std::move(status);
+    w.subject = std::move(subject);
+    w.time_ns = time_ns;
+    w.rec = std::move(rec);
+    return w;
+  }
+
+  void write_pending() {
+    if (pending_writes_.empty()) return;
+    auto b = store_->make_batch();
+    std::vector<std::pair<std::string, std::string>> feed;  // (account, record)
+    for (auto& w : pending_writes_) {
+      if (w.replaces) {
+        // The "pending" record goes and the final one comes under a new id (a store
+        // batch applies its deletions last, so the same sequence cannot be reused).
+        b->delete_message(records_stream, w.replaces, w.replaces_subject, w.replaces_bytes);
+        bytes_ = bytes_ > w.replaces_bytes ? bytes_ - w.replaces_bytes : 0;
+      }
+      uint64_t seq = ++last_;
+      w.rec["id"] = std::to_string(seq);
+      std::string body = w.rec.dump(-1, ' ', false, json::error_handler_t::replace);
+      // Stored under <account>.<status>.<subject>: a query's subject filter narrows
+      // the scan to one account, one status and its subjects.
+      std::string subj = account_token(w.account.empty() ? "$SYS" : w.account) + "." + w.status;
+      subj += "." + (w.subject.empty() ? std::string("_") : w.subject);
+      store::message_view mv;
+      mv.seq = seq;
+      mv.time_ns = w.time_ns ? w.time_ns : wall_ns();
+      mv.subject = subj;
+      mv.payload = body;
+      b->put_message(records_stream, mv);
+      bytes_ += subj.size() + body.size();
+      if (w.provisional_for) {
+        w.provisional_for->seq = seq;
+        w.provisional_for->stored_subject = subj;
+        w.provisional_for->stored_bytes = body.size() + subj.size();
+      } else if (!w.account.empty()) {
+        feed.emplace_back(w.account, std::move(body));
+      }
+    }
+    pending_writes_.clear();
+    put_state(*b);
+    auto st = store_->write(*b, false);
+    if (!st) {
+      if (!write_failed_) spdlog::error("Request log: cannot write records: {}", st.error);
+      write_failed_ = true;
+      return;
+    }
+    if (write_failed_) spdlog::info("Request log: writing records again");
+    write_failed_ = false;
+    for (auto& [acc, body] : feed) publish_event(acc, std::move(body));
+  }
+
+  // The live feed: $RLOG.EVENTS.<subject> in the recorded account, published by that
+  // account's API client on its own actor.
+  void publish_event(const std::string& account, std::string body) {
+    std::shared_ptr<internal_client> c;
+    {
+      std::lock_guard lock(api_mutex_);
+      auto it = api_.find(account);
+      if (it != api_.end()) c = it->second.second;
+    }
+    if (!c) return;
+    json j = json::parse(body, nullptr, false);
+    std::string subject = "$RLOG.EVENTS." + j.value("subject", std::string("_"));
+    c->post(nullptr, [subject = std::move(subject), body = std::move(body)](internal_client& ic) {
+      ic.publish(subject, {}, {}, body);
+    });
+  }
+
+  void enforce_limits(int64_t now) {
+    if (opts_.max_age_ns <= 0 && opts_.max_bytes < 0) return;
+    auto b = store_->make_batch();
+    size_t removed = 0;
+    while (first_ <= last_ && removed < 10000) {
+      auto h = store_->head(records_stream, first_);
+      if (!h) {
+        ++first_;
+        continue;
+      }
+      bool old = opts_.max_age_ns > 0 && h->time_ns < now - opts_.max_age_ns;
+      bool big = opts_.max_bytes >= 0 && bytes_ > uint64_t(opts_.max_bytes);
+      if (!old && !big) break;
+      b->delete_message(records_stream, first_, h->subject, h->payload_size);
+      uint64_t sz = h->subject.size() + h->payload_size;
+      bytes_ = bytes_ > sz ? bytes_ - sz : 0;
+      ++first_;
+      ++removed;
+    }
+    if (!removed) return;
+    put_state(*b);
+    if (auto st = store_->write(*b, false); !st) spdlog::error("Request log: cannot remove old records: {}", st.error);
+  }
+
+  // ---- the API ----
+
+  bool privileged(const actors::account& acc) const {
+    return acc.is_system.load() || (!opts_.auditor.empty() && acc.name() == opts_.auditor);
+  }
+
+  void reply(internal_client& c, const inbound_msg& m, const json& j) {
+    if (!m.reply.empty()) c.publish(m.reply, {}, {}, j.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+  static json error(int code, std::string text) { return {{"error", {{"code", code}, {"description", text}}}}; }
+
+  void on_api(internal_client& c, const inbound_msg& m) {
+    std::string_view subj = m.subject;
+    actors::account& acc = c.acc();
+    json req = json::object();
+    if (!m.payload().empty()) {
+      req = json::parse(m.payload(), nullptr, false);
+      if (req.is_discarded() || !req.is_object()) return reply(c, m, error(400, "bad request: the body is not a JSON object"));
+    }
+    if (subj == "$RLOG.API.QUERY") return reply(c, m, query(acc, req));
+    if (subj.rfind("$RLOG.API.GET.", 0) == 0) return reply(c, m, get(acc, subj.substr(14)));
+    if (subj == "$RLOG.API.RULES") return reply(c, m, rules(acc, req));
+    reply(c, m, error(404, "unknown request log API " + std::string(subj)));
+  }
+
+  // Can `acc` see this record?
+  bool visible(const actors::account& acc, const json& rec) const {
+    if (privileged(acc)) return true;
+    return rec.value("account", std::string()) == acc.name();
+  }
+
+  json get(const actors::account& acc, std::string_view id_text) {
+    uint64_t id = 0;
+    for (char ch : id_text) {
+      if (ch < '0' || ch > '9' || id > UINT64_MAX / 10) return error(400, "bad request: invalid record id");
+      id = id * 10 + uint64_t(ch - '0');
+    }
+    if (id_text.empty()) return error(400, "bad request: invalid record id");
+    auto msg = store_->get(records_stream, id);
+    if (!msg) return error(404, "record not found");
+    json rec = json::parse(msg->payload, nullptr, false);
+    if (rec.is_discarded() || !visible(acc, rec)) return error(404, "record not found");
+    return rec;
+  }
+
+  json query(const actors::account& acc, const json& req) {
+    std::string subject = ">", status = "*", account = acc.name();
+    int64_t now = wall_ns(), since = 0, until = INT64_MAX;
+    size_t limit = 100;
+    uint64_t from = 0;
+    try {
+      if (req.contains("subject")) subject = req.at("subject").get<std::string>();
+      if (req.contains("status")) status = req.at("status").get<std::string>();
+      if (req.contains("since")) since = parse_since(req.at("since").get<std::string>(), now);
+      if (req.contains("until")) until = parse_since(req.at("until").get<std::string>(), now);
+      if (req.contains("limit")) limit = req.at("limit").get<size_t>();
+      if (req.contains("cursor")) from = std::stoull(req.at("cursor").get<std::string>());
+      if (req.contains("account")) {
+        account = req.at("account").get<std::string>();
+        if (account != acc.name() && !privileged(acc))
+          return error(403, "account " + acc.name() + " may not query the records of account " + account);
+      }
+    } catch (const std::exception& e) {
+      return error(400, std::string("bad request: ") + e.what());
+    }
+    if (!platform::subject::valid_subscription(subject)) return error(400, "bad request: invalid subject filter");
+    static const char* statuses[] = {"ok", "error", "timeout", "no_responders", "pending", "gap", "*"};
+    if (std::find_if(std::begin(statuses), std::end(statuses), [&](const char* s) { return status == s; }) ==
+        std::end(statuses))
+      return error(400, "bad request: status must be ok, error, timeout, no_responders, pending or gap");
+    limit = std::clamp<size_t>(limit, 1, 1000);
+    bool all_accounts = privileged(acc) && !req.contains("account");
+    std::string filter = (all_accounts ? std::string("*") : account_token(account)) + "." + status + "." + subject;
+    if (from < first_) from = first_;
+    // Records are stored about in time order (a timeout is written its threshold after
+    // the request): start at the first one that can be as new as `since`.
+    if (since > 0) from = std::max(from, seek_time(since - opts_.response_threshold_ns - 1'000'000'000));
+    json out = {{"records", json::array()}};
+    std::vector<store::stored_message> page;
+    size_t scanned = 0;
+    uint64_t next = from;
+    const uint64_t end = last_;  // records written meanwhile are for the next page
+    while (next <= end && out["records"].size() < limit && scanned < 100000) {
+      store_->scan(records_stream, next, 256, 4u << 20, filter, page);
+      if (page.empty()) {
+        next = end + 1;
+        break;
+      }
+      for (auto& msg : page) {
+        if (msg.seq > end) {
+          next = end + 1;
+          break;
+        }
+        next = msg.seq + 1;
+        ++scanned;
+        json rec = json::parse(msg.payload, nullptr, false);
+        if (rec.is_discarded()) continue;
+        if (!all_accounts && rec.value("account", std::string()) != account) continue;
+        // A request still waiting for its answer shows only when asked for: its final
+        // record replaces it (under a new id) once it completes.
+        if (status == "*" && rec.value("status", std::string()) == "pending") continue;
+        int64_t t = 0;
+        jetstream::parse_time(rec.value("received", std::string()), t);
+        if (t < since || t > until) continue;
+        out["records"].push_back(std::move(rec));
+        if (out["records"].size() >= limit) break;
+      }
+    }
+    if (next <= end) out["cursor"] = std::to_string(next);
+    return out;
+  }
+
+  // The first sequence whose record time is at least `t` (binary search on time).
+  uint64_t seek_time(int64_t t) {
+    // Replaced "pending" records leave holes: a probe that hits one uses the next
+    // record that is there.
+    uint64_t lo = first_, hi = last_ + 1;
+    std::vector<store::stored_message> page;
+    while (lo < hi) {
+      uint64_t mid = lo + (hi - lo) / 2;
+      store_->scan(records_stream, mid, 1, 0, {}, page);
+      if (page.empty() || page.front().seq >= hi) {
+        hi = mid;
+      } else if (page.front().time_ns < t) {
+        lo = page.front().seq + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+
+  json rules(const actors::account& acc, const json& req) {
+    std::string op = req.value("op", std::string("list"));
+    if (op != "list" && !privileged(acc))
+      return error(403, "only the system account" + (opts_.auditor.empty() ? std::string() : " and " + opts_.auditor) +
+                            " may change the request log rules");
+    if (op == "add" || op == "remove") {
+      rule r = parse_rule(req);
+      if (r.account.empty()) return error(400, "bad request: account is required");
+      if (r.subjects.empty()) return error(400, "bad request: subjects must be a non-empty array of subjects");
+      for (auto& s : r.subjects)
+        if (!platform::subject::valid_subscription(s)) return error(400, "bad request: invalid subject " + s);
+      std::lock_guard lock(rules_mutex_);
+      auto drop_from = [&](std::vector<rule>& list) {
+        for (auto& x : list)
+          if (x.account == r.account)
+            for (auto& s : r.subjects) x.subjects.erase(std::remove(x.subjects.begin(), x.subjects.end(), s), x.subjects.end());
+        list.erase(std::remove_if(list.begin(), list.end(), [](const rule& x) { return x.subjects.empty(); }), list.end());
+      };
+      if (op == "add") {
+        drop_from(removed_);
+        added_.push_back(r);
+      } else {
+        drop_from(added_);
+        removed_.push_back(r);
+      }
+      auto b = store_->make_batch();
+      b->put_meta(rules_key, json{{"added", rules_json(added_)}, {"removed", rules_json(removed_)}}.dump());
+      if (auto st = store_->write(*b, true); !st) return error(500, "cannot store the rules: " + st.error);
+      publish_rules();
+      spdlog::info("Request log: account {} {} recording of {}", acc.name(), op == "add" ? "started" : "stopped",
+                   json(r.subjects).dump());
+    } else if (op != "list") {
+      return error(400, "bad request: op must be add, remove or list");
+    }
+    std::vector<rule> eff;
+    {
+      std::lock_guard lock(rules_mutex_);
+      eff = effective_rules();
+    }
+    if (!privileged(acc))
+      eff.erase(std::remove_if(eff.begin(), eff.end(), [&](const rule& x) { return x.account != acc.name(); }), eff.end());
+    return {{"rules", rules_json(eff)}};
+  }
+
+  const options opts_;
+  std::unique_ptr<store::stream_store> store_;
+  std::shared_ptr<tap> tap_;
+  actors::server_core* core_ = nullptr;
+  actors::control_plane* cp_ = nullptr;
+  std::shared_ptr<internal_client> client_;
+
+  // The recorder's actor only.
+  std::map<uint64_t, open_record> open_;
+  std::vector<to_write> pending_writes_;
+  uint64_t gap_count_ = 0;
+  int64_t gap_logged_ns_ = 0;
+  bool write_failed_ = false;
+  // Written by the recorder's actor, read by the API clients' actors (a query may miss
+  // the newest records of a write in progress).
+  std::atomic<uint64_t> first_{1}, last_{0}, bytes_{0};
+
+  std::mutex rules_mutex_;  // added_, removed_ (the API clients' actors)
+  std::vector<rule> added_, removed_;
+
+  std::mutex api_mutex_;
+  std::map<std::string, std::pair<actors::account_ptr, std::shared_ptr<internal_client>>> api_;
+
+  std::thread ticker_;
+  std::mutex tick_mutex_;
+  std::condition_variable tick_cv_;
+  bool stopping_ = false;
+};
+
+// ---- the service host ----
+
+class host final : public actors::service_host {
+ public:
+  host(options o, std::shared_ptr<actors::service_host> inner) : opts_(std::move(o)), inner_(std::move(inner)) {}
+
+  std::string start(actors::server_core& core, actors::control_plane& cp,
+                    const platform::accounts::auth_config& auth) override {
+    if (inner_) {
+      if (auto err = inner_->start(core, cp, auth); !err.empty()) return err;
+    }
+    std::string error;
+    auto st = store::open_rocks_store(opts_.store_dir + "/reqlog", error);
+    if (!st) return "request log: " + error;
+    for (auto& r : opts_.record)
+      if (!auth.accounts.empty() && !auth.find_account(r.account) && r.account != "$G")
+        spdlog::warn("Request log: account {} in request_log is not configured", r.account);
+    // The tap lives as long as the process: I/O threads may be inside it until they stop.
+    static std::vector<std::shared_ptr<tap>> taps;
+    auto t = std::make_shared<tap>(opts_, core.server_name());
+    taps.push_back(t);
+    rec_ = std::make_shared<recorder>(opts_, std::move(st), t);
+    if (auto err = rec_->start(core, cp); !err.empty()) return err;
+    for (auto& acc : core.accounts().all()) rec_->add_account(acc);
+    spdlog::info("Request log: recording to {}/reqlog, responses awaited {} ms", opts_.store_dir,
+                 opts_.response_threshold_ns / 1'000'000);
+    core_ = &core;
+    return {};
+  }
+
+  void accounts_changed(const actors::account_registry::changes& ch,
+                        const platform::accounts::auth_config& auth) override {
+    if (inner_) inner_->accounts_changed(ch, auth);
+    if (!rec_) return;
+    for (auto& acc : ch.removed) rec_->remove_account(acc);
+    for (auto& acc : core_->accounts().all()) rec_->add_account(acc);
+  }
+
+  void stop() override {
+    if (rec_) rec_->stop();
+    if (inner_) inner_->stop();
+  }
+
+ private:
+  options opts_;
+  std::shared_ptr<actors::service_host> inner_;
+  std::shared_ptr<recorder> rec_;
+  actors::server_core* core_ = nullptr;
+};
+
+}  // namespace
+
+std::shared_ptr<actors::service_host> make_host(const options& opts, std::shared_ptr<actors::service_host> inner) {
+  return std::make_shared<host>(opts, std::move(inner));
+}
+
+}  // namespace reqlog

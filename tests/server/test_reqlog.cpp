@@ -1,0 +1,487 @@
+// Request logging (services/reqlog) against the real server with libnats: what is
+// recorded, who may read it, what survives a restart or a kill -9, retention, rules
+// changed at run time, the live feed and gap records.
+#include <nats/nats.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "nats_handles.hpp"
+#include "server_process.hpp"
+
+using namespace testing_support;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+std::string tenants(const std::string& request_log) {
+  return R"(
+accounts {
+  A {
+    users = [ {user: a, password: a} ]
+    imports = [ {service: {account: B, subject: "price.>"}} ]
+  }
+  B {
+    users = [ {user: b, password: b} ]
+    exports = [ {service: "price.>"} ]
+  }
+  AUDIT { users = [ {user: audit, password: audit} ] }
+  SYS { users = [ {user: sys, password: sys} ] }
+}
+system_account: SYS
+)" + request_log;
+}
+
+const std::string basic_log = R"(
+request_log {
+  record: [ { account: A, subjects: ["orders.>", "price.>"] }, { account: B, subjects: ["price.>"] } ]
+  auditor: AUDIT
+  response_threshold: "300ms"
+}
+)";
+
+conn_ptr connect_as(const server_process& s, const std::string& user, const std::string& name = "") {
+  natsOptions* o = nullptr;
+  REQUIRE(natsOptions_Create(&o) == NATS_OK);
+  std::string url = "nats://" + user + ":" + user + "@127.0.0.1:" + std::to_string(s.port());
+  natsOptions_SetURL(o, url.c_str());
+  natsOptions_SetAllowReconnect(o, false);
+  if (!name.empty()) natsOptions_SetName(o, name.c_str());
+  natsConnection* c = nullptr;
+  auto st = natsConnection_Connect(&c, o);
+  natsOptions_Destroy(o);
+  REQUIRE(st == NATS_OK);
+  return conn_ptr(c);
+}
+
+// Sends a request and returns the reply's payload ("" with the status on failure).
+std::string request(natsConnection* nc, const std::string& subject, const std::string& body,
+                    natsStatus* status = nullptr, int64_t timeout_ms = 2000) {
+  natsMsg* m = nullptr;
+  natsStatus st = natsConnection_Request(&m, nc, subject.c_str(), body.data(), int(body.size()), timeout_ms);
+  if (status) *status = st;
+  if (st != NATS_OK) return "";
+  std::string out(natsMsg_GetData(m), size_t(natsMsg_GetDataLength(m)));
+  natsMsg_Destroy(m);
+  return out;
+}
+
+json api(natsConnection* nc, const std::string& subject, const json& body) {
+  natsStatus st;
+  std::string r = request(nc, subject, body.dump(), &st);
+  REQUIRE(st == NATS_OK);
+  json j = json::parse(r, nullptr, false);
+  REQUIRE_FALSE(j.is_discarded());
+  return j;
+}
+
+// Queries until `want` records match or 3 s passed (records are written by the
+// recorder's actor right after the request's read batch, timeouts after the threshold).
+json query_until(natsConnection* nc, const json& q, size_t want) {
+  json r;
+  for (int i = 0; i < 60; ++i) {
+    r = api(nc, "$RLOG.API.QUERY", q);
+    if (r.contains("records") && r["records"].size() >= want) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  return r;
+}
+
+std::string b64decode(const std::string& in) {
+  static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  int val = 0, bits = -8;
+  for (char c : in) {
+    auto pos = chars.find(c);
+    if (pos == std::string::npos) break;
+    val = (val << 6) + int(pos);
+    bits += 6;
+    if (bits >= 0) {
+      out.push_back(char((val >> bits) & 0xFF));
+      bits -= 8;
+    }
+  }
+  return out;
+}
+
+json record_for(const json& records, const std::string& subject) {
+  for (auto& r : records)
+    if (r.value("subject", "") == subject) return r;
+  FAIL("no record for " << subject << " in " << records.dump());
+  return {};
+}
+
+// A responder on `subject` in its connection: answers with `answer` (and the
+// Nats-Service-Error header when `fail`), or never when `answer` is null.
+struct responder {
+  sub_ptr sub;
+  std::string answer;
+  bool fail = false;
+  bool silent = false;
+  static void on_msg(natsConnection* nc, natsSubscription*, natsMsg* m, void* closure) {
+    auto* self = static_cast<responder*>(closure);
+    if (!self->silent && natsMsg_GetReply(m)) {
+      natsMsg* out = nullptr;
+      natsMsg_Create(&out, natsMsg_GetReply(m), nullptr, self->answer.data(), int(self->answer.size()));
+      if (self->fail) natsMsgHeader_Set(out, "Nats-Service-Error", "out of stock");
+      natsConnection_PublishMsg(nc, out);
+      natsMsg_Destroy(out);
+    }
+    natsMsg_Destroy(m);
+  }
+  responder(natsConnection* nc, const std::string& subject, std::string a, bool f = false, bool s = false)
+      : answer(std::move(a)), fail(f), silent(s) {
+    natsSubscription* p = nullptr;
+    REQUIRE(natsConnection_Subscribe(&p, nc, subject.c_str(), on_msg, this) == NATS_OK);
+    sub.reset(p);
+    REQUIRE(natsConnection_Flush(nc) == NATS_OK);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("request log records answered - failing - unanswered and slow requests alike", "[reqlog]") {
+  temp_dir store;
+  server_process s({"-sd", store.path}, tenants(basic_log));
+  auto svc = connect_as(s, "a", "orders service");
+  responder ok(svc.get(), "orders.new", "accepted");
+  responder bad(svc.get(), "orders.bad", "sorry", true);
+  responder slow(svc.get(), "orders.slow", "", false, true);
+  auto cli = connect_as(s, "a", "shop frontend");
+
+  CHECK(request(cli.get(), "orders.new", R"({"item":42})") == "accepted");
+  CHECK(request(cli.get(), "orders.bad", "x") == "sorry");
+  natsStatus st;
+  request(cli.get(), "orders.none", "y", &st);
+  CHECK(st == NATS_NO_RESPONDERS);
+  request(cli.get(), "orders.slow", "z", &st, 200);
+  CHECK(st == NATS_TIMEOUT);
+  CHECK(request(cli.get(), "billing.x", "not recorded", &st, 200).empty());  // no rule for billing
+
+  auto r = query_until(cli.get(), {{"status", "*"}}, 4);
+  // The slow one is written as pending at once and closed after 300 ms.
+  r = query_until(cli.get(), {{"status", "timeout"}}, 1);
+  REQUIRE(r["records"].size() == 1);
+  r = api(cli.get(), "$RLOG.API.QUERY", json::object());
+  auto& recs = r["records"];
+  REQUIRE(recs.size() == 4);
+  for (auto& x : recs) CHECK(x["subject"].get<std::string>().rfind("orders.", 0) == 0);
+
+  auto good = record_for(recs, "orders.new");
+  CHECK(good["status"] == "ok");
+  CHECK(good["account"] == "A");
+  CHECK(good["requester"]["acc"] == "A");
+  CHECK(good["requester"]["user"] == "a");
+  CHECK(good["requester"]["name"] == "shop frontend");
+  CHECK(good["requester"]["host"] == "127.0.0.1");
+  CHECK(good["responder"]["name"] == "orders service");
+  CHECK(good["responder"]["acc"] == "A");
+  CHECK(b64decode(good["request"]["data"]) == R"({"item":42})");
+  CHECK(good["request"]["size"] == 11);
+  CHECK(b64decode(good["response"]["data"]) == "accepted");
+  CHECK(good["latency_ns"].get<int64_t>() > 0);
+  CHECK(good["latency_ns"].get<int64_t>() < 2'000'000'000);
+  CHECK(good.contains("received"));
+  CHECK(good.contains("responded"));
+
+  auto failed = record_for(recs, "orders.bad");
+  CHECK(failed["status"] == "error");
+  CHECK(failed["response"]["headers"]["Nats-Service-Error"][0] == "out of stock");
+
+  auto none = record_for(recs, "orders.none");
+  CHECK(none["status"] == "no_responders");
+  CHECK_FALSE(none.contains("response"));
+
+  auto timeout = record_for(recs, "orders.slow");
+  CHECK(timeout["status"] == "timeout");
+  CHECK_FALSE(timeout.contains("responder"));
+
+  // One record by id, and filters.
+  auto one = api(cli.get(), "$RLOG.API.GET." + good["id"].get<std::string>(), json::object());
+  CHECK(one["subject"] == "orders.new");
+  CHECK(api(cli.get(), "$RLOG.API.QUERY", {{"status", "ok"}})["records"].size() == 1);
+  CHECK(api(cli.get(), "$RLOG.API.QUERY", {{"subject", "orders.bad"}})["records"].size() == 1);
+  CHECK(api(cli.get(), "$RLOG.API.QUERY", {{"since", "1h"}})["records"].size() == 4);
+  CHECK(api(cli.get(), "$RLOG.API.QUERY", {{"until", "1h"}})["records"].empty());
+
+  // Bad queries get a clear error and change nothing.
+  CHECK(api(cli.get(), "$RLOG.API.QUERY", {{"status", "maybe"}})["error"]["code"] == 400);
+  CHECK(api(cli.get(), "$RLOG.API.QUERY", {{"since", "yesterday-ish"}})["error"]["code"] == 400);
+  CHECK(api(cli.get(), "$RLOG.API.QUERY", {{"subject", "orders..x"}})["error"]["code"] == 400);
+  CHECK(api(cli.get(), "$RLOG.API.GET.abc", json::object())["error"]["code"] == 400);
+  std::string garbage = request(cli.get(), "$RLOG.API.QUERY", "{not json");
+  CHECK(json::parse(garbage)["error"]["code"] == 400);
+  CHECK(api(cli.get(), "$RLOG.API.QUERY", json::object())["records"].size() == 4);
+}
+
+TEST_CASE("request log: accounts see only their own records - the auditor sees all", "[reqlog]") {
+  temp_dir store;
+  server_process s({"-sd", store.path}, tenants(basic_log));
+  auto a = connect_as(s, "a");
+  responder ok(a.get(), "orders.new", "accepted");
+  CHECK(request(a.get(), "orders.new", "1") == "accepted");
+  auto mine = query_until(a.get(), json::object(), 1);
+  REQUIRE(mine["records"].size() == 1);
+  std::string id = mine["records"][0]["id"];
+
+  auto b = connect_as(s, "b");
+  CHECK(api(b.get(), "$RLOG.API.QUERY", json::object())["records"].empty());
+  CHECK(api(b.get(), "$RLOG.API.GET." + id, json::object())["error"]["code"] == 404);
+  auto refused = api(b.get(), "$RLOG.API.QUERY", {{"account", "A"}});
+  CHECK(refused["error"]["code"] == 403);
+
+  auto audit = connect_as(s, "audit");
+  auto all = api(audit.get(), "$RLOG.API.QUERY", json::object());
+  REQUIRE(all["records"].size() == 1);
+  CHECK(all["records"][0]["account"] == "A");
+  CHECK(api(audit.get(), "$RLOG.API.QUERY", {{"account", "A"}})["records"].size() == 1);
+  CHECK(api(audit.get(), "$RLOG.API.QUERY", {{"account", "B"}})["records"].empty());
+  CHECK(api(audit.get(), "$RLOG.API.GET." + id, json::object())["subject"] == "orders.new");
+}
+
+TEST_CASE("request log: a request through a service import names both accounts", "[reqlog]") {
+  temp_dir store;
+  server_process s({"-sd", store.path}, tenants(basic_log));
+  auto b = connect_as(s, "b", "price service");
+  responder price(b.get(), "price.>", "9.99");
+  auto a = connect_as(s, "a", "shop");
+  CHECK(request(a.get(), "price.apple", "?") == "9.99");
+
+  // A's rule records the request it made; B's rule records the request it answered.
+  auto in_a = query_until(a.get(), json::object(), 1);
+  REQUIRE(in_a["records"].size() == 1);
+  auto ra = in_a["records"][0];
+  CHECK(ra["status"] == "ok");
+  CHECK(ra["requester"]["acc"] == "A");
+  CHECK(ra["requester"]["name"] == "shop");
+  CHECK(ra["responder"]["acc"] == "B");
+  CHECK(ra["responder"]["name"] == "price service");
+
+  auto in_b = query_until(b.get(), json::object(), 1);
+  REQUIRE(in_b["records"].size() == 1);
+  auto rb = in_b["records"][0];
+  CHECK(rb["account"] == "B");
+  CHECK(rb["status"] == "ok");
+  CHECK(rb["requester"]["acc"] == "A");
+  CHECK(rb["requester"]["name"] == "shop");
+  CHECK(rb["responder"]["acc"] == "B");
+  CHECK(b64decode(rb["response"]["data"]) == "9.99");
+}
+
+TEST_CASE("request log survives a restart and pages with a cursor", "[reqlog]") {
+  temp_dir store;
+  std::set<std::string> ids;
+  {
+    server_process s({"-sd", store.path}, tenants(basic_log));
+    auto a = connect_as(s, "a");
+    responder ok(a.get(), "orders.*", "fine");
+    for (int i = 0; i < 25; ++i) REQUIRE(request(a.get(), "orders." + std::to_string(i), "n") == "fine");
+    REQUIRE(query_until(a.get(), {{"limit", 1000}}, 25)["records"].size() == 25);
+    REQUIRE(s.stop() == 0);
+  }
+  server_process s({"-sd", store.path}, tenants(basic_log));
+  auto a = connect_as(s, "a");
+  json q = {{"limit", 10}};
+  int pages = 0;
+  for (;;) {
+    auto r = api(a.get(), "$RLOG.API.QUERY", q);
+    for (auto& x : r["records"]) ids.insert(x["id"].get<std::string>());
+    ++pages;
+    if (!r.contains("cursor")) break;
+    q["cursor"] = r["cursor"];
+    REQUIRE(pages < 10);
+  }
+  CHECK(ids.size() == 25);
+  CHECK(pages == 3);
+}
+
+TEST_CASE("request log retention drops the oldest records by size and by age", "[reqlog]") {
+  SECTION("max_bytes") {
+    temp_dir store;
+    server_process s({"-sd", store.path}, tenants(R"(
+request_log { record: [ { account: A, subjects: ["orders.>"] } ], max_bytes: 20000 }
+)"));
+    auto a = connect_as(s, "a");
+    responder ok(a.get(), "orders.*", std::string(500, 'r'));
+    for (int i = 0; i < 100; ++i) REQUIRE(request(a.get(), "orders." + std::to_string(i), std::string(500, 'q')).size() == 500);
+    json r;
+    for (int i = 0; i < 40; ++i) {  // enforced on the recorder's 100 ms tick
+      r = api(a.get(), "$RLOG.API.QUERY", {{"limit", 1000}});
+      if (r["records"].size() < 20 && !r["records"].empty() && r["records"].back()["subject"] == "orders.99") break;
+      std::this_thread::sleep_for(50ms);
+    }
+    // About 1.5 KB per record: at most 20000 bytes of them are kept, the newest.
+    CHECK(r["records"].size() < 20);
+    CHECK(r["records"].size() > 5);
+    CHECK(r["records"].back()["subject"] == "orders.99");
+  }
+  SECTION("max_age") {
+    temp_dir store;
+    server_process s({"-sd", store.path}, tenants(R"(
+request_log { record: [ { account: A, subjects: ["orders.>"] } ], max_age: "1s" }
+)"));
+    auto a = connect_as(s, "a");
+    responder ok(a.get(), "orders.*", "ok");
+    REQUIRE(request(a.get(), "orders.old", "1") == "ok");
+    REQUIRE(query_until(a.get(), json::object(), 1)["records"].size() == 1);
+    std::this_thread::sleep_for(1500ms);
+    REQUIRE(request(a.get(), "orders.new", "2") == "ok");
+    auto r = query_until(a.get(), {{"subject", "orders.new"}}, 1);
+    REQUIRE(r["records"].size() == 1);
+    auto all = api(a.get(), "$RLOG.API.QUERY", json::object());
+    REQUIRE(all["records"].size() == 1);
+    CHECK(all["records"][0]["subject"] == "orders.new");
+  }
+}
+
+TEST_CASE("request log rules change at run time - without reconnects - and persist", "[reqlog]") {
+  temp_dir store;
+  const std::string conf = tenants(R"(
+request_log { record: [ { account: A, subjects: ["orders.>"] } ], auditor: AUDIT }
+)");
+  {
+    server_process s({"-sd", store.path}, conf);
+    auto a = connect_as(s, "a");
+    responder billing(a.get(), "billing.*", "billed");
+    CHECK(request(a.get(), "billing.1", "x") == "billed");  // not recorded yet
+
+    // Only the system account and the auditor may change the rules.
+    auto denied = api(a.get(), "$RLOG.API.RULES", {{"op", "add"}, {"account", "A"}, {"subjects", {"billing.*"}}});
+    CHECK(denied["error"]["code"] == 403);
+    auto sys = connect_as(s, "sys");
+    auto added = api(sys.get(), "$RLOG.API.RULES", {{"op", "add"}, {"account", "A"}, {"subjects", {"billing.*"}}});
+    REQUIRE(added.contains("rules"));
+    CHECK(added["rules"].dump().find("billing.*") != std::string::npos);
+    CHECK(api(sys.get(), "$RLOG.API.RULES", {{"op", "add"}, {"account", "A"}, {"subjects", {"bad..subject"}}})["error"]["code"] == 400);
+
+    CHECK(request(a.get(), "billing.2", "y") == "billed");  // the same connection
+    auto r = query_until(a.get(), {{"subject", "billing.>"}}, 1);
+    REQUIRE(r["records"].size() == 1);
+    CHECK(r["records"][0]["subject"] == "billing.2");
+    // An account lists its own rules.
+    CHECK(api(a.get(), "$RLOG.API.RULES", json::object())["rules"].dump().find("billing.*") != std::string::npos);
+    CHECK(s.stop() == 0);
+  }
+  server_process s({"-sd", store.path}, conf);
+  auto a = connect_as(s, "a");
+  responder billing(a.get(), "billing.*", "billed");
+  CHECK(request(a.get(), "billing.3", "z") == "billed");
+  auto third = query_until(a.get(), {{"subject", "billing.3"}}, 1);
+  CAPTURE(third.dump());
+  CHECK(third["records"].size() == 1);
+
+  auto audit = connect_as(s, "audit");
+  auto removed = api(audit.get(), "$RLOG.API.RULES", {{"op", "remove"}, {"account", "A"}, {"subjects", {"billing.*", "orders.>"}}});
+  CHECK(removed["rules"].empty());
+  CHECK(request(a.get(), "billing.4", "w") == "billed");
+  std::this_thread::sleep_for(300ms);
+  CHECK(api(a.get(), "$RLOG.API.QUERY", {{"subject", "billing.4"}})["records"].empty());
+}
+
+TEST_CASE("request log publishes each record on $RLOG.EVENTS in its account", "[reqlog]") {
+  temp_dir store;
+  server_process s({"-sd", store.path}, tenants(basic_log));
+  auto a = connect_as(s, "a");
+  responder ok(a.get(), "orders.new", "accepted");
+  natsSubscription* p = nullptr;
+  REQUIRE(natsConnection_SubscribeSync(&p, a.get(), "$RLOG.EVENTS.>") == NATS_OK);
+  sub_ptr feed(p);
+  auto b = connect_as(s, "b");
+  natsSubscription* pb = nullptr;
+  REQUIRE(natsConnection_SubscribeSync(&pb, b.get(), "$RLOG.EVENTS.>") == NATS_OK);
+  sub_ptr feed_b(pb);
+  REQUIRE(natsConnection_Flush(a.get()) == NATS_OK);
+  REQUIRE(natsConnection_Flush(b.get()) == NATS_OK);
+  CHECK(request(a.get(), "orders.new", "1") == "accepted");
+  natsMsg* m = nullptr;
+  REQUIRE(natsSubscription_NextMsg(&m, feed.get(), 3000) == NATS_OK);
+  msg_ptr got(m);
+  CHECK(std::string(natsMsg_GetSubject(m)) == "$RLOG.EVENTS.orders.new");
+  auto rec = json::parse(std::string(natsMsg_GetData(m), size_t(natsMsg_GetDataLength(m))));
+  CHECK(rec["status"] == "ok");
+  CHECK(rec["subject"] == "orders.new");
+  CHECK(natsSubscription_NextMsg(&m, feed_b.get(), 300) == NATS_TIMEOUT);  // not B's record
+}
+
+TEST_CASE("request log after kill -9: answered requests are there - the one in flight is a timeout", "[reqlog]") {
+  temp_dir store;
+  const std::string conf = tenants(basic_log);
+  {
+    server_process s({"-sd", store.path}, conf);
+    auto svc = connect_as(s, "a");
+    responder ok(svc.get(), "orders.new", "accepted");
+    responder slow(svc.get(), "orders.slow", "", false, true);
+    auto a = connect_as(s, "a");
+    for (int i = 0; i < 50; ++i) REQUIRE(request(a.get(), "orders.new", std::to_string(i)) == "accepted");
+    // In flight when the server dies: its pending record is written within a drain.
+    natsInbox* inbox = nullptr;
+    natsInbox_Create(&inbox);
+    REQUIRE(natsConnection_PublishRequestString(a.get(), "orders.slow", inbox, "lost?") == NATS_OK);
+    REQUIRE(natsConnection_Flush(a.get()) == NATS_OK);
+    natsInbox_Destroy(inbox);
+    std::this_thread::sleep_for(100ms);  // the documented window
+    s.kill9();
+  }
+  server_process s({"-sd", store.path}, conf);
+  auto a = connect_as(s, "a");
+  auto r = api(a.get(), "$RLOG.API.QUERY", {{"limit", 1000}});
+  size_t ok = 0, timeouts = 0;
+  for (auto& x : r["records"]) {
+    if (x["status"] == "ok") ++ok;
+    if (x["status"] == "timeout") {
+      ++timeouts;
+      CHECK(x["subject"] == "orders.slow");
+      CHECK(x["note"] == "the server stopped before an answer came");
+    }
+  }
+  CHECK(ok == 50);
+  CHECK(timeouts == 1);
+  CHECK(s.log().find("interrupted by the last stop") != std::string::npos);
+}
+
+TEST_CASE("request log under overload: services keep their speed - the recorder leaves gap records",
+          "[reqlog]") {
+  temp_dir store;
+  server_process s({"-sd", store.path}, tenants(R"(
+request_log { record: [ { account: A, subjects: ["orders.>"] } ], auditor: AUDIT, max_queue: 4 }
+)"));
+  auto svc = connect_as(s, "a");
+  responder ok(svc.get(), "orders.new", "accepted");
+  auto a = connect_as(s, "a");
+  // Requests pipelined on one connection: with room for only 4 records in the
+  // recorder's queue, some records must be dropped; every request is still answered.
+  natsSubscription* p = nullptr;
+  REQUIRE(natsConnection_SubscribeSync(&p, a.get(), "answers.*") == NATS_OK);
+  sub_ptr answers(p);
+  const int n = 3000;
+  for (int i = 0; i < n; ++i) REQUIRE(natsConnection_PublishRequestString(a.get(), "orders.new", "answers.x", "q") == NATS_OK);
+  REQUIRE(natsConnection_Flush(a.get()) == NATS_OK);
+  int got = 0;
+  natsMsg* m = nullptr;
+  while (got < n && natsSubscription_NextMsg(&m, answers.get(), 3000) == NATS_OK) {
+    natsMsg_Destroy(m);
+    ++got;
+  }
+  CHECK(got == n);
+  auto audit = connect_as(s, "audit");
+  json gaps;
+  for (int i = 0; i < 40; ++i) {
+    gaps = api(audit.get(), "$RLOG.API.QUERY", {{"status", "gap"}, {"limit", 1000}});
+    if (gaps.contains("records") && !gaps["records"].empty()) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  REQUIRE(gaps.contains("records"));
+  REQUIRE_FALSE(gaps["records"].empty());
+  uint64_t dropped = 0;
+  for (auto& g : gaps["records"]) {
+    dropped += g["dropped"].get<uint64_t>();
+    CHECK(g.contains("from"));
+    CHECK(g.contains("until"));
+  }
+  CHECK(dropped > 0);
+  auto recorded = api(audit.get(), "$RLOG.API.QUERY", {{"account", "A"}, {"limit", 1000}});
+  CHECK(recorded["records"].size() + dropped >= size_t(n) / 2);  // each request: a record or a drop
+}
