@@ -79,9 +79,9 @@ std::string reload(caf::stateful_actor<server_state>* self) {
   auto& st = self->state;
   if (st.opts.config_file.empty()) return "no configuration file to reload";
   platform::accounts::auth_config next;
+  platform::config::server_options opts;
   try {
     auto root = platform::config::parse_file(st.opts.config_file);
-    platform::config::server_options opts;
     platform::config::load_options(root, opts);  // refuses a file the server would not start with
     next = platform::accounts::load_auth_config(root);
   } catch (const std::exception& e) {
@@ -91,7 +91,10 @@ std::string reload(caf::stateful_actor<server_state>* self) {
     return "system_account cannot change on reload (restart the server)";
   auto changes = configure(self, next);
   st.auth = std::move(next);
-  if (st.services) st.services->accounts_changed(changes, st.auth);
+  if (st.services) {
+    st.services->accounts_changed(changes, st.auth);
+    st.services->options_changed(opts);
+  }
   spdlog::info("Reloaded {}: {} account(s) added, {} removed, {} rewired; {} user(s)", st.opts.config_file,
                changes.added.size(), changes.removed.size(), changes.rewired.size(), st.auth.users.size());
   return {};

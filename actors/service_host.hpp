@@ -6,6 +6,7 @@
 
 #include "actors/account_registry.hpp"
 #include "libplatform/accounts/auth_config.hpp"
+#include "libplatform/config/server_options.hpp"
 
 namespace actors {
 
@@ -20,6 +21,9 @@ class service_host {
   virtual std::string start(server_core& core, control_plane& cp, const platform::accounts::auth_config& auth) = 0;
   // After a reload changed the accounts.
   virtual void accounts_changed(const account_registry::changes& ch, const platform::accounts::auth_config& auth) = 0;
+  // After a reload read `opts` from the configuration file (the services' own blocks
+  // may have changed; the listener and JetStream settings only change on restart).
+  virtual void options_changed(const platform::config::server_options& opts) { (void)opts; }
   // Before the core stops: finish writes, close internal clients.
   virtual void stop() = 0;
 };

@@ -138,17 +138,9 @@ int main(int argc, char** argv) {
       js.orphan_chunk_age_ns = opts.js_orphan_chunk_age.count();
       services = jetstream::make_host(js);
     }
-    if (opts.request_log) {
-      reqlog::options rl;
-      rl.store_dir = opts.store_dir;
-      for (auto& r : opts.rlog_record) rl.record.push_back({r.account, r.subjects});
-      rl.max_age_ns = opts.rlog_max_age.count();
-      rl.max_bytes = opts.rlog_max_bytes;
-      rl.auditor = opts.rlog_auditor;
-      rl.response_threshold_ns = opts.rlog_response_threshold.count();
-      rl.queue_max_records = size_t(opts.rlog_max_queue);
-      services = reqlog::make_host(rl, std::move(services));
-    }
+    // Request logging is always installed, so a reload can turn it on (it records
+    // nothing without a request_log block).
+    services = reqlog::make_host(opts, std::move(services));
     auto server = actors::spawn_server_actor(sys, opts, auth, services);
     caf::scoped_actor self{sys};
     std::string start_error;

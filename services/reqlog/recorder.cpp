@@ -114,6 +114,7 @@ class tap final : public actors::request_tap {
   }
 
   void set_waker(std::function<void()> w) { wake_ = std::move(w); }
+  void set_queue_max(size_t records) { queue_max_records_.store(records, std::memory_order_relaxed); }
 
   uint64_t request(actors::account& acc, actors::publisher* from, const message_args& m) override {
     const rules_snapshot* rs = rules_.load(std::memory_order_acquire);
@@ -223,7 +224,7 @@ class tap final : public actors::request_tap {
     {
       std::lock_guard lock(queue_mutex_);
       size_t b = e.bytes();
-      if (queue_.size() >= opts_.queue_max_records || queue_bytes_ + b > opts_.queue_max_bytes) {
+      if (queue_.size() >= queue_max_records_.load(std::memory_order_relaxed) || queue_bytes_ + b > opts_.queue_max_bytes) {
         // Requests are dropped; answers and closings of requests already queued are
         // not worth losing (small, and a lost answer turns a record into a timeout),
         // but the bound holds for them too.
@@ -249,6 +250,7 @@ class tap final : public actors::request_tap {
   std::array<shard, 16> shards_;
   std::atomic<int64_t> pending_{0};
   std::atomic<uint64_t> next_id_{1};
+  std::atomic<size_t> queue_max_records_{opts_.queue_max_records};
   std::function<void()> wake_;
 
   std::mutex queue_mutex_;
@@ -320,7 +322,15 @@ int64_t parse_since(const std::string& s, int64_t now) {
 class recorder : public std::enable_shared_from_this<recorder> {
  public:
   recorder(const options& o, std::unique_ptr<store::stream_store> st, std::shared_ptr<tap> t)
-      : opts_(o), store_(std::move(st)), tap_(std::move(t)) {}
+      : store_(std::move(st)), tap_(std::move(t)) {
+    apply(o);
+  }
+
+  // The configuration's part (a reload may change it): rules, auditor, limits.
+  void reconfigure(const options& o) {
+    apply(o);
+    publish_rules();
+  }
 
   std::string start(actors::server_core& core, actors::control_plane& cp) {
     core_ = &core;
@@ -439,7 +449,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
   void close_interrupted() {
     if (last_ < first_) return;
     auto newest = store_->head(records_stream, last_);
-    uint64_t from = newest ? seek_time(newest->time_ns - opts_.response_threshold_ns - 10'000'000'000) : first_.load();
+    uint64_t from = newest ? seek_time(newest->time_ns - threshold_ns_ - 10'000'000'000) : first_.load();
     auto b = store_->make_batch();
     size_t n = 0;
     std::vector<store::stored_message> page;
@@ -501,7 +511,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
     return r;
   }
 
-  // (account, subject) pairs in effect.
+  // (account, subject) pairs in effect. rules_mutex_ held.
   std::vector<rule> effective_rules() {
     std::map<std::string, std::vector<std::string>> m;
     auto add = [&](const rule& r) {
@@ -509,7 +519,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
       for (auto& s : r.subjects)
         if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
     };
-    for (auto& r : opts_.record) add(r);
+    for (auto& r : config_rules_) add(r);
     for (auto& r : added_) add(r);
     for (auto& r : removed_) {
       auto it = m.find(r.account);
@@ -522,7 +532,11 @@ class recorder : public std::enable_shared_from_this<recorder> {
     return out;
   }
 
-  void publish_rules() { tap_->set_rules(effective_rules()); }
+  void publish_rules() {
+    std::lock_guard lock(rules_mutex_);
+    publish_rules_locked();
+  }
+  void publish_rules_locked() { tap_->set_rules(effective_rules()); }
 
   // ---- the recorder's actor ----
 
@@ -536,7 +550,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
     for (auto& e : evs) {
       switch (e.kind) {
         case event::request: {
-          int64_t deadline = e.time_ns + opts_.response_threshold_ns;
+          int64_t deadline = e.time_ns + threshold_ns_.load(std::memory_order_relaxed);
           uint64_t id = e.id;
           open_record o;
           o.req = std::move(e);
@@ -724,7 +738,8 @@ class recorder : public std::enable_shared_from_this<recorder> {
   }
 
   void enforce_limits(int64_t now) {
-    if (opts_.max_age_ns <= 0 && opts_.max_bytes < 0) return;
+    const int64_t max_age = max_age_ns_, max_bytes = max_bytes_;
+    if (max_age <= 0 && max_bytes < 0) return;
     auto b = store_->make_batch();
     size_t removed = 0;
     while (first_ <= last_ && removed < 10000) {
@@ -733,8 +748,8 @@ class recorder : public std::enable_shared_from_this<recorder> {
         ++first_;
         continue;
       }
-      bool old = opts_.max_age_ns > 0 && h->time_ns < now - opts_.max_age_ns;
-      bool big = opts_.max_bytes >= 0 && bytes_ > uint64_t(opts_.max_bytes);
+      bool old = max_age > 0 && h->time_ns < now - max_age;
+      bool big = max_bytes >= 0 && bytes_ > uint64_t(max_bytes);
       if (!old && !big) break;
       b->delete_message(records_stream, first_, h->subject, h->payload_size);
       uint64_t sz = h->subject.size() + h->payload_size;
@@ -750,7 +765,9 @@ class recorder : public std::enable_shared_from_this<recorder> {
   // ---- the API ----
 
   bool privileged(const actors::account& acc) const {
-    return acc.is_system.load() || (!opts_.auditor.empty() && acc.name() == opts_.auditor);
+    if (acc.is_system.load()) return true;
+    std::lock_guard lock(rules_mutex_);
+    return !auditor_.empty() && acc.name() == auditor_;
   }
 
   void reply(internal_client& c, const inbound_msg& m, const json& j) {
@@ -823,7 +840,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
     if (from < first_) from = first_;
     // Records are stored about in time order (a timeout is written its threshold after
     // the request): start at the first one that can be as new as `since`.
-    if (since > 0) from = std::max(from, seek_time(since - opts_.response_threshold_ns - 1'000'000'000));
+    if (since > 0) from = std::max(from, seek_time(since - threshold_ns_ - 1'000'000'000));
     json out = {{"records", json::array()}};
     std::vector<store::stored_message> page;
     size_t scanned = 0;
@@ -882,7 +899,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
   json rules(const actors::account& acc, const json& req) {
     std::string op = req.value("op", std::string("list"));
     if (op != "list" && !privileged(acc))
-      return error(403, "only the system account" + (opts_.auditor.empty() ? std::string() : " and " + opts_.auditor) +
+      return error(403, "only the system account" + (auditor().empty() ? std::string() : " and " + auditor()) +
                             " may change the request log rules");
     if (op == "add" || op == "remove") {
       rule r = parse_rule(req);
@@ -897,17 +914,21 @@ class recorder : public std::enable_shared_from_this<recorder> {
             for (auto& s : r.subjects) x.subjects.erase(std::remove(x.subjects.begin(), x.subjects.end(), s), x.subjects.end());
         list.erase(std::remove_if(list.begin(), list.end(), [](const rule& x) { return x.subjects.empty(); }), list.end());
       };
+      auto added = added_, removed = removed_;
       if (op == "add") {
-        drop_from(removed_);
-        added_.push_back(r);
+        drop_from(removed);
+        added.push_back(r);
       } else {
-        drop_from(added_);
-        removed_.push_back(r);
+        drop_from(added);
+        removed.push_back(r);
       }
+      // Stored (and synced) before they apply: a rule in effect survives a restart.
       auto b = store_->make_batch();
-      b->put_meta(rules_key, json{{"added", rules_json(added_)}, {"removed", rules_json(removed_)}}.dump());
+      b->put_meta(rules_key, json{{"added", rules_json(added)}, {"removed", rules_json(removed)}}.dump());
       if (auto st = store_->write(*b, true); !st) return error(500, "cannot store the rules: " + st.error);
-      publish_rules();
+      added_ = std::move(added);
+      removed_ = std::move(removed);
+      publish_rules_locked();
       spdlog::info("Request log: account {} {} recording of {}", acc.name(), op == "add" ? "started" : "stopped",
                    json(r.subjects).dump());
     } else if (op != "list") {
@@ -923,9 +944,25 @@ class recorder : public std::enable_shared_from_this<recorder> {
     return {{"rules", rules_json(eff)}};
   }
 
-  const options opts_;
+  void apply(const options& o) {
+    {
+      std::lock_guard lock(rules_mutex_);
+      config_rules_ = o.record;
+      auditor_ = o.auditor;
+    }
+    threshold_ns_ = o.response_threshold_ns;
+    max_age_ns_ = o.max_age_ns;
+    max_bytes_ = o.max_bytes;
+    tap_->set_queue_max(o.queue_max_records);
+  }
+  std::string auditor() {
+    std::lock_guard lock(rules_mutex_);
+    return auditor_;
+  }
+
   std::unique_ptr<store::stream_store> store_;
   std::shared_ptr<tap> tap_;
+  std::atomic<int64_t> threshold_ns_{0}, max_age_ns_{0}, max_bytes_{-1};
   actors::server_core* core_ = nullptr;
   actors::control_plane* cp_ = nullptr;
   std::shared_ptr<internal_client> client_;
@@ -940,8 +977,9 @@ class recorder : public std::enable_shared_from_this<recorder> {
   // the newest records of a write in progress).
   std::atomic<uint64_t> first_{1}, last_{0}, bytes_{0};
 
-  std::mutex rules_mutex_;  // added_, removed_ (the API clients' actors)
-  std::vector<rule> added_, removed_;
+  mutable std::mutex rules_mutex_;  // what follows (the API clients' actors, a reload)
+  std::vector<rule> config_rules_, added_, removed_;
+  std::string auditor_;
 
   std::mutex api_mutex_;
   std::map<std::string, std::pair<actors::account_ptr, std::shared_ptr<internal_client>>> api_;
@@ -956,38 +994,39 @@ class recorder : public std::enable_shared_from_this<recorder> {
 
 class host final : public actors::service_host {
  public:
-  host(options o, std::shared_ptr<actors::service_host> inner) : opts_(std::move(o)), inner_(std::move(inner)) {}
+  host(const platform::config::server_options& o, std::shared_ptr<actors::service_host> inner)
+      : enabled_(o.request_log), opts_(options_from(o, o.store_dir)), inner_(std::move(inner)) {}
 
   std::string start(actors::server_core& core, actors::control_plane& cp,
                     const platform::accounts::auth_config& auth) override {
     if (inner_) {
       if (auto err = inner_->start(core, cp, auth); !err.empty()) return err;
     }
-    std::string error;
-    auto st = store::open_rocks_store(opts_.store_dir + "/reqlog", error);
-    if (!st) return "request log: " + error;
-    for (auto& r : opts_.record)
-      if (!auth.accounts.empty() && !auth.find_account(r.account) && r.account != "$G")
-        spdlog::warn("Request log: account {} in request_log is not configured", r.account);
-    // The tap lives as long as the process: I/O threads may be inside it until they stop.
-    static std::vector<std::shared_ptr<tap>> taps;
-    auto t = std::make_shared<tap>(opts_, core.server_name());
-    taps.push_back(t);
-    rec_ = std::make_shared<recorder>(opts_, std::move(st), t);
-    if (auto err = rec_->start(core, cp); !err.empty()) return err;
-    for (auto& acc : core.accounts().all()) rec_->add_account(acc);
-    spdlog::info("Request log: recording to {}/reqlog, responses awaited {} ms", opts_.store_dir,
-                 opts_.response_threshold_ns / 1'000'000);
     core_ = &core;
-    return {};
+    cp_ = &cp;
+    auth_ = auth;
+    return enabled_ ? start_recorder() : std::string();
   }
 
   void accounts_changed(const actors::account_registry::changes& ch,
                         const platform::accounts::auth_config& auth) override {
     if (inner_) inner_->accounts_changed(ch, auth);
+    auth_ = auth;
     if (!rec_) return;
     for (auto& acc : ch.removed) rec_->remove_account(acc);
     for (auto& acc : core_->accounts().all()) rec_->add_account(acc);
+  }
+
+  void options_changed(const platform::config::server_options& o) override {
+    if (inner_) inner_->options_changed(o);
+    opts_ = options_from(o, opts_.store_dir);  // the store stays where it is
+    if (!o.request_log) opts_.record.clear();  // no block: nothing recorded (records stay)
+    if (rec_) {
+      rec_->reconfigure(opts_);
+      spdlog::info("Request log: reloaded, {} rule(s) from the configuration", opts_.record.size());
+    } else if (o.request_log) {
+      if (auto err = start_recorder(); !err.empty()) spdlog::error("Request log: {}", err);
+    }
   }
 
   void stop() override {
@@ -996,15 +1035,51 @@ class host final : public actors::service_host {
   }
 
  private:
+  std::string start_recorder() {
+    std::string error;
+    auto st = store::open_rocks_store(opts_.store_dir + "/reqlog", error);
+    if (!st) return "request log: " + error;
+    for (auto& r : opts_.record)
+      if (!auth_.accounts.empty() && !auth_.find_account(r.account) && r.account != "$G")
+        spdlog::warn("Request log: account {} in request_log is not configured", r.account);
+    // The tap lives as long as the process: I/O threads may be inside it until they stop.
+    static std::vector<std::shared_ptr<tap>> taps;
+    auto t = std::make_shared<tap>(opts_, core_->server_name());
+    taps.push_back(t);
+    auto rec = std::make_shared<recorder>(opts_, std::move(st), t);
+    if (auto err = rec->start(*core_, *cp_); !err.empty()) return err;
+    rec_ = rec;
+    for (auto& acc : core_->accounts().all()) rec_->add_account(acc);
+    spdlog::info("Request log: recording to {}/reqlog, responses awaited {} ms", opts_.store_dir,
+                 opts_.response_threshold_ns / 1'000'000);
+    return {};
+  }
+
+  bool enabled_;
   options opts_;
   std::shared_ptr<actors::service_host> inner_;
   std::shared_ptr<recorder> rec_;
   actors::server_core* core_ = nullptr;
+  actors::control_plane* cp_ = nullptr;
+  platform::accounts::auth_config auth_;
 };
 
 }  // namespace
 
-std::shared_ptr<actors::service_host> make_host(const options& opts, std::shared_ptr<actors::service_host> inner) {
+options options_from(const platform::config::server_options& o, const std::string& store_dir) {
+  options r;
+  r.store_dir = store_dir;
+  for (auto& x : o.rlog_record) r.record.push_back({x.account, x.subjects});
+  r.max_age_ns = o.rlog_max_age.count();
+  r.max_bytes = o.rlog_max_bytes;
+  r.auditor = o.rlog_auditor;
+  r.response_threshold_ns = o.rlog_response_threshold.count();
+  r.queue_max_records = size_t(o.rlog_max_queue);
+  return r;
+}
+
+std::shared_ptr<actors::service_host> make_host(const platform::config::server_options& opts,
+                                                std::shared_ptr<actors::service_host> inner) {
   return std::make_shared<host>(opts, std::move(inner));
 }
 

@@ -45,8 +45,14 @@ struct options {
   size_t queue_max_bytes = 64u << 20;
 };
 
+// The request_log block of a configuration; `store_dir` is the running server's.
+options options_from(const platform::config::server_options& opts, const std::string& store_dir);
+
 // The service for the server actor; `inner` (may be null) is started first and stopped
-// last (JetStream).
-std::shared_ptr<actors::service_host> make_host(const options& opts, std::shared_ptr<actors::service_host> inner);
+// last (JetStream). Always installed: without a request_log block it records nothing
+// until a reload adds one (the recorder then starts without a restart); a reload that
+// removes the block stops recording and keeps the records queryable.
+std::shared_ptr<actors::service_host> make_host(const platform::config::server_options& opts,
+                                                std::shared_ptr<actors::service_host> inner);
 
 }  // namespace reqlog

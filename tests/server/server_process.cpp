@@ -299,4 +299,22 @@ bool raw_client::closed_by_server(std::chrono::milliseconds timeout) {
   return false;
 }
 
+void reload_config(server_process& s, const std::string& path, const std::string& text, int nth) {
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << text;
+  }
+  if (::kill(s.pid(), SIGHUP) != 0) throw std::runtime_error("cannot send SIGHUP to the server");
+  // Wait for the nth reload's report (success or failure) in the log.
+  for (int i = 0; i < 300; ++i) {
+    auto log = s.log();
+    size_t count = 0;
+    for (size_t p = 0; (p = log.find("Reload", p)) != std::string::npos; ++p)
+      if (log.compare(p, 9, "Reloaded ") == 0 || log.compare(p, 13, "Reload failed") == 0) ++count;
+    if (int(count) >= nth) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  throw std::runtime_error("no reload reported; log:\n" + s.log());
+}
+
 }  // namespace testing_support

@@ -68,6 +68,10 @@ class background_command {
 
 std::string write_temp_file(const std::string& name, const std::string& content);
 
+// Rewrites the server's configuration file at `path` with `text`, sends SIGHUP and waits
+// until the log reports the nth reload (success or failure).
+void reload_config(server_process& s, const std::string& path, const std::string& text, int nth);
+
 // A fresh empty directory under /tmp.
 std::string make_temp_dir();
 

@@ -45,24 +45,6 @@ accounts {
 }
 )";
 
-void reload(server_process& s, const std::string& path, const std::string& text, int nth) {
-  {
-    std::ofstream out(path, std::ios::trunc);
-    out << text;
-  }
-  REQUIRE(::kill(s.pid(), SIGHUP) == 0);
-  // Wait for the nth reload's report (success or failure) in the log.
-  for (int i = 0; i < 300; ++i) {
-    auto log = s.log();
-    size_t count = 0;
-    for (size_t p = 0; (p = log.find("Reload", p)) != std::string::npos; ++p)
-      if (log.compare(p, 9, "Reloaded ") == 0 || log.compare(p, 13, "Reload failed") == 0) ++count;
-    if (int(count) >= nth) return;
-    std::this_thread::sleep_for(10ms);
-  }
-  FAIL("no reload reported; log:\n" << s.log());
-}
-
 }  // namespace
 
 TEST_CASE("reload: accounts are added and removed at run time with connected clients", "[reload]") {
@@ -76,7 +58,7 @@ TEST_CASE("reload: accounts are added and removed at run time with connected cli
   sync(*a);
   CHECK(b->read_until("hi\r\n").find("MSG news.x 1 2\r\nhi\r\n") != std::string::npos);
 
-  reload(s, path, after, 1);
+  reload_config(s, path, after, 1);
   INFO(s.log());
   CHECK(s.log().find("Reloaded " + path + ": 1 account(s) added, 1 removed") != std::string::npos);
   // B's client is told and disconnected; B's users cannot log in any more.
@@ -110,7 +92,7 @@ TEST_CASE("reload: a broken file changes nothing and says why", "[reload]") {
   auto path = write_temp_file("reload_broken.conf", before);
   server_process s({"-c", path});
   auto b = connect(s, connect_as("b", "pb"));
-  reload(s, path, "accounts { A { users = [ {user: a, password: pa} ] }\n  B { imports = [ {stream: {account: Z, subject: \"x\"}} ] } }\n", 1);
+  reload_config(s, path, "accounts { A { users = [ {user: a, password: pa} ] }\n  B { imports = [ {stream: {account: Z, subject: \"x\"}} ] } }\n", 1);
   CHECK(s.log().find("Reload failed, the running configuration is unchanged: configuration error") !=
         std::string::npos);
   sync(*b);  // still connected, still in B
@@ -123,7 +105,7 @@ TEST_CASE("reload: a user whose password changed is disconnected, the others sta
   server_process s({"-c", path});
   auto u = connect(s, connect_as("u", "one"));
   auto v = connect(s, connect_as("v", "same"));
-  reload(s, path, "authorization { users = [ {user: u, password: two}, {user: v, password: same} ] }\n", 1);
+  reload_config(s, path, "authorization { users = [ {user: u, password: two}, {user: v, password: same} ] }\n", 1);
   CHECK(u->read_until("\r\n").find("-ERR 'Authorization Violation'") != std::string::npos);
   CHECK(u->closed_by_server());
   sync(*v);
@@ -148,17 +130,17 @@ TEST_CASE("reload: an account's JetStream is switched on and off, its streams ke
   };
   CHECK(ask("$JS.API.INFO", "").find("\"err_code\":10039") != std::string::npos);
 
-  reload(s, path, on, 1);
+  reload_config(s, path, on, 1);
   CHECK(ask("$JS.API.INFO", "").find("\"streams\":0") != std::string::npos);
   CHECK(ask("$JS.API.STREAM.CREATE.S", R"({"name":"S","subjects":["s.>"]})").find("\"did_create\":true") !=
         std::string::npos);
   CHECK(ask("s.one", "hello").find("{\"stream\":\"S\",\"seq\":1}") != std::string::npos);
 
   // Off again: the API answers "not enabled" and the stream captures nothing.
-  reload(s, path, off, 2);
+  reload_config(s, path, off, 2);
   CHECK(ask("$JS.API.INFO", "").find("\"err_code\":10039") != std::string::npos);
   // On again: the stream and its message are still there, and sequences go on.
-  reload(s, path, on, 3);
+  reload_config(s, path, on, 3);
   CHECK(ask("$JS.API.STREAM.INFO.S", "").find("\"messages\":1,") != std::string::npos);
   CHECK(ask("s.two", "again").find("{\"stream\":\"S\",\"seq\":2}") != std::string::npos);
   // The client that asked all along was never disconnected.

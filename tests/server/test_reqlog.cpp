@@ -485,3 +485,30 @@ request_log { record: [ { account: A, subjects: ["orders.>"] } ], auditor: AUDIT
   auto recorded = api(audit.get(), "$RLOG.API.QUERY", {{"account", "A"}, {"limit", 1000}});
   CHECK(recorded["records"].size() + dropped >= size_t(n) / 2);  // each request: a record or a drop
 }
+
+TEST_CASE("request log is turned on and off by a config reload - connected clients stay", "[reqlog]") {
+  temp_dir store;
+  auto path = write_temp_file("reqlog_reload.conf", tenants(""));
+  server_process s({"-c", path, "-sd", store.path});
+  auto svc = connect_as(s, "a");
+  responder ok(svc.get(), "orders.*", "accepted");
+  auto a = connect_as(s, "a");
+  CHECK(request(a.get(), "orders.1", "before") == "accepted");
+  natsStatus st;
+  request(a.get(), "$RLOG.API.QUERY", "{}", &st, 500);
+  CHECK(st == NATS_NO_RESPONDERS);  // no recorder yet
+
+  reload_config(s, path, tenants(basic_log), 1);
+  CHECK(request(a.get(), "orders.2", "during") == "accepted");  // the same connections
+  auto r = query_until(a.get(), json::object(), 1);
+  REQUIRE(r["records"].size() == 1);
+  CHECK(r["records"][0]["subject"] == "orders.2");
+
+  reload_config(s, path, tenants(""), 2);
+  CHECK(request(a.get(), "orders.3", "after") == "accepted");
+  std::this_thread::sleep_for(200ms);
+  r = api(a.get(), "$RLOG.API.QUERY", json::object());
+  REQUIRE(r["records"].size() == 1);  // still queryable, nothing new recorded
+  CHECK(r["records"][0]["subject"] == "orders.2");
+  CHECK(natsConnection_Status(a.get()) == NATS_CONN_STATUS_CONNECTED);
+}
