@@ -21,6 +21,7 @@
 
 #include "kv_commands.hpp"
 #include "obj_commands.hpp"
+#include "reqlog_commands.hpp"
 #include "libplatform/client/connection.hpp"
 #include "libplatform/client/server_url.hpp"
 #include "libplatform/subject.hpp"
@@ -267,8 +268,8 @@ int run_reply(const std::string& server, const std::string& subject, const std::
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"dialtone: publish, subscribe, make requests and use JetStream key-value buckets,\n"
-               "streams and object stores on a NATS or Dialtone server",
+  CLI::App app{"dialtone: publish, subscribe, make requests, use JetStream key-value buckets,\n"
+               "streams and object stores on a NATS or Dialtone server, and read a Dialtone request log",
                "dialtone"};
   app.set_version_flag("--version", "dialtone " DIALTONE_VERSION);
   app.require_subcommand(1);
@@ -312,6 +313,7 @@ int main(int argc, char** argv) {
 
   dialtone_cli::jetstream_commands jetstream(app, server);
   dialtone_cli::object_commands objects(app, server);
+  dialtone_cli::reqlog_commands reqlog(app, server);
 
   // CLI11 would call an unknown command "extra arguments"; name it instead.
   for (int i = 1; i < argc; ++i) {
@@ -322,14 +324,16 @@ int main(int argc, char** argv) {
     }
     if (a.empty() || a[0] == '-') continue;
     bool object_command = dialtone_cli::object_commands::is_command(a);
-    bool jetstream_command = dialtone_cli::jetstream_commands::is_command(a) || object_command;
+    bool reqlog_command = dialtone_cli::reqlog_commands::is_command(a);
+    bool jetstream_command = dialtone_cli::jetstream_commands::is_command(a) || object_command || reqlog_command;
     if (a != "pub" && a != "sub" && a != "req" && a != "reply" && !jetstream_command) {
-      std::cerr << "dialtone: unknown command \"" << a << "\" (want pub, sub, req, reply, kv, stream or obj)\n";
+      std::cerr << "dialtone: unknown command \"" << a << "\" (want pub, sub, req, reply, kv, stream, obj or reqlog)\n";
       return 2;
     }
     if (jetstream_command && i + 1 < argc && argv[i + 1][0] != '-') {
       std::string error = object_command ? dialtone_cli::object_commands::check_subcommand(a, argv[i + 1])
-                                         : dialtone_cli::jetstream_commands::check_subcommand(a, argv[i + 1]);
+                          : reqlog_command ? dialtone_cli::reqlog_commands::check_subcommand(a, argv[i + 1])
+                                           : dialtone_cli::jetstream_commands::check_subcommand(a, argv[i + 1]);
       if (!error.empty()) {
         std::cerr << "dialtone: " << error << '\n';
         return 2;
@@ -355,5 +359,6 @@ int main(int argc, char** argv) {
   if (rep->parsed()) return run_reply(server, subject, body, queue, count);
   if (auto rc = jetstream.run()) return *rc;
   if (auto rc = objects.run()) return *rc;
+  if (auto rc = reqlog.run()) return *rc;
   return 2;
 }

@@ -41,7 +41,8 @@ using platform::protocol::message_args;
 constexpr uint64_t records_stream = 1;  // the one "stream" of records in the store
 constexpr const char* state_key = "reqlog/state";
 constexpr const char* rules_key = "reqlog/rules";
-constexpr int64_t tick_ns = 100'000'000;  // timeouts, retention and gap records
+constexpr int64_t tick_ns = 50'000'000;  // timeouts, pending records, retention, gap records
+constexpr int64_t provisional_after_ns = 50'000'000;  // an unanswered request is written then
 
 // ---- rules ----
 
@@ -423,6 +424,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
     uint64_t seq = 0;
     std::string stored_subject;
     uint64_t stored_bytes = 0;
+    bool provisional_queued = false;
   };
 
   // ---- state ----
@@ -546,7 +548,6 @@ class recorder : public std::enable_shared_from_this<recorder> {
     int64_t drop_first = 0, drop_last = 0;
     tap_->take(evs, dropped, drop_first, drop_last);
     if (dropped) note_drops(dropped, drop_first, drop_last);
-    std::vector<uint64_t> opened;
     for (auto& e : evs) {
       switch (e.kind) {
         case event::request: {
@@ -556,7 +557,6 @@ class recorder : public std::enable_shared_from_this<recorder> {
           o.req = std::move(e);
           o.deadline_ns = deadline;
           open_.emplace(id, std::move(o));
-          opened.push_back(id);
           break;
         }
         case event::response: {
@@ -575,13 +575,6 @@ class recorder : public std::enable_shared_from_this<recorder> {
           break;
         }
       }
-    }
-    // Requests still waiting for their answer are written now as "pending" and
-    // replaced when they complete: a kill -9 loses at most what was queued for the
-    // next drain, not the requests in flight (a restart closes those as timeouts).
-    for (uint64_t id : opened) {
-      auto it = open_.find(id);
-      if (it != open_.end() && !it->second.seq) provisional(it->second);
     }
     write_pending();
   }
@@ -614,6 +607,18 @@ class recorder : public std::enable_shared_from_this<recorder> {
       tap_->unwatch(it->second.req.key, it->second.req.id);
       complete(it->second, nullptr, "timeout");
       open_.erase(it);
+    }
+    // (After the timeouts: a record queued here must still be open when it is written.)
+    // Requests still waiting for their answer after a tick are written as "pending"
+    // and replaced when they complete: a kill -9 loses no request older than
+    // provisional_after + tick_ns (a restart closes them as timeouts). Most answers come
+    // sooner, and their request is written once, with the answer.
+    for (auto& [id, o] : open_) {
+      if (o.req.time_ns > now - provisional_after_ns) break;  // in order of arrival
+      if (!o.seq && !o.provisional_queued) {
+        o.provisional_queued = true;
+        provisional(o);
+      }
     }
     if (gap_count_ && now - gap_logged_ns_ >= 10'000'000'000) {
       spdlog::warn("Request log: the recorder fell behind and dropped {} record(s) in the last {} s (gap records "
