@@ -49,6 +49,9 @@ class account {
   // Request recording (request_tap.hpp), when the server records requests: the router
   // shows this account's requests and possible answers to it. Null otherwise.
   std::atomic<request_tap*> tap{nullptr};
+  // The tap's rules for this account, in the tap's own form (null: nothing recorded
+  // here), so a request in an account without rules costs one load.
+  std::atomic<const void*> tap_rules{nullptr};
   // Set by the server actor when it spawns the account's actor, before the account
   // is published in the registry; read by the control plane.
   std::shared_ptr<account_actor_ref> actor;

@@ -58,6 +58,10 @@ Options:
                      after the last reply it waits (3 s without one at most)
                      for one report per request. Adds "requests",
                      "latency_reports" and "reports_lag_seconds" to the JSON
+  --feed-subject SUBJ
+                     req/lat: as --latency-subject, but counts what arrives
+                     without wanting one per request (a feed, e.g. the request
+                     log's $RLOG.EVENTS.>): "feed_msgs", "feed_lag_seconds"
   --warmup N         lat: unmeasured requests first (1000)
   --timeout SECONDS  hard time budget for the scenario (30)
   --noise N          index: other subscriptions, large case (1000000)
@@ -150,6 +154,10 @@ int main(int argc, char** argv) {
     else if (flag == "--reps") opt.reps = static_cast<int>(parse_count(argv[i - 1], value, 1, 1000));
     else if (flag == "--subject") opt.subject = subject_arg(argv[i - 1], value);
     else if (flag == "--latency-subject") opt.latency_subject = subject_arg(argv[i - 1], value);
+    else if (flag == "--feed-subject") {
+      opt.latency_subject = subject_arg(argv[i - 1], value);
+      opt.feed = true;
+    }
     else if (flag == "--user") opt.server.user = value;
     else if (flag == "--pass") opt.server.pass = value;
     else if (flag == "--responder-user") { opt.responder_user = value; responder_user_given = true; }

@@ -60,13 +60,22 @@ class ServerConfig:
     """A configuration file both servers get (-c FILE) for the scenarios that name it.
 
     Written into the harness's temporary directory; `about` describes it in the report.
+    `dialtone_only`: more text for dialtone-server alone (a feature nats-server does not
+    have, such as request_log); then each server gets its own file. "{workdir}" in it
+    becomes the harness's temporary directory.
     """
 
-    def __init__(self, name, text, about):
-        self.name, self.text, self.about = name, text, about
+    def __init__(self, name, text, about, dialtone_only=""):
+        self.name, self.text, self.about, self.dialtone_only = name, text, about, dialtone_only
 
-    def path(self, workdir):
+    def path(self, workdir, server=None):
+        if self.dialtone_only and server is not None:
+            return os.path.join(workdir, f"{self.name}.{server}.conf")
         return os.path.join(workdir, self.name + ".conf")
+
+    def text_for(self, workdir, server):
+        extra = self.dialtone_only.replace("{workdir}", workdir) if server == DIALTONE else ""
+        return self.text + extra
 
 
 class Scenario:
@@ -145,6 +154,34 @@ accounts {
 """, "accounts SVC (user svc) exporting svc.plain, and svc.tracked with latency "
      "{sampling: 100, subject: latency.svc}; A (user a) importing both")
 
+# Request logging: requester and responder in account A. Dialtone records every request
+# on svc.> (its own store under the harness directory); nats-server has no request log
+# and runs the same accounts without it.
+RLOG_ACCOUNTS = ServerConfig("rlog-accounts", """\
+accounts {
+  A { users = [ {user: a, password: a} ] }
+}
+""", "account A (user a); dialtone-server also records requests on svc.> of A: "
+     "request_log { record: [{account: A, subjects: [\"svc.>\"]}] }, store_dir under the harness directory",
+    dialtone_only="""\
+store_dir: "{workdir}/rlog-store"
+request_log {
+  record: [ { account: A, subjects: ["svc.>"] } ]
+}
+""")
+RLOG_UNLIMITED = ServerConfig("rlog-unlimited", RLOG_ACCOUNTS.text,
+                              "as rlogon, with the recorder's CPU budget lifted: request_log { max_cpu: 1 }",
+                              dialtone_only=RLOG_ACCOUNTS.dialtone_only.replace(
+                                  'subjects: ["svc.>"] } ]', 'subjects: ["svc.>"] } ]\n  max_cpu: 1'))
+RLOG_PLAIN = ServerConfig("rlog-plain", """\
+accounts {
+  A { users = [ {user: a, password: a} ] }
+}
+""", "account A (user a), nothing recorded")
+
+RLOG_ARGS = ["req", "--responders", "1", "--window", "256", "--size", "16", "--user", "a", "--pass", "a",
+             "--subject", "svc.orders"]
+
 # Requester in A, one responder in SVC; the same window and payload as req1.
 SVC_ARGS = ["req", "--responders", "1", "--window", "256", "--size", "16",
             "--user", "a", "--pass", "a", "--responder-user", "svc", "--responder-pass", "svc"]
@@ -173,6 +210,27 @@ SCENARIOS = [
                         row=False, short="reports", of="requests"),
                  Figure("reports_lag_seconds", "last report after last reply (s)", lambda v: f"{v:.3f}",
                         row=False),
+             ]),
+    Scenario("rlogoff", "req/reply in an account, window 256 (req/s)", RLOG_ARGS, 200_000, config=RLOG_PLAIN),
+    Scenario("rlogon", "req/reply in an account, every request recorded (req/s)",
+             RLOG_ARGS + ["--feed-subject", "$RLOG.EVENTS.svc.orders"], 200_000, config=RLOG_ACCOUNTS,
+             versus=("rlogoff", "  ↳ recording kept: recorded / plain, target ≥ 0.90 (nats-server: none)"),
+             figures=[
+                 Figure("feed_msgs", "records published on $RLOG.EVENTS / requests", lambda v: f"{v:.0f}",
+                        row=False, short="records", of="requests"),
+                 Figure("feed_lag_seconds", "last record after last reply (s)", lambda v: f"{v:.3f}",
+                        row=False),
+                 Figure("feed_per_second", "  ↳ recorder: records written and published (records/s)",
+                        lambda v: fmt_rate(v), compare=False),
+             ]),
+    Scenario("rlogmax", "req/reply in an account, recorded, recorder without CPU budget (req/s)",
+             RLOG_ARGS + ["--feed-subject", "$RLOG.EVENTS.svc.orders"], 200_000, config=RLOG_UNLIMITED,
+             versus=("rlogoff", "  ↳ kept without the budget: recorded / plain (nats-server: none)"),
+             figures=[
+                 Figure("feed_msgs", "records published on $RLOG.EVENTS / requests", lambda v: f"{v:.0f}",
+                        row=False, short="records", of="requests"),
+                 Figure("feed_per_second", "  ↳ recorder without budget: records written and published (records/s)",
+                        lambda v: fmt_rate(v), compare=False),
              ]),
     # The scaling scenarios: their connection and subscription counts define them and
     # are not scaled.
@@ -343,7 +401,7 @@ class Server:
         self.peak_rss_kib = None  # largest VmHWM seen over all its processes
 
     def argv(self):
-        conf = ["-c", self.config.path(self.logdir)] if self.config else []
+        conf = ["-c", self.config.path(self.logdir, self.name)] if self.config else []
         js = ["-js", "-sd", self.store_dir] if self.jetstream else []
         return self.cmd + conf + js + ["-a", HOST, "-p", str(self.port)]
 
@@ -351,9 +409,9 @@ class Server:
         self.config, self.jetstream, self.retired = config, jetstream, False
         if jetstream:
             self.store_dir = tempfile.mkdtemp(prefix=f"store-{self.name}-", dir=self.logdir)
-        if config and not os.path.exists(config.path(self.logdir)):
-            with open(config.path(self.logdir), "w") as f:
-                f.write(config.text)
+        if config and not os.path.exists(config.path(self.logdir, self.name)):
+            with open(config.path(self.logdir, self.name), "w") as f:
+                f.write(config.text_for(self.logdir, self.name))
         self.port = free_port()
         self.starts += 1
         self.runs_since_start, self.needs_restart = 0, False
@@ -715,7 +773,7 @@ def environment(args, servers, tools, load, scenarios):
                                   f"removed after the run; the client is libnats (the official C client)"))
     for conf in dict.fromkeys(sc.config for sc in scenarios if sc.config):
         keys = ", ".join(sc.key for sc in scenarios if sc.config is conf)
-        info.append(("config", f"{keys}: both servers also get -c {conf.path(servers[DIALTONE].logdir)} "
+        info.append(("config", f"{keys}: both servers also get -c {conf.path(servers[DIALTONE].logdir, DIALTONE)} "
                                f"({conf.about})"))
     info += [
         ("rounds", f"{args.rounds}, server order alternating per round (latency: 4 shorter runs per round, "

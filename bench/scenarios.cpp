@@ -183,7 +183,12 @@ void finish_responders(responder_pool& pool, const scenario_options& opt, std::u
   }
   std::string pool_error = pool.stop();
   if (r.error.empty()) r.error = pool_error;
-  if (const connection* reports = pool.reports()) {
+  if (const connection* reports = pool.reports(); reports && opt.feed) {
+    // A feed (the request log's records): how many came, and when the last one did.
+    r.figures.emplace_back("requests", static_cast<double>(requests));
+    r.figures.emplace_back("feed_msgs", static_cast<double>(reports->msgs()));
+    r.figures.emplace_back("feed_lag_seconds", lag);
+  } else if (reports) {
     std::uint64_t got = reports->msgs();
     r.figures.emplace_back("requests", static_cast<double>(requests));
     r.figures.emplace_back("latency_reports", static_cast<double>(got));
@@ -467,6 +472,15 @@ scenario_result run_request(const scenario_options& opt) {
     r.error = std::to_string(req.header_msgs()) + " status replies (no responders?)";
   finish_responders(*pool, opt, sent, deadline, r);
   finish(r, t0, t1);
+  if (opt.feed) {
+    // The feed's own rate: what arrived from the first request to the last feed message.
+    double msgs = 0, lag = 0;
+    for (auto& [k, v] : r.figures) {
+      if (k == "feed_msgs") msgs = v;
+      if (k == "feed_lag_seconds") lag = v;
+    }
+    if (r.seconds + lag > 0) r.figures.emplace_back("feed_per_second", msgs / (r.seconds + lag));
+  }
   return r;
 }
 

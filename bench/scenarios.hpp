@@ -27,6 +27,8 @@ struct scenario_options {
   std::string responder_pass;
   std::string latency_subject;     // req/lat: if set, one more connection with the responders'
                                    // credentials subscribes to it and counts the latency reports
+  bool feed = false;               // latency_subject is a feed (--feed-subject): counted, not
+                                   // required to carry one message per request
   std::uint64_t warmup = 1'000;    // lat: requests not measured
   double timeout_s = 30.0;         // hard time budget for the whole scenario
   int conns = 10'000;              // idle: client connections held open

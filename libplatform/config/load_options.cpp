@@ -284,6 +284,10 @@ void apply_request_log(const value& v, std::string_view key, server_options& opt
       opts.rlog_max_bytes = non_negative(mv, where) == 0 ? -1 : mv.i;
     } else if (name == "auditor") {
       opts.rlog_auditor = text(mv, where);
+    } else if (name == "max_cpu") {
+      double d = mv.is_float() ? mv.d : mv.is_integer() ? double(mv.i) : -1;
+      if (d <= 0 || d > 1) bad_value(mv, where, "must be a share of one core, more than 0 and at most 1 (e.g. 0.1)");
+      opts.rlog_max_cpu = d;
     } else if (name == "max_queue") {
       opts.rlog_max_queue = non_negative(mv, where);
       if (opts.rlog_max_queue == 0) bad_value(mv, where, "must be more than 0");

@@ -1,6 +1,11 @@
 // The request recorder: the tap on the data path, the recorder's actor, the store and
 // the per-account API (reqlog.hpp has the shape).
 #include <spdlog/spdlog.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <absl/container/flat_hash_map.h>
 
@@ -8,7 +13,8 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
-#include <future>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -43,20 +49,15 @@ constexpr const char* state_key = "reqlog/state";
 constexpr const char* rules_key = "reqlog/rules";
 constexpr int64_t tick_ns = 50'000'000;  // timeouts, pending records, retention, gap records
 constexpr int64_t provisional_after_ns = 50'000'000;  // an unanswered request is written then
+constexpr int64_t drain_interval_ns = 2'000'000;      // while busy, the recorder takes the queue this often
 
 // ---- rules ----
 
-// Which subjects each account records: immutable once published (the tap reads it
-// with one atomic load per publish); a change publishes a new snapshot.
+// Which subjects each account records: immutable once published; each account points
+// at its own patterns in the current snapshot (account::tap_rules, one atomic load per
+// request); a change publishes a new snapshot and repoints the accounts.
 struct rules_snapshot {
   std::unordered_map<std::string, std::vector<std::string>> by_account;
-  bool records(const std::string& account, std::string_view subject) const {
-    auto it = by_account.find(account);
-    if (it == by_account.end()) return false;
-    for (auto& p : it->second)
-      if (platform::subject::matches(p, subject)) return true;
-    return false;
-  }
 };
 
 json rules_json(const std::vector<rule>& rs) {
@@ -112,14 +113,50 @@ class tap final : public actors::request_tap {
     // The old snapshots stay until the tap goes (a reader may hold one): a few hundred
     // bytes per change of the rules.
     retired_.push_back(std::move(snap));
+    for (auto& weak : accounts_)
+      if (auto acc = weak.lock()) point(*acc);
+  }
+
+  // An account the tap serves: its rules pointer follows every change of the rules.
+  void attach(const actors::account_ptr& acc) {
+    std::lock_guard lock(rules_mutex_);
+    accounts_.erase(std::remove_if(accounts_.begin(), accounts_.end(), [](auto& w) { return w.expired(); }),
+                    accounts_.end());
+    accounts_.push_back(acc);
+    point(*acc);
+    acc->tap.store(this, std::memory_order_release);
+  }
+  void detach(actors::account& acc) {
+    acc.tap.store(nullptr, std::memory_order_release);
+    acc.tap_rules.store(nullptr, std::memory_order_release);
   }
 
   void set_waker(std::function<void()> w) { wake_ = std::move(w); }
+  // The recorder, before it sleeps for long: the next queued event wakes it. While it
+  // is busy it polls, so the data path does not pay a wake-up per request.
+  void want_wake() { wants_wake_.store(true, std::memory_order_seq_cst); }
+  bool queue_empty() {
+    std::lock_guard lock(queue_mutex_);
+    return queue_.empty();
+  }
   void set_queue_max(size_t records) { queue_max_records_.store(records, std::memory_order_relaxed); }
 
   uint64_t request(actors::account& acc, actors::publisher* from, const message_args& m) override {
-    const rules_snapshot* rs = rules_.load(std::memory_order_acquire);
-    if (rs->by_account.empty() || !rs->records(acc.name(), m.subject)) return 0;
+    auto* patterns = static_cast<const std::vector<std::string>*>(acc.tap_rules.load(std::memory_order_acquire));
+    if (!patterns) return 0;
+    bool recorded = false;
+    for (auto& p : *patterns)
+      if (platform::subject::matches(p, m.subject)) {
+        recorded = true;
+        break;
+      }
+    if (!recorded) return 0;
+    // A full queue costs the data path one atomic add per request: nothing is copied,
+    // the drop is counted for the next gap record.
+    if (full_.load(std::memory_order_relaxed)) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return 0;
+    }
     event e;
     e.kind = event::request;
     e.id = next_id_.fetch_add(1, std::memory_order_relaxed);
@@ -133,20 +170,23 @@ class tap final : public actors::request_tap {
     auto* c = from ? from->as_client() : nullptr;
     e.who = actors::client_info_json(c, c ? c->acc() : acc, server_name_);
     e.key = reply_key(e.account, m.reply);
-    // The answer may come before this returns (from another loop): watch the reply
-    // subject first, and drop the watch again if the queue has no room.
-    auto& sh = shard_for(e.key);
-    {
-      std::lock_guard lock(sh.mutex);
-      sh.pending[e.key] = e.id;
-    }
-    pending_.fetch_add(1, std::memory_order_relaxed);
     std::string key = e.key;
     uint64_t id = e.id;
-    if (!push(std::move(e))) {
-      unwatch(key, id);
-      return 0;
+    if (!push(std::move(e), true)) return 0;
+    // Watched after it is queued and before it is delivered: no answer can come
+    // before this (nobody has the request yet), and it is queued after the request.
+    filter_[filter_slot(m.reply)].fetch_add(1, std::memory_order_relaxed);
+    auto& sh = shard_for(key);
+    {
+      std::lock_guard lock(sh.mutex);
+      auto [it, added] = sh.pending.try_emplace(std::move(key), id);
+      if (!added) {  // the reply subject of an older request, still open: the newer one wins
+        it->second = id;
+        filter_[filter_slot(m.reply)].fetch_sub(1, std::memory_order_relaxed);
+        return id;
+      }
     }
+    pending_.fetch_add(1, std::memory_order_relaxed);
     return id;
   }
 
@@ -156,11 +196,14 @@ class tap final : public actors::request_tap {
     e.kind = event::no_responders;
     e.id = token;
     e.time_ns = wall_ns();
-    push(std::move(e));
+    push(std::move(e), false);
   }
 
   void maybe_response(actors::account& acc, actors::publisher* from, const message_args& m) override {
     if (pending_.load(std::memory_order_relaxed) <= 0) return;
+    // Most messages answer nothing recorded: one counter read rules them out without a
+    // lock or an allocation.
+    if (filter_[filter_slot(m.subject)].load(std::memory_order_relaxed) == 0) return;
     std::string key = reply_key(acc.name(), m.subject);
     auto& sh = shard_for(key);
     uint64_t id = 0;
@@ -172,6 +215,7 @@ class tap final : public actors::request_tap {
       sh.pending.erase(it);
     }
     pending_.fetch_sub(1, std::memory_order_relaxed);
+    filter_[filter_slot(m.subject)].fetch_sub(1, std::memory_order_relaxed);
     event e;
     e.kind = event::response;
     e.id = id;
@@ -183,7 +227,7 @@ class tap final : public actors::request_tap {
       e.who_account = c->acc().name();
       e.who = actors::client_info_json(c, c->acc(), server_name_);
     }
-    push(std::move(e));
+    push(std::move(e), false);
   }
 
   // The recorder: a request it closed (timeout or no responders) stops being watched,
@@ -195,20 +239,27 @@ class tap final : public actors::request_tap {
     if (it != sh.pending.end() && it->second == id) {
       sh.pending.erase(it);
       pending_.fetch_sub(1, std::memory_order_relaxed);
+      filter_[filter_slot(std::string_view(key).substr(key.find('\0') + 1))].fetch_sub(1, std::memory_order_relaxed);
     }
   }
 
-  // The recorder's thread: takes everything queued.
+  // The recorder's thread: takes everything queued, and the drops since the last take.
+  // The drops happened while the queue was full: from when it filled up to now.
   void take(std::vector<event>& out, uint64_t& dropped, int64_t& drop_first, int64_t& drop_last) {
-    std::lock_guard lock(queue_mutex_);
-    out.swap(queue_);
-    queue_bytes_ = 0;
-    woken_ = false;
-    dropped = dropped_;
-    drop_first = drop_first_;
-    drop_last = drop_last_;
-    dropped_ = 0;
-    drop_first_ = drop_last_ = 0;
+    int64_t now = wall_ns();
+    {
+      std::lock_guard lock(queue_mutex_);
+      out.swap(queue_);
+      queue_bytes_ = 0;
+      queue_requests_ = 0;
+      drop_first = full_since_;
+      full_since_ = 0;
+      full_.store(false, std::memory_order_relaxed);
+    }
+    dropped = dropped_.exchange(0, std::memory_order_relaxed);
+    dropped_total_.fetch_add(dropped, std::memory_order_relaxed);
+    drop_last = now;
+    if (!drop_first) drop_first = now;
   }
 
   uint64_t dropped_total() const { return dropped_total_.load(std::memory_order_relaxed); }
@@ -219,36 +270,64 @@ class tap final : public actors::request_tap {
     absl::flat_hash_map<std::string, uint64_t> pending;
   };
   shard& shard_for(const std::string& key) { return shards_[std::hash<std::string>{}(key) % shards_.size()]; }
+  // Counting filter over watched reply subjects (any account): 0 means surely not one.
+  static constexpr size_t filter_size = 1 << 16;
+  // The last 8 bytes and the length: reply subjects differ at their end (inboxes end in
+  // a counter or random token), and this costs no loop over the subject.
+  static size_t filter_slot(std::string_view subject) {
+    uint64_t v = subject.size();
+    if (subject.size() >= 8) {
+      uint64_t tail;
+      std::memcpy(&tail, subject.data() + subject.size() - 8, 8);
+      v ^= tail;
+    } else {
+      for (char c : subject) v = v * 131 + uint8_t(c);
+    }
+    return size_t((v * 0x9E3779B97F4A7C15ull) >> 48) % filter_size;
+  }
 
-  bool push(event&& e) {
-    bool wake = false;
+  // Requests are bounded (queue_max_records, queue_max_bytes): beyond, the queue is
+  // full until the recorder takes it, and requests are dropped and counted. Answers
+  // and no-responder notes always go in: each belongs to a request already taken, so
+  // they are bounded by the requests, and dropping one would turn a recorded request
+  // into a false timeout.
+  bool push(event&& e, bool bounded) {
+    bool accepted = false;
     {
       std::lock_guard lock(queue_mutex_);
       size_t b = e.bytes();
-      if (queue_.size() >= queue_max_records_.load(std::memory_order_relaxed) || queue_bytes_ + b > opts_.queue_max_bytes) {
-        // Requests are dropped; answers and closings of requests already queued are
-        // not worth losing (small, and a lost answer turns a record into a timeout),
-        // but the bound holds for them too.
-        ++dropped_;
-        dropped_total_.fetch_add(1, std::memory_order_relaxed);
-        if (!drop_first_) drop_first_ = e.time_ns;
-        drop_last_ = e.time_ns;
-        return false;
+      if (bounded && (queue_requests_ >= queue_max_records_.load(std::memory_order_relaxed) ||
+                      queue_bytes_ + b > opts_.queue_max_bytes)) {
+        if (!full_.load(std::memory_order_relaxed)) {
+          full_since_ = wall_ns();
+          full_.store(true, std::memory_order_relaxed);
+        }
+      } else {
+        queue_bytes_ += b;
+        if (bounded) ++queue_requests_;
+        queue_.push_back(std::move(e));
+        accepted = true;
       }
-      queue_bytes_ += b;
-      queue_.push_back(std::move(e));
-      if (!woken_) wake = woken_ = true;
     }
-    if (wake && wake_) wake_();
-    return true;
+    if (accepted && wants_wake_.load(std::memory_order_relaxed) && wants_wake_.exchange(false) && wake_) wake_();
+    if (!accepted) dropped_.fetch_add(1, std::memory_order_relaxed);
+    return accepted;
   }
 
   const options opts_;
   const std::string server_name_;
   std::atomic<const rules_snapshot*> rules_{nullptr};
-  std::mutex rules_mutex_;
+  std::mutex rules_mutex_;  // what follows
   std::vector<std::unique_ptr<rules_snapshot>> retired_;
-  std::array<shard, 16> shards_;
+  std::vector<std::weak_ptr<actors::account>> accounts_;
+  // rules_mutex_ held: points `acc` at its patterns in the current snapshot.
+  void point(actors::account& acc) {
+    const rules_snapshot* rs = rules_.load(std::memory_order_relaxed);
+    auto it = rs->by_account.find(acc.name());
+    acc.tap_rules.store(it == rs->by_account.end() ? nullptr : &it->second, std::memory_order_release);
+  }
+  std::array<shard, 64> shards_;
+  std::unique_ptr<std::atomic<uint32_t>[]> filter_{new std::atomic<uint32_t>[filter_size]()};
   std::atomic<int64_t> pending_{0};
   std::atomic<uint64_t> next_id_{1};
   std::atomic<size_t> queue_max_records_{opts_.queue_max_records};
@@ -256,10 +335,11 @@ class tap final : public actors::request_tap {
 
   std::mutex queue_mutex_;
   std::vector<event> queue_;
-  size_t queue_bytes_ = 0;
-  bool woken_ = false;
-  uint64_t dropped_ = 0;
-  int64_t drop_first_ = 0, drop_last_ = 0;
+  size_t queue_bytes_ = 0, queue_requests_ = 0;
+  std::atomic<bool> wants_wake_{true};
+  std::atomic<bool> full_{false};
+  int64_t full_since_ = 0;  // queue_mutex_
+  std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> dropped_total_{0};
 };
 
@@ -286,13 +366,43 @@ json headers_json(std::string_view block) {
   return h;
 }
 
-json body_json(const std::string& headers, const std::string& payload) {
-  json b = {{"size", payload.size()}, {"data", jetstream::base64(payload)}};
-  if (!headers.empty()) {
-    b["headers"] = headers_json(headers);
-    if (int code = jetstream::header_status(headers)) b["status_code"] = code;
+void append_json_string(std::string& out, std::string_view v) {
+  static const char* hex = "0123456789abcdef";
+  out += '"';
+  for (unsigned char c : v) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 15];
+        } else {
+          out += char(c);  // UTF-8 passes through; invalid UTF-8 too (as nats-server's JSON)
+        }
+    }
   }
-  return b;
+  out += '"';
+}
+
+// {"size":N,"data":"<base64>"} with "headers" ({"Name":["value",...]}) and the status
+// line's "status_code" when there are headers.
+void append_body(std::string& out, const std::string& headers, const std::string& payload) {
+  out += R"({"size":)";
+  out += std::to_string(payload.size());
+  out += R"(,"data":")";
+  out += jetstream::base64(payload);
+  out += '"';
+  if (!headers.empty()) {
+    out += R"(,"headers":)";
+    out += headers_json(headers).dump(-1, ' ', false, json::error_handler_t::replace);
+    if (int code = jetstream::header_status(headers)) out += R"(,"status_code":)" + std::to_string(code);
+  }
+  out += '}';
 }
 
 // An error answer: a status of 400 or more in the header line (as a server's 503), or
@@ -338,32 +448,23 @@ class recorder : public std::enable_shared_from_this<recorder> {
     cp_ = &cp;
     load_state();
     load_rules();
-    client_ = std::make_shared<internal_client>(actors::receiver::kind::service, core.system_account(),
-                                                "request recorder", actors::inbox_limits{});
-    cp.start_internal_client(client_);
-    std::weak_ptr<recorder> weak = weak_from_this();
-    tap_->set_waker([weak] {
-      if (auto r = weak.lock())
-        r->client_->post(nullptr, [weak](internal_client&) {
-          if (auto r2 = weak.lock()) r2->drain();
-        });
-    });
-    ticker_ = std::thread([this, weak] {
-      std::unique_lock lock(tick_mutex_);
-      while (!stopping_) {
-        tick_cv_.wait_for(lock, std::chrono::nanoseconds(tick_ns));
-        if (stopping_) break;
-        if (auto r = weak.lock())
-          r->client_->post(nullptr, [weak](internal_client&) {
-            if (auto r2 = weak.lock()) r2->tick();
-          });
+    // The recorder's own thread, at the lowest CPU priority: when the I/O loops need
+    // every core it gets almost none, its queue fills, and requests go unrecorded (as
+    // gap records) instead of slowing the services. Woken by the tap when the queue
+    // gets its first entry, and every tick_ns for timeouts and retention.
+    tap_->set_waker([this] {
+      {
+        std::lock_guard lock(wake_mutex_);
+        woken_ = true;
       }
+      wake_cv_.notify_one();
     });
+    thread_ = std::thread([this] { run(); });
     return {};
   }
 
   void add_account(const actors::account_ptr& acc) {
-    acc->tap.store(tap_.get(), std::memory_order_release);
+    tap_->attach(acc);
     std::lock_guard lock(api_mutex_);
     auto& slot = api_[acc->name()];
     if (slot.first == acc) return;
@@ -379,7 +480,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
   }
 
   void remove_account(const actors::account_ptr& acc) {
-    acc->tap.store(nullptr, std::memory_order_release);
+    tap_->detach(*acc);
     std::lock_guard lock(api_mutex_);
     auto it = api_.find(acc->name());
     if (it == api_.end()) return;
@@ -389,30 +490,20 @@ class recorder : public std::enable_shared_from_this<recorder> {
 
   void stop() {
     {
-      std::lock_guard lock(tick_mutex_);
+      std::lock_guard lock(wake_mutex_);
       stopping_ = true;
     }
-    tick_cv_.notify_all();
-    if (ticker_.joinable()) ticker_.join();
-    // What is queued is written now, on the recorder's actor; stop waits for it.
-    auto done = std::make_shared<std::promise<void>>();
-    auto fut = done->get_future();
-    std::weak_ptr<recorder> weak = weak_from_this();
-    if (client_->post(nullptr, [weak, done](internal_client&) {
-          if (auto r = weak.lock()) r->drain();
-          done->set_value();
-        }))
-      fut.wait_for(std::chrono::seconds(10));
+    wake_cv_.notify_one();
+    if (thread_.joinable()) thread_.join();  // it writes what is queued before it ends
     std::map<std::string, std::pair<actors::account_ptr, std::shared_ptr<internal_client>>> api;
     {
       std::lock_guard lock(api_mutex_);
       api.swap(api_);
     }
     for (auto& [n, p] : api) {
-      p.first->tap.store(nullptr, std::memory_order_release);
+      tap_->detach(*p.first);
       if (p.second) p.second->close();
     }
-    client_->close();
   }
 
  private:
@@ -540,9 +631,62 @@ class recorder : public std::enable_shared_from_this<recorder> {
   }
   void publish_rules_locked() { tap_->set_rules(effective_rules()); }
 
-  // ---- the recorder's actor ----
+  // ---- the recorder's thread ----
 
-  void drain() {
+  void run() {
+    pthread_setname_np(pthread_self(), "dialtone-rlog");
+    // Linux: a thread's nice value is its own (setpriority on its thread id).
+    if (::setpriority(PRIO_PROCESS, pid_t(::syscall(SYS_gettid)), 19) != 0)
+      spdlog::debug("Request log: cannot lower the recorder's priority: {}", std::strerror(errno));
+    int64_t next_tick = wall_ns() + tick_ns;
+    bool busy = false;
+    int64_t rest_until = 0;  // the CPU budget: no work before this (wall clock)
+    for (;;) {
+      bool stop = false;
+      {
+        std::unique_lock lock(wake_mutex_);
+        // Busy: poll again in drain_interval. Idle: sleep until the tap queues something
+        // (it wakes the recorder then) or the next tick. Over budget: rest first, wakes
+        // or not (the queue fills meanwhile and the data path drops, cheaply).
+        int64_t now = wall_ns();
+        int64_t until = busy ? std::min(next_tick, now + drain_interval_ns) : next_tick;
+        if (rest_until > now) {
+          until = std::max(until, rest_until);
+          wake_cv_.wait_for(lock, std::chrono::nanoseconds(until - now), [this] { return stopping_; });
+        } else {
+          if (!busy) {
+            tap_->want_wake();
+            if (!tap_->queue_empty()) until = 0;  // queued just before the flag was up
+          }
+          wake_cv_.wait_for(lock, std::chrono::nanoseconds(std::max<int64_t>(0, until - now)),
+                            [this] { return woken_ || stopping_; });
+        }
+        woken_ = false;
+        stop = stopping_;
+      }
+      int64_t cpu0 = thread_cpu_ns();
+      busy = drain() > 0;
+      if (stop) break;
+      if (wall_ns() >= next_tick) {
+        tick();
+        next_tick = wall_ns() + tick_ns;
+      }
+      // Work that took c ns of CPU is followed by c * (1 - budget) / budget of rest:
+      // over time the recorder uses at most `budget` of one core, however much comes.
+      double budget = max_cpu_.load(std::memory_order_relaxed);
+      int64_t used = thread_cpu_ns() - cpu0;
+      if (budget > 0 && budget < 1 && used > 0) rest_until = wall_ns() + int64_t(double(used) * (1 - budget) / budget);
+    }
+  }
+
+  static int64_t thread_cpu_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  }
+
+  // Returns how many events it took.
+  size_t drain() {
     std::vector<event> evs;
     uint64_t dropped = 0;
     int64_t drop_first = 0, drop_last = 0;
@@ -577,25 +721,36 @@ class recorder : public std::enable_shared_from_this<recorder> {
       }
     }
     write_pending();
+    return evs.size() + size_t(dropped > 0);
   }
 
   void provisional(open_record& o) {
     auto& q = o.req;
-    json rec = request_part(q);
-    rec["status"] = "pending";
+    std::string rec = request_part(q);
+    rec += R"(,"status":"pending")";
     pending_writes_.push_back(make_write(q.account, "pending", q.subject, q.time_ns, std::move(rec)));
     pending_writes_.back().provisional_for = &o;
   }
 
-  static json request_part(const event& q) {
-    json rec;
-    rec["account"] = q.account;
-    rec["subject"] = q.subject;
-    rec["reply"] = q.reply;
-    rec["requester"] = q.who ? json::parse(*q.who, nullptr, false) : json::object();
-    rec["request"] = body_json(q.headers, q.payload);
-    rec["received"] = jetstream::time_text(q.time_ns);
-    return rec;
+  // A record is built as text (no JSON tree): the members after "id", which is known
+  // only when it is written. The client descriptions are spliced in as they are.
+  static std::string request_part(const event& q) {
+    std::string r;
+    r.reserve(256 + q.payload.size() * 4 / 3 + q.headers.size() * 2);
+    r += R"("account":)";
+    append_json_string(r, q.account);
+    r += R"(,"subject":)";
+    append_json_string(r, q.subject);
+    r += R"(,"reply":)";
+    append_json_string(r, q.reply);
+    r += R"(,"requester":)";
+    r += q.who ? *q.who : std::string("{}");
+    r += R"(,"request":)";
+    append_body(r, q.headers, q.payload);
+    r += R"(,"received":")";
+    r += jetstream::time_text(q.time_ns);
+    r += '"';
+    return r;
   }
 
   void tick() {
@@ -633,25 +788,27 @@ class recorder : public std::enable_shared_from_this<recorder> {
 
   void note_drops(uint64_t n, int64_t first, int64_t last) {
     gap_count_ += n;
-    json rec = {{"status", "gap"},
-                {"dropped", n},
-                {"from", jetstream::time_text(first)},
-                {"until", jetstream::time_text(last)},
-                {"received", jetstream::time_text(first)}};
+    std::string rec = R"("status":"gap","dropped":)" + std::to_string(n) + R"(,"from":")" +
+                      jetstream::time_text(first) + R"(","until":")" + jetstream::time_text(last) +
+                      R"(","received":")" + jetstream::time_text(first) + '"';
     pending_writes_.push_back(make_write("", "gap", "", first, std::move(rec)));
   }
 
   void complete(open_record& o, const event* resp, const char* status) {
     auto& q = o.req;
-    json rec = request_part(q);
-    rec["status"] = status;
+    std::string rec = request_part(q);
+    rec += R"(,"status":")";
+    rec += status;
+    rec += '"';
     if (resp) {
-      json responder = resp->who ? json::parse(*resp->who, nullptr, false) : json::object();
-      if (!resp->who_account.empty() && !responder.contains("acc")) responder["acc"] = resp->who_account;
-      rec["responder"] = std::move(responder);
-      rec["response"] = body_json(resp->headers, resp->payload);
-      rec["responded"] = jetstream::time_text(resp->time_ns);
-      rec["latency_ns"] = std::max<int64_t>(0, resp->time_ns - q.time_ns);
+      rec += R"(,"responder":)";
+      if (resp->who) rec += *resp->who;
+      else if (!resp->who_account.empty()) rec += R"({"acc":)" + json(resp->who_account).dump() + "}";
+      else rec += "{}";
+      rec += R"(,"response":)";
+      append_body(rec, resp->headers, resp->payload);
+      rec += R"(,"responded":")" + jetstream::time_text(resp->time_ns) + R"(","latency_ns":)" +
+             std::to_string(std::max<int64_t>(0, resp->time_ns - q.time_ns));
     }
     to_write w = make_write(q.account, status, q.subject, q.time_ns, std::move(rec));
     w.replaces = o.seq;
@@ -663,26 +820,27 @@ class recorder : public std::enable_shared_from_this<recorder> {
   struct to_write {
     std::string account, status, subject;
     int64_t time_ns = 0;
-    json rec;
+    std::string members;                     // the record's JSON members but "id"
     open_record* provisional_for = nullptr;  // a "pending" record: remember where it went
     uint64_t replaces = 0;                   // the final record of a "pending" one
     std::string replaces_subject;
     uint64_t replaces_bytes = 0;
   };
-  static to_write make_write(std::string account, std::string status, std::string subject, int64_t time_ns, json rec) {
+  static to_write make_write(std::string account, std::string status, std::string subject, int64_t time_ns,
+                             std::string members) {
     to_write w;
     w.account = std::move(account);
     w.status = std::move(status);
     w.subject = std::move(subject);
     w.time_ns = time_ns;
-    w.rec = std::move(rec);
+    w.members = std::move(members);
     return w;
   }
 
   void write_pending() {
     if (pending_writes_.empty()) return;
     auto b = store_->make_batch();
-    std::vector<std::pair<std::string, std::string>> feed;  // (account, record)
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> feed;  // account: (subject, record)
     for (auto& w : pending_writes_) {
       if (w.replaces) {
         // The "pending" record goes and the final one comes under a new id (a store
@@ -691,8 +849,9 @@ class recorder : public std::enable_shared_from_this<recorder> {
         bytes_ = bytes_ > w.replaces_bytes ? bytes_ - w.replaces_bytes : 0;
       }
       uint64_t seq = ++last_;
-      w.rec["id"] = std::to_string(seq);
-      std::string body = w.rec.dump(-1, ' ', false, json::error_handler_t::replace);
+      std::string body = R"({"id":")" + std::to_string(seq) + "\",";
+      body += w.members;
+      body += '}';
       // Stored under <account>.<status>.<subject>: a query's subject filter narrows
       // the scan to one account, one status and its subjects.
       std::string subj = account_token(w.account.empty() ? "$SYS" : w.account) + "." + w.status;
@@ -709,7 +868,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
         w.provisional_for->stored_subject = subj;
         w.provisional_for->stored_bytes = body.size() + subj.size();
       } else if (!w.account.empty()) {
-        feed.emplace_back(w.account, std::move(body));
+        feed[w.account].emplace_back("$RLOG.EVENTS." + w.subject, std::move(body));
       }
     }
     pending_writes_.clear();
@@ -722,12 +881,12 @@ class recorder : public std::enable_shared_from_this<recorder> {
     }
     if (write_failed_) spdlog::info("Request log: writing records again");
     write_failed_ = false;
-    for (auto& [acc, body] : feed) publish_event(acc, std::move(body));
+    for (auto& [acc, records] : feed) publish_events(acc, std::move(records));
   }
 
   // The live feed: $RLOG.EVENTS.<subject> in the recorded account, published by that
-  // account's API client on its own actor.
-  void publish_event(const std::string& account, std::string body) {
+  // account's API client on its own actor, one job per written batch.
+  void publish_events(const std::string& account, std::vector<std::pair<std::string, std::string>> records) {
     std::shared_ptr<internal_client> c;
     {
       std::lock_guard lock(api_mutex_);
@@ -735,10 +894,8 @@ class recorder : public std::enable_shared_from_this<recorder> {
       if (it != api_.end()) c = it->second.second;
     }
     if (!c) return;
-    json j = json::parse(body, nullptr, false);
-    std::string subject = "$RLOG.EVENTS." + j.value("subject", std::string("_"));
-    c->post(nullptr, [subject = std::move(subject), body = std::move(body)](internal_client& ic) {
-      ic.publish(subject, {}, {}, body);
+    c->post(nullptr, [records = std::move(records)](internal_client& ic) {
+      for (auto& [subject, body] : records) ic.publish(subject, {}, {}, body);
     });
   }
 
@@ -956,6 +1113,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
       auditor_ = o.auditor;
     }
     threshold_ns_ = o.response_threshold_ns;
+    max_cpu_ = o.max_cpu;
     max_age_ns_ = o.max_age_ns;
     max_bytes_ = o.max_bytes;
     tap_->set_queue_max(o.queue_max_records);
@@ -968,11 +1126,10 @@ class recorder : public std::enable_shared_from_this<recorder> {
   std::unique_ptr<store::stream_store> store_;
   std::shared_ptr<tap> tap_;
   std::atomic<int64_t> threshold_ns_{0}, max_age_ns_{0}, max_bytes_{-1};
+  std::atomic<double> max_cpu_{0.1};
   actors::server_core* core_ = nullptr;
   actors::control_plane* cp_ = nullptr;
-  std::shared_ptr<internal_client> client_;
-
-  // The recorder's actor only.
+  // The recorder's thread only.
   std::map<uint64_t, open_record> open_;
   std::vector<to_write> pending_writes_;
   uint64_t gap_count_ = 0;
@@ -989,10 +1146,10 @@ class recorder : public std::enable_shared_from_this<recorder> {
   std::mutex api_mutex_;
   std::map<std::string, std::pair<actors::account_ptr, std::shared_ptr<internal_client>>> api_;
 
-  std::thread ticker_;
-  std::mutex tick_mutex_;
-  std::condition_variable tick_cv_;
-  bool stopping_ = false;
+  std::thread thread_;
+  std::mutex wake_mutex_;
+  std::condition_variable wake_cv_;
+  bool woken_ = false, stopping_ = false;
 };
 
 // ---- the service host ----
@@ -1080,6 +1237,7 @@ options options_from(const platform::config::server_options& o, const std::strin
   r.auditor = o.rlog_auditor;
   r.response_threshold_ns = o.rlog_response_threshold.count();
   r.queue_max_records = size_t(o.rlog_max_queue);
+  r.max_cpu = o.rlog_max_cpu;
   return r;
 }
 
