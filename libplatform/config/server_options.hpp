@@ -52,7 +52,7 @@ struct server_options {
   int64_t rlog_max_bytes = -1;               // -1: no size limit
   std::string rlog_auditor;
   std::chrono::nanoseconds rlog_response_threshold{std::chrono::seconds(2)};
-  int64_t rlog_max_queue = 8192;  // requests waiting for the recorder; beyond: gap records
+  int64_t rlog_max_queue = 2048;  // requests waiting for the recorder; beyond: gap records
   double rlog_max_cpu = 0.1;       // the recorder's CPU as a share of one core (1: no limit)
   std::string config_file;               // path the options came from, if any
   std::vector<std::string> warnings;     // e.g. unsupported keys, reported at start-up

@@ -41,7 +41,7 @@ struct options {
   int64_t response_threshold_ns = 2'000'000'000;
   // The queue between the I/O threads and the recorder: beyond either bound, records
   // are dropped (and counted in a gap record).
-  size_t queue_max_records = 8192;
+  size_t queue_max_records = 2048;
   // The recorder's CPU, as a share of one core (1: no limit). Beyond it the recorder
   // rests and the queue fills: overload drops records (gap records), it never takes
   // the I/O loops' CPU.
