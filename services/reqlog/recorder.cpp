@@ -489,21 +489,22 @@ class recorder : public std::enable_shared_from_this<recorder> {
   }
 
   void stop() {
-    {
-      std::lock_guard lock(wake_mutex_);
-      stopping_ = true;
-    }
-    wake_cv_.notify_one();
-    if (thread_.joinable()) thread_.join();  // it writes what is queued before it ends
+    // No new events first, then the thread writes what is queued and ends, then the
+    // API goes.
     std::map<std::string, std::pair<actors::account_ptr, std::shared_ptr<internal_client>>> api;
     {
       std::lock_guard lock(api_mutex_);
       api.swap(api_);
     }
-    for (auto& [n, p] : api) {
-      tap_->detach(*p.first);
-      if (p.second) p.second->close();
+    for (auto& [n, p] : api) tap_->detach(*p.first);
+    {
+      std::lock_guard lock(wake_mutex_);
+      stopping_ = true;
     }
+    wake_cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+    for (auto& [n, p] : api)
+      if (p.second) p.second->close();
   }
 
  private:
