@@ -1010,3 +1010,43 @@ cluster {
 
   CHECK_THROWS_AS(parse_file((dir.path() / "absent.conf").string()), parse_error);
 }
+
+TEST_CASE("request_log block: rules, limits and clear errors", "[config][options]") {
+  CHECK_FALSE(load("").request_log);
+  auto o = load(R"(request_log {
+  record: [ { account: A, subjects: ["orders.>", "billing.*"] }, { account: B, subject: "price.>" } ]
+  max_age: 30d
+  max_bytes: 10GB
+  auditor: AUDIT
+  response_threshold: "500ms"
+  max_cpu: 0.25
+  max_queue: 100
+})");
+  CHECK(o.request_log);
+  REQUIRE(o.rlog_record.size() == 2);
+  CHECK(o.rlog_record[0].account == "A");
+  CHECK(o.rlog_record[0].subjects == std::vector<std::string>{"orders.>", "billing.*"});
+  CHECK(o.rlog_record[1].subjects == std::vector<std::string>{"price.>"});
+  CHECK(o.rlog_max_age == std::chrono::hours(24 * 30));
+  CHECK(o.rlog_max_bytes == 10LL * 1024 * 1024 * 1024);  // GB: 1024-based, as nats-server's parser
+  CHECK(o.rlog_auditor == "AUDIT");
+  CHECK(o.rlog_response_threshold == 500ms);
+  CHECK(o.rlog_max_cpu == 0.25);
+  CHECK(o.rlog_max_queue == 100);
+  auto d = load("request_log { record: [ { account: A, subjects: [\"x\"] } ] }");
+  CHECK(d.rlog_max_age == 0s);
+  CHECK(d.rlog_max_bytes == -1);
+  CHECK(d.rlog_response_threshold == 2s);
+  CHECK(d.rlog_max_cpu == 0.1);
+
+  CHECK_THROWS_WITH(load("request_log { record: [ { subjects: [\"x\"] } ] }"), Catch::Contains("needs an account"));
+  CHECK_THROWS_WITH(load("request_log { record: [ { account: A } ] }"), Catch::Contains("needs subjects"));
+  CHECK_THROWS_WITH(load("request_log { record: [ { account: A, subjects: [\"a..b\"] } ] }"),
+                    Catch::Contains("not a valid subject"));
+  CHECK_THROWS_WITH(load("request_log { max_cpu: 0 }"), Catch::Contains("share of one core"));
+  CHECK_THROWS_WITH(load("request_log { max_cpu: 2 }"), Catch::Contains("share of one core"));
+  CHECK_THROWS_WITH(load("request_log { max_queue: 0 }"), Catch::Contains("more than 0"));
+  CHECK_THROWS_WITH(load("request_log { max_age: \"forever\" }"), Catch::Contains("max_age"));
+  CHECK_THROWS_WITH(load("request_log { recrod: [] }"), Catch::Contains("is not a request_log setting"));
+  CHECK_THROWS_WITH(load("request_log: true"), Catch::Contains("a map"));
+}

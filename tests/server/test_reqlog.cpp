@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -118,14 +119,24 @@ json record_for(const json& records, const std::string& subject) {
 // Nats-Service-Error header when `fail`), or never when `answer` is null.
 struct responder {
   sub_ptr sub;
+  std::mutex mutex;    // the answer may change while libnats' thread answers
   std::string answer;
   bool fail = false;
   bool silent = false;
+  void set_answer(std::string a) {
+    std::lock_guard lock(mutex);
+    answer = std::move(a);
+  }
   static void on_msg(natsConnection* nc, natsSubscription*, natsMsg* m, void* closure) {
     auto* self = static_cast<responder*>(closure);
     if (!self->silent && natsMsg_GetReply(m)) {
+      std::string a;
+      {
+        std::lock_guard lock(self->mutex);
+        a = self->answer;
+      }
       natsMsg* out = nullptr;
-      natsMsg_Create(&out, natsMsg_GetReply(m), nullptr, self->answer.data(), int(self->answer.size()));
+      natsMsg_Create(&out, natsMsg_GetReply(m), nullptr, a.data(), int(a.size()));
       if (self->fail) natsMsgHeader_Set(out, "Nats-Service-Error", "out of stock");
       natsConnection_PublishMsg(nc, out);
       natsMsg_Destroy(out);
@@ -558,7 +569,7 @@ TEST_CASE("dialtone reqlog: query - show - replay - tail and rules from the comm
   CHECK(contains(show.output, "Request: {\"item\":42}"));
   CHECK(contains(show.output, "Response: accepted"));
 
-  ok.answer = "accepted again";
+  ok.set_answer("accepted again");
   auto replay = cli(s, "a", {"reqlog", "replay", id});
   INFO(replay.output);
   CHECK(replay.exit_code == 0);
