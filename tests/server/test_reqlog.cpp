@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "cli_support.hpp"
 #include "nats_handles.hpp"
 #include "server_process.hpp"
 
@@ -527,13 +528,13 @@ TEST_CASE("request log is turned on and off by a config reload - connected clien
 }
 
 namespace {
-run_result cli(const server_process& s, const std::string& user, std::vector<std::string> args) {
+run_result cli_as(const server_process& s, const std::string& user, std::vector<std::string> args) {
   std::vector<std::string> argv = {DIALTONE_CLI_BIN, "-s",
                                    "nats://" + user + ":" + user + "@127.0.0.1:" + std::to_string(s.port())};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_command(argv, std::chrono::seconds(20));
 }
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using testing_support::cli::has;
 }  // namespace
 
 TEST_CASE("dialtone reqlog: query - show - replay - tail and rules from the command line", "[reqlog][cli]") {
@@ -547,66 +548,66 @@ TEST_CASE("dialtone reqlog: query - show - replay - tail and rules from the comm
   request(a.get(), "orders.none", "x", &st);
   REQUIRE(query_until(a.get(), json::object(), 2)["records"].size() == 2);
 
-  auto q = cli(s, "a", {"reqlog", "query"});
+  auto q = cli_as(s, "a", {"reqlog", "query"});
   INFO(q.output);
   REQUIRE(q.exit_code == 0);
-  CHECK(contains(q.output, "ID"));
-  CHECK(contains(q.output, "STATUS"));
-  CHECK(contains(q.output, "orders.new"));
-  CHECK(contains(q.output, "no_responders"));
-  CHECK(contains(q.output, "A/a \"shop\""));
-  CHECK(contains(q.output, "A/a \"orders service\""));
+  CHECK(has(q.output, "ID"));
+  CHECK(has(q.output, "STATUS"));
+  CHECK(has(q.output, "orders.new"));
+  CHECK(has(q.output, "no_responders"));
+  CHECK(has(q.output, "A/a \"shop\""));
+  CHECK(has(q.output, "A/a \"orders service\""));
 
-  auto only = cli(s, "a", {"reqlog", "query", "--status", "ok", "--json"});
+  auto only = cli_as(s, "a", {"reqlog", "query", "--status", "ok", "--json"});
   REQUIRE(only.exit_code == 0);
   auto rec = json::parse(only.output.substr(0, only.output.find('\n')));
   CHECK(rec["subject"] == "orders.new");
   std::string id = rec["id"];
 
-  auto show = cli(s, "a", {"reqlog", "show", id});
+  auto show = cli_as(s, "a", {"reqlog", "show", id});
   INFO(show.output);
   CHECK(show.exit_code == 0);
-  CHECK(contains(show.output, "Request: {\"item\":42}"));
-  CHECK(contains(show.output, "Response: accepted"));
+  CHECK(has(show.output, "Request: {\"item\":42}"));
+  CHECK(has(show.output, "Response: accepted"));
 
   ok.set_answer("accepted again");
-  auto replay = cli(s, "a", {"reqlog", "replay", id});
+  auto replay = cli_as(s, "a", {"reqlog", "replay", id});
   INFO(replay.output);
   CHECK(replay.exit_code == 0);
-  CHECK(contains(replay.output, "RECORDED"));
-  CHECK(contains(replay.output, "accepted again"));
+  CHECK(has(replay.output, "RECORDED"));
+  CHECK(has(replay.output, "accepted again"));
 
   // B sees none of A's records; a bad id and a bad status are clear errors.
-  CHECK(contains(cli(s, "b", {"reqlog", "query"}).output, "No records"));
-  auto missing = cli(s, "b", {"reqlog", "show", id});
+  CHECK(has(cli_as(s, "b", {"reqlog", "query"}).output, "No records"));
+  auto missing = cli_as(s, "b", {"reqlog", "show", id});
   CHECK(missing.exit_code == 1);
-  CHECK(contains(missing.output, "dialtone: record not found"));
-  auto bad = cli(s, "a", {"reqlog", "query", "--status", "maybe"});
+  CHECK(has(missing.output, "dialtone: record not found"));
+  auto bad = cli_as(s, "a", {"reqlog", "query", "--status", "maybe"});
   CHECK(bad.exit_code == 1);
-  CHECK(contains(bad.output, "status must be"));
+  CHECK(has(bad.output, "status must be"));
 
   // Rules: only the system account or the auditor changes them.
-  auto denied = cli(s, "a", {"reqlog", "rules", "add", "A", "billing.*"});
+  auto denied = cli_as(s, "a", {"reqlog", "rules", "add", "A", "billing.*"});
   CHECK(denied.exit_code == 1);
-  CHECK(contains(denied.output, "may change the request log rules"));
-  auto added = cli(s, "sys", {"reqlog", "rules", "add", "A", "billing.*"});
+  CHECK(has(denied.output, "may change the request log rules"));
+  auto added = cli_as(s, "sys", {"reqlog", "rules", "add", "A", "billing.*"});
   CHECK(added.exit_code == 0);
-  CHECK(contains(added.output, "billing.*"));
-  CHECK(contains(cli(s, "audit", {"reqlog", "rules", "ls"}).output, "billing.*"));
+  CHECK(has(added.output, "billing.*"));
+  CHECK(has(cli_as(s, "audit", {"reqlog", "rules", "ls"}).output, "billing.*"));
 
   // tail prints records as they are written.
   background_command tail({DIALTONE_CLI_BIN, "-s", "nats://a:a@127.0.0.1:" + std::to_string(s.port()), "reqlog",
                            "tail", "--count", "1"});
-  for (int i = 0; i < 100 && !contains(tail.output_so_far(), "Following"); ++i) std::this_thread::sleep_for(20ms);
+  for (int i = 0; i < 100 && !has(tail.output_so_far(), "Following"); ++i) std::this_thread::sleep_for(20ms);
   REQUIRE(request(a.get(), "orders.new", "tail me") == "accepted again");
   auto t = tail.finish(std::chrono::seconds(5));
   INFO(t.output);
   CHECK(t.exit_code == 0);
-  CHECK(contains(t.output, "ok  orders.new"));
+  CHECK(has(t.output, "ok  orders.new"));
 
   // Without a request log: one clear line.
   server_process plain;
   auto none = run_command({DIALTONE_CLI_BIN, "-s", plain.url(), "reqlog", "query"}, std::chrono::seconds(20));
   CHECK(none.exit_code == 1);
-  CHECK(contains(none.output, "the server has no request log"));
+  CHECK(has(none.output, "the server has no request log"));
 }
