@@ -607,6 +607,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
 
   // (account, subject) pairs in effect. rules_mutex_ held.
   std::vector<rule> effective_rules() {
+    if (!enabled_) return {};  // the configuration has no request_log block (any more)
     std::map<std::string, std::vector<std::string>> m;
     auto add = [&](const rule& r) {
       auto& v = m[r.account];
@@ -1112,6 +1113,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
       std::lock_guard lock(rules_mutex_);
       config_rules_ = o.record;
       auditor_ = o.auditor;
+      enabled_ = o.enabled;
     }
     threshold_ns_ = o.response_threshold_ns;
     max_cpu_ = o.max_cpu;
@@ -1143,6 +1145,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
   mutable std::mutex rules_mutex_;  // what follows (the API clients' actors, a reload)
   std::vector<rule> config_rules_, added_, removed_;
   std::string auditor_;
+  bool enabled_ = true;
 
   std::mutex api_mutex_;
   std::map<std::string, std::pair<actors::account_ptr, std::shared_ptr<internal_client>>> api_;
@@ -1183,7 +1186,6 @@ class host final : public actors::service_host {
   void options_changed(const platform::config::server_options& o) override {
     if (inner_) inner_->options_changed(o);
     opts_ = options_from(o, opts_.store_dir);  // the store stays where it is
-    if (!o.request_log) opts_.record.clear();  // no block: nothing recorded (records stay)
     if (rec_) {
       rec_->reconfigure(opts_);
       spdlog::info("Request log: reloaded, {} rule(s) from the configuration", opts_.record.size());
@@ -1231,6 +1233,7 @@ class host final : public actors::service_host {
 
 options options_from(const platform::config::server_options& o, const std::string& store_dir) {
   options r;
+  r.enabled = o.request_log;
   r.store_dir = store_dir;
   for (auto& x : o.rlog_record) r.record.push_back({x.account, x.subjects});
   r.max_age_ns = o.rlog_max_age.count();

@@ -33,6 +33,8 @@ struct rule {
 };
 
 struct options {
+  bool enabled = true;    // false: a reload removed the request_log block; nothing is
+                          // recorded (not even rules added at run time), records stay
   std::string store_dir;  // the records go to <store_dir>/reqlog
   std::vector<rule> record;
   int64_t max_age_ns = 0;    // 0: no age limit
