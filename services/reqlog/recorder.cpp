@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/inlined_vector.h>
 
 #include <algorithm>
 #include <array>
@@ -175,16 +176,13 @@ class tap final : public actors::request_tap {
     if (!push(std::move(e), true)) return 0;
     // Watched after it is queued and before it is delivered: no answer can come
     // before this (nobody has the request yet), and it is queued after the request.
+    // Requests that share a reply subject while open are answered in order: the first
+    // answer on it goes to the oldest of them.
     filter_[filter_slot(m.reply)].fetch_add(1, std::memory_order_relaxed);
     auto& sh = shard_for(key);
     {
       std::lock_guard lock(sh.mutex);
-      auto [it, added] = sh.pending.try_emplace(std::move(key), id);
-      if (!added) {  // the reply subject of an older request, still open: the newer one wins
-        it->second = id;
-        filter_[filter_slot(m.reply)].fetch_sub(1, std::memory_order_relaxed);
-        return id;
-      }
+      sh.pending[std::move(key)].push_back(id);
     }
     pending_.fetch_add(1, std::memory_order_relaxed);
     return id;
@@ -211,8 +209,9 @@ class tap final : public actors::request_tap {
       std::lock_guard lock(sh.mutex);
       auto it = sh.pending.find(key);
       if (it == sh.pending.end()) return;
-      id = it->second;
-      sh.pending.erase(it);
+      id = it->second.front();
+      it->second.erase(it->second.begin());
+      if (it->second.empty()) sh.pending.erase(it);
     }
     pending_.fetch_sub(1, std::memory_order_relaxed);
     filter_[filter_slot(m.subject)].fetch_sub(1, std::memory_order_relaxed);
@@ -230,17 +229,19 @@ class tap final : public actors::request_tap {
     push(std::move(e), false);
   }
 
-  // The recorder: a request it closed (timeout or no responders) stops being watched,
-  // unless a newer request took over its reply subject.
+  // The recorder: a request it closed (timeout or no responders) stops being watched.
   void unwatch(const std::string& key, uint64_t id) {
     auto& sh = shard_for(key);
     std::lock_guard lock(sh.mutex);
     auto it = sh.pending.find(key);
-    if (it != sh.pending.end() && it->second == id) {
-      sh.pending.erase(it);
-      pending_.fetch_sub(1, std::memory_order_relaxed);
-      filter_[filter_slot(std::string_view(key).substr(key.find('\0') + 1))].fetch_sub(1, std::memory_order_relaxed);
-    }
+    if (it == sh.pending.end()) return;
+    auto& ids = it->second;
+    auto pos = std::find(ids.begin(), ids.end(), id);
+    if (pos == ids.end()) return;
+    ids.erase(pos);
+    if (ids.empty()) sh.pending.erase(it);
+    pending_.fetch_sub(1, std::memory_order_relaxed);
+    filter_[filter_slot(std::string_view(key).substr(key.find('\0') + 1))].fetch_sub(1, std::memory_order_relaxed);
   }
 
   // The recorder's thread: takes everything queued, and the drops since the last take.
@@ -267,7 +268,8 @@ class tap final : public actors::request_tap {
  private:
   struct shard {
     std::mutex mutex;
-    absl::flat_hash_map<std::string, uint64_t> pending;
+    // Reply key -> the open requests on it, oldest first (almost always one).
+    absl::flat_hash_map<std::string, absl::InlinedVector<uint64_t, 1>> pending;
   };
   shard& shard_for(const std::string& key) { return shards_[std::hash<std::string>{}(key) % shards_.size()]; }
   // Counting filter over watched reply subjects (any account): 0 means surely not one.
@@ -708,7 +710,12 @@ class recorder : public std::enable_shared_from_this<recorder> {
         case event::response: {
           auto it = open_.find(e.id);
           if (it == open_.end()) break;  // closed already (timed out)
-          complete(it->second, &e, is_error(e.headers) ? "error" : "ok");
+          // Judged by when the answer came, not by when the recorder got to it: an
+          // answer after the threshold makes a timeout (with the late answer kept).
+          const char* status = e.time_ns > it->second.deadline_ns ? "timeout"
+                               : is_error(e.headers)               ? "error"
+                                                                   : "ok";
+          complete(it->second, &e, status);
           open_.erase(it);
           break;
         }
@@ -756,7 +763,11 @@ class recorder : public std::enable_shared_from_this<recorder> {
   }
 
   void tick() {
+    // An answer queued before `now` but not taken yet must still count: take everything
+    // first, then close as timeouts only what was overdue at `now` (a starved recorder
+    // once recorded answered requests as timeouts).
     int64_t now = wall_ns();
+    drain();
     // Requests are queued in the order they were made and share one threshold, so the
     // overdue ones are at the front.
     while (!open_.empty() && open_.begin()->second.deadline_ns <= now) {

@@ -611,3 +611,34 @@ TEST_CASE("dialtone reqlog: query - show - replay - tail and rules from the comm
   CHECK(none.exit_code == 1);
   CHECK(has(none.output, "the server has no request log"));
 }
+
+TEST_CASE("request log pairs answers in order when open requests share a reply subject", "[reqlog]") {
+  // A client that reuses reply subjects (as a ring of inboxes) with several requests
+  // open on one: each gets an answer, none is recorded as a timeout.
+  temp_dir store;
+  server_process s({"-sd", store.path}, tenants(basic_log));
+  auto svc = connect_as(s, "a");
+  responder ok(svc.get(), "orders.*", "fine");
+  auto a = connect_as(s, "a");
+  natsSubscription* p = nullptr;
+  REQUIRE(natsConnection_SubscribeSync(&p, a.get(), "answers.shared") == NATS_OK);
+  sub_ptr answers(p);
+  for (int i = 0; i < 20; ++i) {
+    std::string subject = "orders.n" + std::to_string(i);
+    REQUIRE(natsConnection_PublishRequestString(a.get(), subject.c_str(), "answers.shared", "q") == NATS_OK);
+  }
+  REQUIRE(natsConnection_Flush(a.get()) == NATS_OK);
+  for (int i = 0; i < 20; ++i) {
+    natsMsg* m = nullptr;
+    REQUIRE(natsSubscription_NextMsg(&m, answers.get(), 2000) == NATS_OK);
+    natsMsg_Destroy(m);
+  }
+  std::this_thread::sleep_for(600ms);  // past the 300 ms threshold
+  auto r = api(a.get(), "$RLOG.API.QUERY", {{"limit", 100}});
+  size_t ok_count = 0;
+  for (auto& x : r["records"]) {
+    CHECK(x["status"] == "ok");
+    if (x["status"] == "ok") ++ok_count;
+  }
+  CHECK(ok_count == 20);
+}
