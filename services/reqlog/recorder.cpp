@@ -1,4 +1,4 @@
-// The request recorder: the tap on the data path, the recorder's actor, the store and
+// The request recorder: the tap on the data path, the recorder's thread, the store and
 // the per-account API (reqlog.hpp has the shape).
 #include <spdlog/spdlog.h>
 #include <pthread.h>
@@ -28,7 +28,6 @@
 #include "actors/control_plane.hpp"
 #include "actors/internal_client.hpp"
 #include "actors/request_tap.hpp"
-#include "actors/router.hpp"
 #include "actors/server_core.hpp"
 #include "libplatform/config/conf_parser.hpp"
 #include "libplatform/subject.hpp"
@@ -88,13 +87,6 @@ std::string reply_key(const std::string& account, std::string_view reply) {
   k.append(reply);
   return k;
 }
-
-int64_t wall_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-class recorder;
 
 class tap final : public actors::request_tap {
  public:
@@ -161,7 +153,7 @@ class tap final : public actors::request_tap {
     event e;
     e.kind = event::request;
     e.id = next_id_.fetch_add(1, std::memory_order_relaxed);
-    e.time_ns = wall_ns();
+    e.time_ns = jetstream::now_ns();
     e.account = acc.name();
     e.subject.assign(m.subject);
     e.reply.assign(m.reply);
@@ -193,7 +185,7 @@ class tap final : public actors::request_tap {
     event e;
     e.kind = event::no_responders;
     e.id = token;
-    e.time_ns = wall_ns();
+    e.time_ns = jetstream::now_ns();
     push(std::move(e), false);
   }
 
@@ -218,7 +210,7 @@ class tap final : public actors::request_tap {
     event e;
     e.kind = event::response;
     e.id = id;
-    e.time_ns = wall_ns();
+    e.time_ns = jetstream::now_ns();
     e.headers.assign(m.headers());
     e.payload.assign(m.payload());
     auto* c = from ? from->as_client() : nullptr;
@@ -247,7 +239,7 @@ class tap final : public actors::request_tap {
   // The recorder's thread: takes everything queued, and the drops since the last take.
   // The drops happened while the queue was full: from when it filled up to now.
   void take(std::vector<event>& out, uint64_t& dropped, int64_t& drop_first, int64_t& drop_last) {
-    int64_t now = wall_ns();
+    int64_t now = jetstream::now_ns();
     {
       std::lock_guard lock(queue_mutex_);
       out.swap(queue_);
@@ -258,12 +250,10 @@ class tap final : public actors::request_tap {
       full_.store(false, std::memory_order_relaxed);
     }
     dropped = dropped_.exchange(0, std::memory_order_relaxed);
-    dropped_total_.fetch_add(dropped, std::memory_order_relaxed);
     drop_last = now;
     if (!drop_first) drop_first = now;
   }
 
-  uint64_t dropped_total() const { return dropped_total_.load(std::memory_order_relaxed); }
 
  private:
   struct shard {
@@ -301,7 +291,7 @@ class tap final : public actors::request_tap {
       if (bounded && (queue_requests_ >= queue_max_records_.load(std::memory_order_relaxed) ||
                       queue_bytes_ + b > opts_.queue_max_bytes)) {
         if (!full_.load(std::memory_order_relaxed)) {
-          full_since_ = wall_ns();
+          full_since_ = jetstream::now_ns();
           full_.store(true, std::memory_order_relaxed);
         }
       } else {
@@ -342,7 +332,6 @@ class tap final : public actors::request_tap {
   std::atomic<bool> full_{false};
   int64_t full_since_ = 0;  // queue_mutex_
   std::atomic<uint64_t> dropped_{0};
-  std::atomic<uint64_t> dropped_total_{0};
 };
 
 // ---- records ----
@@ -445,8 +434,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
     publish_rules();
   }
 
-  std::string start(actors::server_core& core, actors::control_plane& cp) {
-    core_ = &core;
+  void start(actors::control_plane& cp) {
     cp_ = &cp;
     load_state();
     load_rules();
@@ -462,7 +450,6 @@ class recorder : public std::enable_shared_from_this<recorder> {
       wake_cv_.notify_one();
     });
     thread_ = std::thread([this] { run(); });
-    return {};
   }
 
   void add_account(const actors::account_ptr& acc) {
@@ -642,7 +629,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
     // Linux: a thread's nice value is its own (setpriority on its thread id).
     if (::setpriority(PRIO_PROCESS, pid_t(::syscall(SYS_gettid)), 19) != 0)
       spdlog::debug("Request log: cannot lower the recorder's priority: {}", std::strerror(errno));
-    int64_t next_tick = wall_ns() + tick_ns;
+    int64_t next_tick = jetstream::now_ns() + tick_ns;
     bool busy = false;
     int64_t rest_until = 0;  // the CPU budget: no work before this (wall clock)
     for (;;) {
@@ -652,7 +639,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
         // Busy: poll again in drain_interval. Idle: sleep until the tap queues something
         // (it wakes the recorder then) or the next tick. Over budget: rest first, wakes
         // or not (the queue fills meanwhile and the data path drops, cheaply).
-        int64_t now = wall_ns();
+        int64_t now = jetstream::now_ns();
         int64_t until = busy ? std::min(next_tick, now + drain_interval_ns) : next_tick;
         if (rest_until > now) {
           until = std::max(until, rest_until);
@@ -671,15 +658,15 @@ class recorder : public std::enable_shared_from_this<recorder> {
       int64_t cpu0 = thread_cpu_ns();
       busy = drain() > 0;
       if (stop) break;
-      if (wall_ns() >= next_tick) {
+      if (jetstream::now_ns() >= next_tick) {
         tick();
-        next_tick = wall_ns() + tick_ns;
+        next_tick = jetstream::now_ns() + tick_ns;
       }
       // Work that took c ns of CPU is followed by c * (1 - budget) / budget of rest:
       // over time the recorder uses at most `budget` of one core, however much comes.
       double budget = max_cpu_.load(std::memory_order_relaxed);
       int64_t used = thread_cpu_ns() - cpu0;
-      if (budget > 0 && budget < 1 && used > 0) rest_until = wall_ns() + int64_t(double(used) * (1 - budget) / budget);
+      if (budget > 0 && budget < 1 && used > 0) rest_until = jetstream::now_ns() + int64_t(double(used) * (1 - budget) / budget);
     }
   }
 
@@ -766,7 +753,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
     // An answer queued before `now` but not taken yet must still count: take everything
     // first, then close as timeouts only what was overdue at `now` (a starved recorder
     // once recorded answered requests as timeouts).
-    int64_t now = wall_ns();
+    int64_t now = jetstream::now_ns();
     drain();
     // Requests are queued in the order they were made and share one threshold, so the
     // overdue ones are at the front.
@@ -871,7 +858,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
       subj += "." + (w.subject.empty() ? std::string("_") : w.subject);
       store::message_view mv;
       mv.seq = seq;
-      mv.time_ns = w.time_ns ? w.time_ns : wall_ns();
+      mv.time_ns = w.time_ns ? w.time_ns : jetstream::now_ns();
       mv.subject = subj;
       mv.payload = body;
       b->put_message(records_stream, mv);
@@ -986,7 +973,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
 
   json query(const actors::account& acc, const json& req) {
     std::string subject = ">", status = "*", account = acc.name();
-    int64_t now = wall_ns(), since = 0, until = INT64_MAX;
+    int64_t now = jetstream::now_ns(), since = 0, until = INT64_MAX;
     size_t limit = 100;
     uint64_t from = 0;
     try {
@@ -1141,7 +1128,6 @@ class recorder : public std::enable_shared_from_this<recorder> {
   std::shared_ptr<tap> tap_;
   std::atomic<int64_t> threshold_ns_{0}, max_age_ns_{0}, max_bytes_{-1};
   std::atomic<double> max_cpu_{0.1};
-  actors::server_core* core_ = nullptr;
   actors::control_plane* cp_ = nullptr;
   // The recorder's thread only.
   std::map<uint64_t, open_record> open_;
@@ -1149,7 +1135,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
   uint64_t gap_count_ = 0;
   int64_t gap_logged_ns_ = 0;
   bool write_failed_ = false;
-  // Written by the recorder's actor, read by the API clients' actors (a query may miss
+  // Written by the recorder's thread, read by the API clients' actors (a query may miss
   // the newest records of a write in progress).
   std::atomic<uint64_t> first_{1}, last_{0}, bytes_{0};
 
@@ -1223,7 +1209,7 @@ class host final : public actors::service_host {
     auto t = std::make_shared<tap>(opts_, core_->server_name());
     taps.push_back(t);
     auto rec = std::make_shared<recorder>(opts_, std::move(st), t);
-    if (auto err = rec->start(*core_, *cp_); !err.empty()) return err;
+    rec->start(*cp_);
     rec_ = rec;
     for (auto& acc : core_->accounts().all()) rec_->add_account(acc);
     spdlog::info("Request log: recording to {}/reqlog, responses awaited {} ms", opts_.store_dir,

@@ -3,17 +3,18 @@
 // See services/reqlog/README.md for the behaviour, the record format and the API.
 //
 // Shape:
-// - recorder_tap (actors::request_tap) is called by the router on the I/O threads. It
-//   matches the publisher's account and subject against the rules (an immutable
-//   snapshot read with one atomic load), copies a recorded request into a bounded
-//   queue, and remembers its reply subject in a sharded table so the answer is noticed
-//   when it is published. A full queue drops the record, never the message: the count
-//   and time range become a gap record.
-// - The recorder's actor (an internal client in the system account) drains the queue
-//   in batches, pairs requests with answers, closes unanswered ones as timeouts, and
-//   writes each drain's records in one RocksDB batch (services/store, its own store in
-//   <store_dir>/reqlog). It enforces max_age and max_bytes, and publishes each record
-//   on $RLOG.EVENTS.<subject> in the recorded account.
+// - tap (actors::request_tap) is called by the router on the I/O threads. It matches
+//   the publisher's account and subject against that account's rules (one atomic load
+//   of account::tap_rules), copies a recorded request into a bounded queue, and
+//   remembers its reply subject in a sharded table so the answer is noticed when it is
+//   published. A full queue drops the record, never the message: the count and time
+//   range become a gap record.
+// - The recorder, a thread of its own at the lowest priority and within a CPU budget
+//   (max_cpu), drains the queue in batches, pairs requests with answers, closes
+//   unanswered ones as timeouts, and writes each drain's records in one RocksDB batch
+//   (services/store, its own store in <store_dir>/reqlog). It enforces max_age and
+//   max_bytes, and publishes each record on $RLOG.EVENTS.<subject> in the recorded
+//   account.
 // - Each account has an internal client answering $RLOG.API.QUERY, $RLOG.API.GET.<id>
 //   and $RLOG.API.RULES; the account a request comes from is the one it was published
 //   in (the wiring), never a field of the request.
