@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "libplatform/crypto/encoding.hpp"
+#include "libplatform/crypto/nkeys.hpp"
+
 namespace actors {
 
 using platform::accounts::is_bcrypt;
@@ -39,7 +42,8 @@ authenticator::authenticator(const platform::accounts::auth_config& cfg, const a
     if (!r->acc) r->acc = global_;
     if (u.permissions) r->permissions = std::make_shared<const permission_set>(*u.permissions);
     r->fingerprint = user_fingerprint(u, *r->acc);
-    users_.emplace(u.name, std::move(r));
+    if (!u.nkey.empty()) nkeys_.emplace(u.nkey, r);
+    else users_.emplace(u.name, std::move(r));
   }
   if (!cfg.no_auth_user.empty()) {
     auto it = users_.find(cfg.no_auth_user);
@@ -68,6 +72,17 @@ authenticator::decision authenticator::decide(const credentials& c) const {
     }
     return d;
   };
+  if (!c.nkey.empty() && !nkeys_.empty()) {
+    auto it = nkeys_.find(c.nkey);
+    if (it == nkeys_.end() || c.nonce.empty()) return d;
+    // nats-server reads the signature as base64url and falls back to standard base64.
+    auto sig = platform::crypto::base64url_decode(c.sig, true);
+    if (!sig || !platform::crypto::verify(c.nkey, c.nonce, *sig)) return d;
+    d.result = outcome::accept;
+    d.user = it->second;
+    d.acc = it->second->acc;
+    return d;
+  }
   if (!c.user.empty()) {
     auto it = users_.find(c.user);
     if (it == users_.end()) return d;
@@ -88,8 +103,9 @@ authenticator::decision authenticator::decide(const credentials& c) const {
 bool authenticator::still_valid(const user_record* user, const account& acc) const {
   if (!required_) return acc.id() == global_->id();
   if (!user) return !token_.empty() && acc.id() == global_->id();  // a token login
-  auto it = users_.find(user->name);
-  return it != users_.end() && it->second->fingerprint == user->fingerprint && it->second->acc.get() == &acc;
+  auto& table = nkeys_.count(user->name) ? nkeys_ : users_;
+  auto it = table.find(user->name);
+  return it != table.end() && it->second->fingerprint == user->fingerprint && it->second->acc.get() == &acc;
 }
 
 }  // namespace actors

@@ -3,7 +3,8 @@
 // decision for one CONNECT. Immutable once built; used by every I/O loop. A
 // configuration reload builds a new one and swaps it in (server_core::set_auth()); a
 // connection keeps the user record it logged in with.
-// Plain passwords are compared here in constant time. Bcrypt hashes are slow on
+// Plain passwords are compared here in constant time; nkey signatures are verified
+// here too (Ed25519, tens of microseconds). Bcrypt hashes are slow on
 // purpose, so decide() hands them back to be verified off the I/O threads.
 #include <memory>
 #include <string>
@@ -29,6 +30,8 @@ struct user_record {
 
 struct credentials {
   std::string user, pass, token;
+  std::string nkey, sig;  // CONNECT nkey and sig (base64url signature of the nonce)
+  std::string_view nonce;  // what this connection's INFO carried
 };
 
 class authenticator {
@@ -37,6 +40,8 @@ class authenticator {
   authenticator(const platform::accounts::auth_config& cfg, const account_registry& accounts);
 
   bool required() const noexcept { return required_; }
+  // INFO carries a nonce for clients to sign (nkey users are configured).
+  bool wants_nonce() const noexcept { return !nkeys_.empty(); }
   // What INFO says: false when clients without credentials are let in as no_auth_user.
   bool advertise_auth_required() const noexcept { return required_ && no_auth_user_ == nullptr; }
 
@@ -54,6 +59,7 @@ class authenticator {
  private:
   bool required_ = false;
   std::unordered_map<std::string, std::shared_ptr<const user_record>> users_;
+  std::unordered_map<std::string, std::shared_ptr<const user_record>> nkeys_;  // by public nkey
   std::shared_ptr<const user_record> no_auth_user_;
   std::string token_;
   account_ptr global_;

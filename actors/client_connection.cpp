@@ -15,6 +15,7 @@
 #include "actors/router.hpp"
 #include "actors/server_core.hpp"
 #include "libplatform/absl_key.hpp"
+#include "libplatform/crypto/nkeys.hpp"
 #include "libplatform/protocol/writer.hpp"
 #include "libplatform/subject.hpp"
 
@@ -64,7 +65,8 @@ platform::match_cache& client_connection::cache_for(const account& a) {
 
 void client_connection::start() {
   loop_.attach(shared_from_this());
-  enqueue(server_.info_line(id_, remote_ip()));
+  if (server_.auth()->wants_nonce()) nonce_ = platform::crypto::make_nonce();
+  enqueue(server_.info_line(id_, remote_ip(), nonce_));
   if (server_.counters().current_connections.load() > server_.opts().max_connections) {
     send_error(err::maximum_connections_exceeded);
     close(close_reason::max_connections);
@@ -492,7 +494,7 @@ bool client_connection::on_connect(std::string_view json) {
   }
   // Obsolete fields nats-server treats as an authorization violation.
   if (j.contains("account") || j.contains("new_account")) return auth_violation();
-  credentials creds{get_str("user"), get_str("pass"), get_str("auth_token")};
+  credentials creds{get_str("user"), get_str("pass"), get_str("auth_token"), get_str("nkey"), get_str("sig"), nonce_};
   auto d = server_.auth()->decide(creds);
   using outcome = authenticator::decision::outcome;
   if (d.result == outcome::reject) return auth_violation();

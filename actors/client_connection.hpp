@@ -233,6 +233,7 @@ class client_connection final : public receiver,
   std::string deferred_input_;  // bytes that arrived behind a CONNECT being verified
   clock::time_point started_, last_read_, next_ping_;
   std::chrono::system_clock::time_point started_wall_;
+  std::string nonce_;  // sent in INFO when nkey or JWT users may log in
   std::unique_ptr<asio::steady_timer> stall_timer_;
 
   // The client's subscriptions by sid. A set of the subscriptions themselves, hashed and

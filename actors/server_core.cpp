@@ -155,7 +155,7 @@ void server_core::stop() {
   acceptor_.reset();
 }
 
-std::string server_core::info_line(uint64_t client_id, const std::string& client_ip) const {
+std::string server_core::info_line(uint64_t client_id, const std::string& client_ip, const std::string& nonce) const {
   nlohmann::json j;
   j["server_id"] = server_id_;
   j["server_name"] = server_name_;
@@ -170,6 +170,7 @@ std::string server_core::info_line(uint64_t client_id, const std::string& client
   if (auth()->advertise_auth_required()) j["auth_required"] = true;
   j["client_id"] = client_id;
   j["client_ip"] = client_ip;
+  if (!nonce.empty()) j["nonce"] = nonce;
   return "INFO " + j.dump() + "\r\n";
 }
 

@@ -67,7 +67,8 @@ class server_core {
   server_counters& counters() noexcept { return counters_; }
 
   // The INFO line for one client.
-  std::string info_line(uint64_t client_id, const std::string& client_ip) const;
+  // `nonce`: the connection's login nonce, left out when empty.
+  std::string info_line(uint64_t client_id, const std::string& client_ip, const std::string& nonce = {}) const;
 
  private:
   void accept_next();

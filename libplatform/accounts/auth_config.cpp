@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "libplatform/accounts/load_util.hpp"
+#include "libplatform/crypto/nkeys.hpp"
 #include "libplatform/subject.hpp"
 
 namespace platform::accounts {
@@ -161,7 +162,11 @@ void parse_users(const value& v, std::string_view account, const std::string& wh
       if (k == "pass" || k == "password") e.password = text(item, who + " password");
       else if (k == "permission" || k == "permissions" || k == "authorization")
         e.permissions = parse_permissions(item, who + " permissions");
-      else if (k == "nkey") not_supported(item, "nkey users are");
+      else if (k == "nkey") {
+        e.nkey = text(item, who + " nkey");
+        if (!crypto::is_public_key(e.nkey, crypto::key_type::user))
+          fail(item.pos, "not a valid public nkey for a user: " + quoted(e.nkey));
+      }
       else if (k == "allowed_connection_types" || k == "connection_types" || k == "clients") {
         const std::string name = who + " " + key;
         std::vector<std::string> types = strings(item, name);
@@ -178,7 +183,13 @@ void parse_users(const value& v, std::string_view account, const std::string& wh
         unknown_field(item, key, who);
       }
     }
-    if (e.name.empty()) fail(u.pos, "a user in " + where + " needs a user name");
+    if (!e.nkey.empty()) {
+      // nats-server: an nkey user has neither a user name nor a password.
+      if (!e.name.empty() || !e.password.empty())
+        fail(u.pos, "nkey user " + quoted(e.nkey) + " cannot also have a user name or password");
+      e.name = e.nkey;
+    }
+    if (e.name.empty()) fail(u.pos, "a user in " + where + " needs a user name or an nkey");
     out.push_back(std::move(e));
   }
 }
@@ -286,6 +297,10 @@ const account_entry* auth_config::find_account(std::string_view name) const {
   for (const account_entry& a : accounts)
     if (a.name == name) return &a;
   return nullptr;
+}
+
+bool auth_config::has_nkey_users() const {
+  return std::any_of(users.begin(), users.end(), [](const user_entry& u) { return !u.nkey.empty(); });
 }
 
 const user_entry* auth_config::find_user(std::string_view name) const {

@@ -62,8 +62,9 @@ struct user_permissions {
 };
 
 struct user_entry {
-  std::string name;
+  std::string name;      // for an nkey user: the nkey
   std::string password;  // plain, or a bcrypt hash ($2a$/$2b$/$2x$/$2y$)
+  std::string nkey;      // a user nkey ("U..."): logs in by signing the INFO nonce
   std::string account;   // "$G" when the user is not inside an account
   std::optional<user_permissions> permissions;
   // allowed_connection_types, upper-case ("STANDARD", "WEBSOCKET", ...); empty: any.
@@ -102,6 +103,8 @@ struct auth_config {
 
   // True when clients must authenticate (users or a token are configured).
   bool auth_required() const { return !users.empty() || !token.empty(); }
+  // True when some user logs in with an nkey: INFO then carries a nonce.
+  bool has_nkey_users() const;
   const account_entry* find_account(std::string_view name) const;
   const user_entry* find_user(std::string_view name) const;
 };

@@ -123,6 +123,12 @@ bool verify(std::string_view public_nkey, std::string_view data, std::string_vie
                           reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
 }
 
+std::string make_nonce() {
+  unsigned char raw[11];
+  if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("no random bytes");
+  return base64url_encode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw));
+}
+
 keypair::keypair(key_type t, const raw_key& seed) : type_(t), seed_(seed) {
   public_ = encode_public_key(t, public_from_seed(seed_));
 }

@@ -45,6 +45,10 @@ std::string encode_public_key(key_type t, const raw_key& key);
 // type. False for a malformed key or signature, never throws.
 bool verify(std::string_view public_nkey, std::string_view data, std::string_view signature);
 
+// A fresh login nonce for INFO: 11 random bytes (OpenSSL's RAND_bytes) as base64url,
+// 15 characters, as nats-server sends.
+std::string make_nonce();
+
 class keypair {
  public:
   // A new random key of type t (OpenSSL's RAND_bytes).

@@ -560,10 +560,13 @@ TEST_CASE("unknown or misplaced fields are errors, as in nats-server", "[account
 }
 
 TEST_CASE("configuration errors in users and authorization", "[accounts]") {
-  CHECK(load_error(R"conf(authorization { users = [ {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4} ] })conf") ==
-        "accounts.conf:1:34: nkey users are not supported yet");
+  CHECK(load_error(R"conf(authorization { users = [ {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF5} ] })conf") ==
+        "accounts.conf:1:34: not a valid public nkey for a user: \"UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF5\"");
+  CHECK(load_error(R"conf(authorization { users = [ {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4, password: x} ] })conf") ==
+        "accounts.conf:1:27: nkey user \"UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4\" cannot also have a user "
+        "name or password");
   CHECK(load_error(R"conf(authorization { users = [ {password: x} ] })conf") ==
-        "accounts.conf:1:27: a user in authorization needs a user name");
+        "accounts.conf:1:27: a user in authorization needs a user name or an nkey");
   CHECK(load_error(R"conf(authorization { users = [ {user: a, permissions: {subscribe: ["ok", "a b c"]}} ] })conf") ==
         "accounts.conf:1:69: user \"a\" permissions subscribe: \"a b c\" is not a valid subject");
   CHECK(load_error(R"conf(authorization { users = [ {user: a, permissions: {publish: "foo bar"}} ] })conf") ==
