@@ -72,6 +72,17 @@ authenticator::decision authenticator::decide(const credentials& c) const {
     }
     return d;
   };
+  if (c.certificate) {
+    for (auto& name : *c.certificate) {
+      auto it = users_.find(name);
+      if (it == users_.end()) continue;
+      d.result = outcome::accept;
+      d.user = it->second;
+      d.acc = it->second->acc;
+      return d;
+    }
+    return d;
+  }
   if (!c.nkey.empty() && !nkeys_.empty()) {
     auto it = nkeys_.find(c.nkey);
     if (it == nkeys_.end() || c.nonce.empty()) return d;

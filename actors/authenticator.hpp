@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "actors/account.hpp"
 #include "actors/account_registry.hpp"
@@ -32,6 +33,9 @@ struct credentials {
   std::string user, pass, token;
   std::string nkey, sig;  // CONNECT nkey and sig (base64url signature of the nonce)
   std::string_view nonce;  // what this connection's INFO carried
+  // verify_and_map: the names the client certificate gives, in order; the first that is
+  // a configured user logs in as that user, whatever else CONNECT says. Null otherwise.
+  const std::vector<std::string>* certificate = nullptr;
 };
 
 class authenticator {

@@ -53,6 +53,12 @@ client_connection::client_connection(server_core& server, io::event_loop& loop,
   started_ = last_read_ = clock::now();
   started_wall_ = std::chrono::system_clock::now();
   next_ping_ = started_ + o.ping_interval;
+  if (transport_->secure()) {
+    if (auto tls = server.tls()) {
+      tls_timeout_ = tls->options().timeout;
+      map_certificate_ = tls->options().verify_and_map;
+    }
+  }
 }
 
 client_connection::~client_connection() = default;
@@ -74,6 +80,24 @@ void client_connection::start() {
   }
   flush();
   spdlog::debug("{} - cid:{} - Client connection created", remote_, id_);
+  if (transport_->secure()) {
+    // INFO went out in plain text; the TLS handshake comes next, then the protocol.
+    tls_pending_ = true;
+    transport_->handshake([self = shared_from_this()](const std::string& error) { self->handshake_done(error); });
+    return;
+  }
+  arm_read();
+}
+
+void client_connection::handshake_done(const std::string& error) {
+  if (is_closed()) return;
+  tls_pending_ = false;
+  if (!error.empty()) {
+    spdlog::error("{} - cid:{} - TLS handshake error: {}", remote_, id_, error);
+    close(close_reason::tls_handshake_error);
+    return;
+  }
+  spdlog::debug("{} - cid:{} - TLS handshake complete", remote_, id_);
   arm_read();
 }
 
@@ -495,6 +519,11 @@ bool client_connection::on_connect(std::string_view json) {
   // Obsolete fields nats-server treats as an authorization violation.
   if (j.contains("account") || j.contains("new_account")) return auth_violation();
   credentials creds{get_str("user"), get_str("pass"), get_str("auth_token"), get_str("nkey"), get_str("sig"), nonce_};
+  std::vector<std::string> cert_names;
+  if (map_certificate_) {
+    cert_names = transport_->peer_identities();
+    creds.certificate = &cert_names;
+  }
   auto d = server_.auth()->decide(creds);
   using outcome = authenticator::decision::outcome;
   if (d.result == outcome::reject) return auth_violation();
@@ -759,6 +788,14 @@ bool client_connection::on_pong() {
 void client_connection::housekeeping(clock::time_point now) {
   if (is_closed()) return;
   auto& o = server_.opts();
+  if (tls_pending_) {
+    // A client that stalls in the handshake is dropped at the TLS timeout.
+    if (now - started_ > tls_timeout_) {
+      spdlog::error("{} - cid:{} - TLS handshake error: timeout after {}ms", remote_, id_, tls_timeout_.count());
+      close(close_reason::tls_handshake_error);
+    }
+    return;
+  }
   if (!connected_ && !auth_pending_ && server_.auth()->required() && now - started_ > o.auth_timeout) {
     send_error(err::authentication_timeout);
     close(close_reason::auth_timeout);

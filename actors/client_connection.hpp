@@ -234,6 +234,12 @@ class client_connection final : public receiver,
   clock::time_point started_, last_read_, next_ping_;
   std::chrono::system_clock::time_point started_wall_;
   std::string nonce_;  // sent in INFO when nkey or JWT users may log in
+  // TLS: the handshake is under way (nothing is read until it ends), how long it may
+  // take, and whether the client certificate names the user (verify_and_map).
+  bool tls_pending_ = false;
+  std::chrono::milliseconds tls_timeout_{2000};
+  bool map_certificate_ = false;
+  void handshake_done(const std::string& error);
   std::unique_ptr<asio::steady_timer> stall_timer_;
 
   // The client's subscriptions by sid. A set of the subscriptions themselves, hashed and

@@ -19,6 +19,7 @@ enum class close_reason {
   write_error,
   server_shutdown,
   kicked,
+  tls_handshake_error,
 };
 
 constexpr std::string_view to_string(close_reason r) noexcept {
@@ -37,6 +38,7 @@ constexpr std::string_view to_string(close_reason r) noexcept {
     case close_reason::write_error: return "Write Error";
     case close_reason::server_shutdown: return "Server Shutdown";
     case close_reason::kicked: return "Kicked";
+    case close_reason::tls_handshake_error: return "TLS Handshake Failure";
   }
   return "Unknown";
 }

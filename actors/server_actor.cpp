@@ -89,7 +89,24 @@ std::string reload(caf::stateful_actor<server_state>* self) {
   }
   if (next.system_account != st.auth.system_account)
     return "system_account cannot change on reload (restart the server)";
+  // TLS: new certificates and settings apply to new connections; turning TLS on or off
+  // needs a restart (clients would see INFO change under them). Flags win over the file.
+  std::shared_ptr<const io::tls_context> tls;
+  if (!st.opts.tls.from_flags) {
+    if (opts.tls.enabled != st.opts.tls.enabled) return "tls cannot be turned on or off by a reload (restart the server)";
+    if (opts.tls.enabled) {
+      try {
+        tls = std::make_shared<const io::tls_context>(opts.tls);
+      } catch (const std::exception& e) {
+        return std::string("tls: ") + e.what();
+      }
+    }
+  }
   auto changes = configure(self, next);
+  if (tls) {
+    st.core->set_tls(std::move(tls));
+    st.opts.tls = opts.tls;
+  }
   st.auth = std::move(next);
   if (st.services) {
     st.services->accounts_changed(changes, st.auth);

@@ -10,6 +10,7 @@
 #include "actors/client_connection.hpp"
 #include "actors/control_plane.hpp"
 #include "actors/io/tcp_transport.hpp"
+#include "actors/io/tls_transport.hpp"
 #include "libplatform/random_token.hpp"
 
 namespace actors {
@@ -71,6 +72,13 @@ std::string server_core::start() {
       c.housekeeping(client_connection::clock::now());
     });
   }
+  if (opts_.tls.enabled && !tls()) {
+    try {
+      set_tls(std::make_shared<const io::tls_context>(opts_.tls));
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  }
   try {
     asio::ip::tcp::endpoint ep(asio::ip::make_address(opts_.host), uint16_t(opts_.port < 0 ? 0 : opts_.port));
     acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(loops_[0]->context());
@@ -99,7 +107,10 @@ void server_core::accept_next() {
       counters_.total_connections++;
       counters_.current_connections++;
       uint64_t id = ++next_client_id_;
-      auto conn = std::make_shared<client_connection>(*this, target, std::make_unique<io::tcp_transport>(std::move(s)), id);
+      std::unique_ptr<io::transport> t;
+      if (auto ctx = tls()) t = std::make_unique<io::tls_transport>(std::move(s), std::move(ctx));
+      else t = std::make_unique<io::tcp_transport>(std::move(s));
+      auto conn = std::make_shared<client_connection>(*this, target, std::move(t), id);
       target.post([conn] { conn->start(); });
     } else if (ec == asio::error::operation_aborted) {
       return;
@@ -168,6 +179,10 @@ std::string server_core::info_line(uint64_t client_id, const std::string& client
   j["max_payload"] = opts_.max_payload;
   if (opts_.jetstream) j["jetstream"] = true;
   if (auth()->advertise_auth_required()) j["auth_required"] = true;
+  if (auto t = tls()) {
+    j["tls_required"] = true;
+    if (t->options().verify) j["tls_verify"] = true;
+  }
   j["client_id"] = client_id;
   j["client_ip"] = client_ip;
   if (!nonce.empty()) j["nonce"] = nonce;

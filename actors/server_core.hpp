@@ -17,6 +17,7 @@
 #include "actors/account_registry.hpp"
 #include "actors/authenticator.hpp"
 #include "actors/io/event_loop.hpp"
+#include "actors/io/tls_context.hpp"
 #include "libplatform/accounts/auth_config.hpp"
 #include "libplatform/config/server_options.hpp"
 
@@ -63,6 +64,16 @@ class server_core {
     std::lock_guard lock(auth_mutex_);
     return auth_;
   }
+  // TLS for new connections (null: plain TCP). Any thread; start() builds it from the
+  // options and a configuration reload swaps in a new one (set_tls()).
+  std::shared_ptr<const io::tls_context> tls() const {
+    std::lock_guard lock(auth_mutex_);
+    return tls_;
+  }
+  void set_tls(std::shared_ptr<const io::tls_context> t) {
+    std::lock_guard lock(auth_mutex_);
+    tls_ = std::move(t);
+  }
   control_plane* control() const noexcept { return control_; }
   server_counters& counters() noexcept { return counters_; }
 
@@ -84,6 +95,7 @@ class server_core {
   account_registry accounts_;
   mutable std::mutex auth_mutex_;
   std::shared_ptr<const authenticator> auth_;
+  std::shared_ptr<const io::tls_context> tls_;  // under auth_mutex_
   std::vector<std::unique_ptr<io::event_loop>> loops_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::atomic<uint64_t> next_client_id_{0};

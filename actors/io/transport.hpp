@@ -16,9 +16,11 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace actors::io {
 
@@ -47,6 +49,14 @@ class transport {
   virtual void close() = 0;
   // See the top of this file.
   virtual bool writes_from_any_thread() const noexcept = 0;
+  // Owning loop, once INFO went out: a transport that negotiates before the protocol
+  // (TLS) does it now, then calls done with an error text, or empty on success. Plain
+  // TCP calls done({}) at once. Until done, only the plain INFO may be written.
+  virtual void handshake(std::function<void(const std::string& error)> done) { done({}); }
+  virtual bool secure() const noexcept { return false; }
+  // After the handshake: the names the client certificate gives (e-mail and DNS
+  // subject alternative names, then the RFC 2253 subject); empty without one.
+  virtual std::vector<std::string> peer_identities() const { return {}; }
   // "ip:port" of the peer and the ip alone; empty when unknown.
   virtual const std::string& remote() const noexcept = 0;
   virtual const std::string& remote_ip() const noexcept = 0;

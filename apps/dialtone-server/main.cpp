@@ -25,6 +25,8 @@ struct flags {
   std::string host, name, config, logfile, store_dir;
   int port = 0;
   bool debug = false, trace = false, version = false, jetstream = false;
+  bool tls = false, tlsverify = false;
+  std::string tlscert, tlskey, tlscacert;
 };
 
 }  // namespace
@@ -43,6 +45,11 @@ int main(int argc, char** argv) {
   auto* o_log = app.add_option("-l,--log,--log_file", f.logfile, "File to redirect log output");
   auto* o_store = app.add_option("--store_dir,--sd", f.store_dir, "Directory for persistent data (default: ./data)");
   auto* o_js = app.add_flag("--jetstream,--js", f.jetstream, "Enable JetStream (streams, key-value)");
+  auto* o_tls = app.add_flag("--tls", f.tls, "Enable TLS, do not verify clients (default: false)");
+  auto* o_tlscert = app.add_option("--tlscert", f.tlscert, "Server certificate file");
+  auto* o_tlskey = app.add_option("--tlskey", f.tlskey, "Private key for server certificate");
+  auto* o_tlsverify = app.add_flag("--tlsverify", f.tlsverify, "Enable TLS, verify client certificates");
+  auto* o_tlsca = app.add_option("--tlscacert", f.tlscacert, "Client certificate CA for verification");
   app.add_flag("-v,--version", f.version, "Show version");
   try {
     // nats-server's two-letter single-dash flags, which CLI11 reads as short-flag groups.
@@ -91,6 +98,19 @@ int main(int argc, char** argv) {
   if (o_log->count()) opts.logfile = f.logfile;
   if (o_store->count()) opts.store_dir = f.store_dir;
   if (o_js->count()) opts.jetstream = true;
+  if (o_tls->count() || o_tlscert->count() || o_tlskey->count() || o_tlsverify->count() || o_tlsca->count()) {
+    // As nats-server: the flags replace the config file's tls block.
+    auto& t = opts.tls;
+    t.enabled = t.from_flags = true;
+    if (o_tlscert->count()) t.cert_file = f.tlscert;
+    if (o_tlskey->count()) t.key_file = f.tlskey;
+    if (o_tlsca->count()) t.ca_file = f.tlscacert;
+    if (o_tlsverify->count()) t.verify = true;
+    if (t.cert_file.empty() || t.key_file.empty()) {
+      std::cerr << "dialtone-server: TLS needs --tlscert and --tlskey\n";
+      return 1;
+    }
+  }
 
   if (auto err = server_app::setup_logging(opts.debug, opts.trace, opts.logfile); !err.empty()) {
     std::cerr << "dialtone-server: " << err << "\n";

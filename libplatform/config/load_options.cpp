@@ -24,7 +24,7 @@ constexpr std::string_view auth_keys[] = {"accounts", "authorization", "no_auth_
 // one is refused: running without it would quietly serve plain text (tls) or let anyone
 // in (operator mode).
 constexpr std::string_view refused_keys[] = {
-    "tls", "ocsp", "operator", "operators", "trusted", "trusted_keys", "resolver", "account_resolver",
+    "ocsp", "operator", "operators", "trusted", "trusted_keys", "resolver", "account_resolver",
     "accounts_resolver", "resolver_tls", "resolver_preload", "resolver_pinned_accounts"};
 
 // Other nats-server options dialtone does not implement yet: the config still loads,
@@ -231,6 +231,48 @@ void apply_jetstream(const value& v, std::string_view key, server_options& opts,
 
 // A duration as Go writes it, or a whole number of days ("30d"), as retention periods
 // are usually given.
+// tls { ... }: nats-server's keys. Files are checked when the server builds its TLS
+// context (actors/io/tls_context), with the file name in the error.
+void apply_tls(const value& v, std::string_view key, server_options& opts) {
+  if (!v.is_map()) must_be(v, key, "a map such as {cert_file: server.pem, key_file: server-key.pem}");
+  auto& t = opts.tls;
+  t.enabled = true;
+  for (const auto& [k, mv] : v.map) {
+    std::string name = lower(k);
+    std::string where = std::string(key) + " " + k;
+    if (name == "cert_file") t.cert_file = text(mv, where);
+    else if (name == "key_file") t.key_file = text(mv, where);
+    else if (name == "ca_file") t.ca_file = text(mv, where);
+    else if (name == "verify") t.verify = boolean(mv, where);
+    else if (name == "verify_and_map") t.verify_and_map = t.verify = boolean(mv, where);
+    else if (name == "timeout") {
+      // Seconds (a number, possibly fractional) or a duration string, as nats-server.
+      double secs = 0;
+      if (mv.is_integer()) secs = static_cast<double>(mv.i);
+      else if (mv.is_float()) secs = mv.d;
+      else if (mv.is_string()) secs = duration_cast<duration<double>>(duration_value(mv, where, opts)).count();
+      else must_be(mv, where, "a number of seconds or a duration such as \"2s\"");
+      if (!(secs > 0) || secs > 3600) bad_value(mv, where, "must be more than 0 and at most 3600 seconds");
+      t.timeout = milliseconds(std::llround(secs * 1000));
+    } else if (name == "cipher_suites") {
+      if (!mv.is_array()) must_be(mv, where, "a list of cipher suite names");
+      for (const auto& c : mv.arr) t.cipher_suites.push_back(text(c, where));
+    } else if (name == "min_version") {
+      t.min_version = text(mv, where);
+      if (t.min_version != "1.2" && t.min_version != "1.3") bad_value(mv, where, "must be \"1.2\" or \"1.3\"");
+    } else if (name == "curve_preferences" || name == "insecure" || name == "pinned_certs" ||
+               name == "verify_cert_and_check_known_urls" || name == "connection_rate_limit" ||
+               name == "cert_store" || name == "cert_match" || name == "cert_match_by" || name == "ca_certs_match" ||
+               name == "ocsp_peer" || name == "certs" || name == "handshake_first" || name == "first") {
+      warn_unsupported(opts, mv.pos, where);
+    } else {
+      bad_value(mv, where, "is not a tls setting (cert_file, key_file, ca_file, verify, verify_and_map, timeout, "
+                           "cipher_suites, min_version)");
+    }
+  }
+  if (t.cert_file.empty() || t.key_file.empty()) bad_value(v, key, "needs cert_file and key_file");
+}
+
 nanoseconds retention_value(const value& v, std::string_view key, server_options& opts) {
   if (v.is_string() && v.s.size() > 1 && v.s.back() == 'd' &&
       v.s.find_first_not_of("0123456789") == v.s.size() - 1) {
@@ -335,6 +377,7 @@ bool apply_key(const std::string& name, std::string_view key, const value& v, se
   else if (name == "store_dir" || name == "storedir") apply_store_dir(v, key, opts, st);
   else if (name == "jetstream") apply_jetstream(v, key, opts, st);
   else if (name == "request_log") apply_request_log(v, key, opts);
+  else if (name == "tls") apply_tls(v, key, opts);
   else if (name == "max_subscriptions" || name == "max_subs") {
     int64_t n = size_32(v, key);
     opts.max_subs = n == 0 ? -1 : n;  // nats-server: 0 means unlimited

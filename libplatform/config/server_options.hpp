@@ -54,6 +54,20 @@ struct server_options {
   std::chrono::nanoseconds rlog_response_threshold{std::chrono::seconds(2)};
   int64_t rlog_max_queue = 2048;  // requests waiting for the recorder; beyond: gap records
   double rlog_max_cpu = 0.1;       // the recorder's CPU as a share of one core (1: no limit)
+  // tls { cert_file, key_file, ca_file, verify, verify_and_map, timeout, cipher_suites,
+  // min_version } or --tls/--tlscert/--tlskey/--tlscacert/--tlsverify: every client
+  // connection is TLS (INFO in plain text first, then the handshake, as nats-server).
+  struct tls_options {
+    bool enabled = false;
+    std::string cert_file, key_file, ca_file;
+    bool verify = false;          // clients must present a certificate signed by ca_file
+    bool verify_and_map = false;  // ... and it names the user (no password needed)
+    std::chrono::milliseconds timeout{2000};  // the handshake must finish within this
+    std::vector<std::string> cipher_suites;   // TLS 1.2 suites, IANA names as nats-server
+    std::string min_version;                  // "1.2" (default) or "1.3"
+    bool from_flags = false;                  // set by --tls* flags: a reload keeps them
+  };
+  tls_options tls;
   std::string config_file;               // path the options came from, if any
   std::vector<std::string> warnings;     // e.g. unsupported keys, reported at start-up
 };
