@@ -16,6 +16,7 @@
 #include "actors/account_registry.hpp"
 #include "actors/permissions.hpp"
 #include "libplatform/accounts/auth_config.hpp"
+#include "libplatform/accounts/jwt_accounts.hpp"
 
 namespace actors {
 
@@ -27,11 +28,18 @@ struct user_record {
   // The configuration this record was built from: a reload that changes it (password,
   // account, permissions) disconnects the user's clients, which log in again.
   std::string fingerprint;
+  // Operator mode: a user JWT login. `name` is the user's public key.
+  bool from_jwt = false;
+  std::string jwt_name;              // the JWT's name claim
+  std::string issuer;                // the key that signed the user JWT
+  int64_t issued_at = 0, expires = 0;  // unix seconds; expires 0: never
 };
 
 struct credentials {
   std::string user, pass, token;
   std::string nkey, sig;  // CONNECT nkey and sig (base64url signature of the nonce)
+  std::string jwt;        // CONNECT jwt (operator mode)
+  std::string_view remote_ip;  // for a user JWT's src CIDRs
   std::string_view nonce;  // what this connection's INFO carried
   // verify_and_map: the names the client certificate gives, in order; the first that is
   // a configured user logs in as that user, whatever else CONNECT says. Null otherwise.
@@ -45,7 +53,8 @@ class authenticator {
 
   bool required() const noexcept { return required_; }
   // INFO carries a nonce for clients to sign (nkey users are configured).
-  bool wants_nonce() const noexcept { return !nkeys_.empty(); }
+  bool wants_nonce() const noexcept { return !nkeys_.empty() || op_ != nullptr; }
+  bool operator_mode() const noexcept { return op_ != nullptr; }
   // What INFO says: false when clients without credentials are let in as no_auth_user.
   bool advertise_auth_required() const noexcept { return required_ && no_auth_user_ == nullptr; }
 
@@ -64,6 +73,14 @@ class authenticator {
   bool required_ = false;
   std::unordered_map<std::string, std::shared_ptr<const user_record>> users_;
   std::unordered_map<std::string, std::shared_ptr<const user_record>> nkeys_;  // by public nkey
+  decision decide_jwt(const credentials& c) const;
+  // Operator mode: the trusted operators, and each JWT account with its runtime account.
+  struct jwt_entry {
+    std::shared_ptr<const platform::accounts::jwt_account> info;
+    account_ptr acc;
+  };
+  std::shared_ptr<const platform::accounts::operator_config> op_;
+  std::unordered_map<std::string, jwt_entry> jwt_accounts_;
   std::shared_ptr<const user_record> no_auth_user_;
   std::string token_;
   account_ptr global_;

@@ -462,9 +462,11 @@ void client_connection::send_ok() {
 
 void client_connection::revoke() {
   if (is_closed()) return;
-  spdlog::info("{} - cid:{} - Authorization revoked by a configuration reload", remote_, id_);
+  bool jwt_user = user_ && user_->from_jwt;
+  spdlog::info("{} - cid:{} - Authorization revoked by {}", remote_, id_,
+               jwt_user ? "an account JWT update" : "a configuration reload");
   // Outside any read batch: close() writes the -ERR; the loop's pending set is not used.
-  enqueue(proto::err_line(proto::text(err::authorization_violation)));
+  enqueue(proto::err_line(proto::text(jwt_user ? err::user_authentication_revoked : err::authorization_violation)));
   close(close_reason::auth_violation);
 }
 
@@ -518,7 +520,15 @@ bool client_connection::on_connect(std::string_view json) {
   }
   // Obsolete fields nats-server treats as an authorization violation.
   if (j.contains("account") || j.contains("new_account")) return auth_violation();
-  credentials creds{get_str("user"), get_str("pass"), get_str("auth_token"), get_str("nkey"), get_str("sig"), nonce_};
+  credentials creds;
+  creds.user = get_str("user");
+  creds.pass = get_str("pass");
+  creds.token = get_str("auth_token");
+  creds.nkey = get_str("nkey");
+  creds.sig = get_str("sig");
+  creds.jwt = get_str("jwt");
+  creds.nonce = nonce_;
+  creds.remote_ip = remote_ip();
   std::vector<std::string> cert_names;
   if (map_certificate_) {
     cert_names = transport_->peer_identities();
@@ -794,6 +804,14 @@ void client_connection::housekeeping(clock::time_point now) {
       spdlog::error("{} - cid:{} - TLS handshake error: timeout after {}ms", remote_, id_, tls_timeout_.count());
       close(close_reason::tls_handshake_error);
     }
+    return;
+  }
+  if (connected_ && user_ && user_->expires > 0 &&
+      std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()) >= user_->expires) {
+    spdlog::info("{} - cid:{} - User JWT expired", remote_, id_);
+    send_error(err::user_authentication_expired);
+    loop_.flush_pending();
+    close(close_reason::auth_violation);
     return;
   }
   if (!connected_ && !auth_pending_ && server_.auth()->required() && now - started_ > o.auth_timeout) {

@@ -311,6 +311,7 @@ const user_entry* auth_config::find_user(std::string_view name) const {
 
 auth_config load_auth_config(const value& root) {
   if (!root.is_map()) must_be(root, "the configuration", "a map of keys and values");
+  if (auto op_cfg = load_operator_auth_config(root)) return std::move(*op_cfg);
   auth_config cfg;
   authorization_block auth;
   if (const value* a = root.find("authorization")) auth = parse_authorization(*a, cfg);

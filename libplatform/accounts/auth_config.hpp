@@ -4,6 +4,7 @@
 // Plain data plus validation; no CAF, no I/O. Built once at start-up by
 // load_auth_config(); the server builds its account actors and user table from it.
 #include <chrono>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +14,9 @@
 #include "libplatform/config/conf_parser.hpp"
 
 namespace platform::accounts {
+
+struct jwt_account;
+struct operator_config;
 
 enum class response_type { singleton, stream, chunked };
 
@@ -33,6 +37,9 @@ struct export_entry {
   response_type response = response_type::singleton;
   std::chrono::nanoseconds response_threshold{std::chrono::minutes(2)};
   std::optional<latency_config> latency;
+  // JWT exports with token_req: private to the accounts in `approved`, which are those
+  // whose import carries a valid activation token (jwt_accounts.cpp).
+  bool token_required = false;
   config::position pos;
 };
 
@@ -84,6 +91,8 @@ struct account_entry {
   // (-1: unlimited). Accounts without it have no JetStream when accounts are configured.
   bool jetstream = false;
   int64_t js_max_memory = -1, js_max_store = -1, js_max_streams = -1, js_max_consumers = -1;
+  // Operator mode: the account JWT this account was built from (null for config accounts).
+  std::shared_ptr<const jwt_account> jwt;
   config::position pos;
 };
 
@@ -91,6 +100,9 @@ struct auth_config {
   std::vector<account_entry> accounts;  // as configured; "$G" and the system account are
                                         // added by load_auth_config when missing
   std::vector<user_entry> users;        // from authorization{} and from every account
+  // Operator (JWT) mode: trusted operators and the resolver; accounts come from JWTs
+  // (add_jwt_accounts) and users log in with user JWTs. Null otherwise.
+  std::shared_ptr<const operator_config> op;
   std::string token;                    // authorization { token } (may be bcrypt)
   std::string no_auth_user;
   std::string system_account = "$SYS";
@@ -102,7 +114,7 @@ struct auth_config {
   std::vector<std::string> warnings;
 
   // True when clients must authenticate (users or a token are configured).
-  bool auth_required() const { return !users.empty() || !token.empty(); }
+  bool auth_required() const { return !users.empty() || !token.empty() || op != nullptr; }
   // True when some user logs in with an nkey: INFO then carries a nonce.
   bool has_nkey_users() const;
   const account_entry* find_account(std::string_view name) const;
@@ -112,6 +124,10 @@ struct auth_config {
 // Reads the auth-related keys from a parsed config root and validates everything,
 // throwing config::parse_error (file:line:column: reason) on the first problem.
 auth_config load_auth_config(const config::value& root);
+
+// Operator mode (jwt_accounts.cpp): the configuration when the root names an operator,
+// else nullopt. Throws config::parse_error.
+std::optional<auth_config> load_operator_auth_config(const config::value& root);
 
 // Validation used by load_auth_config, exposed for tests. Throws config::parse_error.
 void validate(const auth_config& cfg);

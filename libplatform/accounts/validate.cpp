@@ -49,7 +49,7 @@ bool has_wildcard(std::string_view s) { return !subject::is_literal(s); }
 // `tokens` is null for an exact match of the export subject: a token-bound export can
 // then never be imported, because the bound token is still '*'.
 bool approves(const export_entry& e, std::string_view importer, const std::vector<std::string_view>* tokens) {
-  if (e.approved.empty() && e.account_token_position <= 0) return true;
+  if (e.approved.empty() && e.account_token_position <= 0 && !e.token_required) return true;
   if (e.account_token_position > 0) {
     auto pos = static_cast<size_t>(e.account_token_position);
     return tokens != nullptr && pos <= tokens->size() && (*tokens)[pos - 1] == importer;

@@ -18,14 +18,15 @@ namespace {
 using namespace std::chrono;
 
 // Top-level keys read by the accounts loader (libplatform/accounts), not here.
-constexpr std::string_view auth_keys[] = {"accounts", "authorization", "no_auth_user", "system_account", "system"};
+constexpr std::string_view auth_keys[] = {"accounts", "authorization", "no_auth_user", "system_account", "system",
+                                          "operator", "operators", "trusted", "trusted_keys",
+                                          "resolver", "resolver_preload"};
 
 // nats-server security features dialtone does not implement yet. A config that asks for
 // one is refused: running without it would quietly serve plain text (tls) or let anyone
 // in (operator mode).
 constexpr std::string_view refused_keys[] = {
-    "ocsp", "operator", "operators", "trusted", "trusted_keys", "resolver", "account_resolver",
-    "accounts_resolver", "resolver_tls", "resolver_preload", "resolver_pinned_accounts"};
+    "ocsp", "account_resolver", "accounts_resolver", "resolver_tls", "resolver_pinned_accounts"};
 
 // Other nats-server options dialtone does not implement yet: the config still loads,
 // with a warning per key, so a nats-server config can be tried unchanged.

@@ -18,6 +18,9 @@ enum class err {
   stale_connection,
   maximum_connections_exceeded,
   maximum_account_connections_exceeded,
+  user_authentication_expired,
+  account_authentication_expired,
+  user_authentication_revoked,
   // Dialtone's own (nats-server closes silently in these cases; we say why).
   invalid_connect_json,
   headers_not_supported,
@@ -40,6 +43,9 @@ constexpr std::string_view text(err e) noexcept {
     case err::maximum_connections_exceeded: return "maximum connections exceeded";
     case err::maximum_account_connections_exceeded:
       return "maximum account active connections exceeded";
+    case err::user_authentication_expired: return "User Authentication Expired";
+    case err::account_authentication_expired: return "Account Authentication Expired";
+    case err::user_authentication_revoked: return "User Authentication Revoked";
     case err::invalid_connect_json: return "Invalid CONNECT JSON";
     case err::headers_not_supported: return "message headers not supported";
     case err::invalid_subject: return "Invalid Subject";
