@@ -276,6 +276,16 @@ authenticator::decision authenticator::decide_jwt(const credentials& c) const {
     if (r != info.revocations.end() && r->second >= u->issued_at) return d;
   }
   auto scoped = info.scoped.find(u->issuer);
+  if (scoped != info.scoped.end()) {
+    // A scoped key's users take its template; a user JWT that claims permissions or
+    // limits of its own is refused (as nats-server does).
+    for (const char* k : {"pub", "sub", "resp", "src", "times"}) {
+      auto f = n.find(k);
+      if (f != n.end() && !f->is_null() && !(f->is_object() && f->empty()) && !(f->is_array() && f->empty())) return d;
+    }
+    for (const char* k : {"subs", "data", "payload"})
+      if (auto f = n.find(k); f != n.end() && f->is_number() && f->get<int64_t>() != 0) return d;
+  }
   const nlohmann::json& rules = scoped != info.scoped.end() ? scoped->second.template_ : n;
   if (rules.contains("src") && !source_allowed(rules["src"], c.remote_ip)) return d;
   if (rules.contains("times") && !time_allowed(rules["times"], rules.value("times_location", ""))) return d;

@@ -4,6 +4,9 @@
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <thread>
 
 #include "actors/account_actor.hpp"
@@ -11,7 +14,9 @@
 #include "actors/control_plane_actors.hpp"
 #include "actors/internal_client.hpp"
 #include "actors/server_core.hpp"
+#include "libplatform/accounts/jwt_accounts.hpp"
 #include "libplatform/config/load_options.hpp"
+#include "libplatform/crypto/jwt.hpp"
 #include "libplatform/memory.hpp"
 #include "libplatform/time_format.hpp"
 
@@ -33,6 +38,8 @@ struct server_state {
   std::shared_ptr<service_host> services;
   std::string statsz_json;  // the last $SYS.REQ.SERVER.PING answer, and when it was built
   std::chrono::steady_clock::time_point statsz_at;
+  // Operator mode: every account JWT the resolver holds (account key -> JWT).
+  std::map<std::string, std::string> jwts;
   static inline const char* name = "server";
 };
 
@@ -89,6 +96,7 @@ std::string reload(caf::stateful_actor<server_state>* self) {
   }
   if (next.system_account != st.auth.system_account)
     return "system_account cannot change on reload (restart the server)";
+  if (bool(next.op) != bool(st.auth.op)) return "operator mode cannot be turned on or off by a reload (restart the server)";
   // TLS: new certificates and settings apply to new connections; turning TLS on or off
   // needs a restart (clients would see INFO change under them). Flags win over the file.
   std::shared_ptr<const io::tls_context> tls;
@@ -103,6 +111,11 @@ std::string reload(caf::stateful_actor<server_state>* self) {
     }
   }
   auto changes = configure(self, next);
+  if (next.op) {
+    st.jwts = next.op->preload;
+    if (!next.op->dir.empty())
+      for (auto& [k, t] : platform::accounts::read_jwt_dir(next.op->dir)) st.jwts.emplace(k, t);
+  }
   if (tls) {
     st.core->set_tls(std::move(tls));
     st.opts.tls = opts.tls;
@@ -115,6 +128,163 @@ std::string reload(caf::stateful_actor<server_state>* self) {
   spdlog::info("Reloaded {}: {} account(s) added, {} removed, {} rewired; {} user(s)", st.opts.config_file,
                changes.added.size(), changes.removed.size(), changes.rewired.size(), st.auth.users.size());
   return {};
+}
+
+// ---- operator mode: the account resolver --------------------------------------------
+
+namespace accts = platform::accounts;
+
+nlohmann::json server_json(server_state& st) {
+  return {{"name", st.core->server_name()}, {"id", st.core->server_id()}};
+}
+
+// The answer nats-server gives to a claims update, lookup or delete.
+std::string resolver_reply(server_state& st, const std::string& account, int code, const std::string& text) {
+  nlohmann::json j = {{"server", server_json(st)}};
+  if (code == 200) j["data"] = {{"account", account}, {"code", code}, {"message", text}};
+  else j["error"] = {{"account", account}, {"code", code}, {"description", text}};
+  return j.dump();
+}
+
+// Rebuilds the accounts from `jwts` and applies them (clients of removed accounts and
+// revoked users are disconnected by configure()). Returns an error, or empty.
+std::string apply_jwts(caf::stateful_actor<server_state>* self, const std::map<std::string, std::string>& jwts) {
+  auto& st = self->state;
+  std::vector<std::string> warnings;
+  accts::auth_config next;
+  try {
+    next = accts::operator_auth_config(st.auth.op, jwts, platform::crypto::unix_now(), warnings);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  for (auto& w : warnings) spdlog::warn("{}", w);
+  auto changes = configure(self, next);
+  st.auth = std::move(next);
+  st.jwts = jwts;
+  if (st.services) st.services->accounts_changed(changes, st.auth);
+  return {};
+}
+
+// Writes an account JWT into the resolver directory (a full or cache resolver), via a
+// temporary file and a rename so a crash never leaves half a JWT.
+std::string store_jwt(const accts::operator_config& op, const std::string& key, const std::string* token) {
+  if (op.dir.empty()) return {};
+  namespace fs = std::filesystem;
+  fs::path path = fs::path(op.dir) / (key + ".jwt");
+  std::error_code ec;
+  if (!token) {
+    fs::remove(path, ec);
+    return ec ? "cannot delete " + path.string() + ": " + ec.message() : std::string();
+  }
+  fs::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << *token;
+    out.flush();
+    if (!out) return "cannot write " + tmp.string();
+  }
+  fs::rename(tmp, path, ec);
+  return ec ? "cannot write " + path.string() + ": " + ec.message() : std::string();
+}
+
+// $SYS.REQ.CLAIMS.UPDATE, $SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE (and the older
+// $SYS.ACCOUNT.<acc>.CLAIMS.UPDATE): the payload is an account JWT signed by a trusted
+// operator. `subject_account` is the account named in the subject, if any.
+std::string claims_update(caf::stateful_actor<server_state>* self, const std::string& subject_account,
+                          std::string_view payload) {
+  auto& st = self->state;
+  std::string token(payload);
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  std::string why;
+  auto t = accts::verify_account_jwt(*st.auth.op, token, platform::crypto::unix_now(), &why);
+  std::string key = t ? t->subject : subject_account;
+  if (!t) {
+    spdlog::warn("Account JWT update refused: {}", why);
+    return resolver_reply(st, key, 400, "jwt update resulted in error: " + why);
+  }
+  if (!subject_account.empty() && subject_account != t->subject)
+    return resolver_reply(st, key, 400, "subject does not match the JWT's account");
+  if (auto it = st.jwts.find(key); it != st.jwts.end()) {
+    if (it->second == token) return resolver_reply(st, key, 200, "jwt already present");
+    if (auto old = platform::crypto::decode_jwt(it->second); old && old->issued_at > t->issued_at)
+      return resolver_reply(st, key, 400, "jwt update resulted in error: an account JWT issued later is in place");
+  }
+  auto next = st.jwts;
+  next[key] = token;
+  if (auto e = apply_jwts(self, next); !e.empty()) {
+    spdlog::warn("Account JWT update for {} refused: {}", key, e);
+    return resolver_reply(st, key, 400, "jwt update resulted in error: " + e);
+  }
+  if (auto e = store_jwt(*st.auth.op, key, &token); !e.empty()) spdlog::error("Account resolver: {}", e);
+  spdlog::info("Account JWT updated: {} ({})", key, t->name.empty() ? key : t->name);
+  return resolver_reply(st, key, 200, "jwt updated");
+}
+
+// $SYS.REQ.CLAIMS.DELETE with allow_delete: a generic JWT signed by the operator whose
+// data.accounts lists the accounts to remove.
+std::string claims_delete(caf::stateful_actor<server_state>* self, std::string_view payload) {
+  auto& st = self->state;
+  auto& op = *st.auth.op;
+  if (!op.allow_delete) return resolver_reply(st, "", 400, "delete not allowed by the resolver");
+  std::string why;
+  auto t = platform::crypto::decode_jwt(payload, &why);
+  if (!t) return resolver_reply(st, "", 400, "delete refused: " + why);
+  bool trusted = std::find(op.operator_keys.begin(), op.operator_keys.end(), t->issuer) != op.operator_keys.end() ||
+                 std::find(op.signing_keys.begin(), op.signing_keys.end(), t->issuer) != op.signing_keys.end();
+  if (!trusted) return resolver_reply(st, "", 400, "delete refused: not signed by a trusted operator");
+  auto data = t->claims.value("data", nlohmann::json::object());
+  auto list = data.value("accounts", nlohmann::json::array());
+  auto next = st.jwts;
+  std::vector<std::string> gone;
+  for (auto& a : list)
+    if (a.is_string() && next.erase(a.get<std::string>())) gone.push_back(a.get<std::string>());
+  if (auto e = apply_jwts(self, next); !e.empty()) return resolver_reply(st, "", 400, "delete refused: " + e);
+  for (auto& k : gone) {
+    store_jwt(op, k, nullptr);
+    spdlog::info("Account JWT deleted: {}", k);
+  }
+  return resolver_reply(st, "", 200, "deleted " + std::to_string(gone.size()) + " accounts");
+}
+
+void start_resolver(caf::stateful_actor<server_state>* self) {
+  auto& st = self->state;
+  auto& op = *st.auth.op;
+  st.jwts = op.preload;
+  if (!op.dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(op.dir, ec);
+    for (auto& [k, t] : accts::read_jwt_dir(op.dir)) st.jwts.emplace(k, t);
+  }
+  // The account key is the fourth token of $SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE and the
+  // third of $SYS.ACCOUNT.<acc>.CLAIMS.UPDATE.
+  auto token_at = [](const std::string& subject, int n) {
+    size_t start = 0;
+    for (int i = 0; i < n; ++i) start = subject.find('.', start) + 1;
+    return subject.substr(start, subject.find('.', start) - start);
+  };
+  auto& c = *st.sys_client;
+  c.subscribe("$SYS.REQ.CLAIMS.UPDATE", [self](internal_client& c, const inbound_msg& m) {
+    auto r = claims_update(self, "", m.payload());
+    if (!m.reply.empty()) c.publish(m.reply, {}, {}, r);
+  });
+  c.subscribe("$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE", [self, token_at](internal_client& c, const inbound_msg& m) {
+    auto r = claims_update(self, token_at(m.subject, 3), m.payload());
+    if (!m.reply.empty()) c.publish(m.reply, {}, {}, r);
+  });
+  c.subscribe("$SYS.ACCOUNT.*.CLAIMS.UPDATE", [self, token_at](internal_client& c, const inbound_msg& m) {
+    auto r = claims_update(self, token_at(m.subject, 2), m.payload());
+    if (!m.reply.empty()) c.publish(m.reply, {}, {}, r);
+  });
+  c.subscribe("$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP", [self, token_at](internal_client& c, const inbound_msg& m) {
+    if (m.reply.empty()) return;
+    auto it = self->state.jwts.find(token_at(m.subject, 3));
+    c.publish(m.reply, {}, {}, it == self->state.jwts.end() ? std::string() : it->second);
+  });
+  c.subscribe("$SYS.REQ.CLAIMS.DELETE", [self](internal_client& c, const inbound_msg& m) {
+    auto r = claims_delete(self, m.payload());
+    if (!m.reply.empty()) c.publish(m.reply, {}, {}, r);
+  });
 }
 
 // Stops the core (closing every connection) and the accounts' actors. An account and
@@ -170,6 +340,7 @@ caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::co
             c.publish(m.reply, {}, {}, st.statsz_json);
           });
         }
+        if (st.auth.op) start_resolver(self);
         if (st.services) {
           if (auto e = st.services->start(*st.core, *st.control, st.auth); !e.empty()) {
             shut_down(self);
@@ -181,7 +352,10 @@ caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::co
           shut_down(self);
           return err;
         }
-        if (st.auth.auth_required())
+        if (st.auth.op)
+          spdlog::info("Operator mode: {} trusted operator key(s), {} account JWT(s), system account {}",
+                       st.auth.op->operator_keys.size(), st.jwts.size(), st.auth.system_account);
+        else if (st.auth.auth_required())
           spdlog::info("Authentication required: {} user(s), {} account(s)", st.auth.users.size(),
                        st.core->accounts().size());
         spdlog::info("Listening for client connections on {}:{}", st.opts.host, st.core->port());
