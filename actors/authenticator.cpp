@@ -303,6 +303,8 @@ authenticator::decision authenticator::decide_jwt(const credentials& c) const {
   r->issued_at = u->issued_at;
   r->expires = u->expires;
   r->acc = it->second.acc;
+  for (auto [key, field] : {std::pair{"subs", &user_record::max_subs}, std::pair{"payload", &user_record::max_payload}})
+    if (auto f = rules.find(key); f != rules.end() && f->is_number_integer()) (*r).*field = f->get<int64_t>();
   auto perms = platform::accounts::permissions_from_claims(
       scoped != info.scoped.end() ? expand_permissions(rules, *u, info) : rules);
   if (!perms) perms = info.default_permissions;

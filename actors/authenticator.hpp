@@ -33,6 +33,9 @@ struct user_record {
   std::string jwt_name;              // the JWT's name claim
   std::string issuer;                // the key that signed the user JWT
   int64_t issued_at = 0, expires = 0;  // unix seconds; expires 0: never
+  // A user JWT's subs and payload limits (-1: none). Dialtone reads a limit the JWT
+  // leaves out as none; nats-server as 0 (tools always write them).
+  int64_t max_subs = -1, max_payload = -1;
 };
 
 struct credentials {

@@ -577,6 +577,7 @@ bool client_connection::finish_connect(std::shared_ptr<const user_record> user, 
   delivery_filter_ = perms_ && (perms_->has_sub_deny() || perms_->responses_max);
   int64_t max_payload = server_.opts().max_payload;
   if (limits.max_payload > 0 && limits.max_payload < max_payload) max_payload = limits.max_payload;
+  if (user_ && user_->max_payload >= 0 && user_->max_payload < max_payload) max_payload = user_->max_payload;
   parser_.set_limits(server_.opts().max_control_line, max_payload);
   connected_ = true;
   if (auto* cp = server_.control()) cp->client_connected(shared_from_this());
@@ -766,11 +767,12 @@ void client_connection::remove_subscription(const platform::subscription_ptr& su
 }
 
 int64_t client_connection::max_subscriptions() const {
-  // The tighter of the server's max_subs and the account's limit; -1: none.
-  int64_t a = account_->limits.max_subscriptions, s = server_.opts().max_subs;
-  if (a < 0) return s;
-  if (s < 0) return a;
-  return std::min(a, s);
+  // The tightest of the server's max_subs, the account's and the user's (a JWT's subs)
+  // limits; -1: none.
+  int64_t limit = -1;
+  for (int64_t l : {account_->limits.max_subscriptions.load(), server_.opts().max_subs, user_ ? user_->max_subs : -1})
+    if (l >= 0 && (limit < 0 || l < limit)) limit = l;
+  return limit;
 }
 
 size_t client_connection::subscription_count() {

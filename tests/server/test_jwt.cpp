@@ -306,3 +306,22 @@ TEST_CASE("JWT: a user whose JWT expires while connected is told and closed", "[
   CHECK(c.read_until("\r\n", 5s) == "-ERR 'User Authentication Expired'\r\n");
   CHECK(c.closed_by_server());
 }
+
+TEST_CASE("JWT: a user's subs and payload limits apply", "[security][jwt]") {
+  world w;
+  server_process s({}, w.config());
+  auto u = new_key(key_type::user);
+  raw_client c(s.port());
+  auto info = nlohmann::json::parse(c.read_until("\r\n").substr(5));
+  nlohmann::json connect = {{"verbose", false}, {"pedantic", false},
+                            {"jwt", user_jwt(w.a, u.public_key(), "u", {{"subs", 1}, {"payload", 8}})},
+                            {"sig", crypto::base64url_encode(u.sign(info["nonce"].get<std::string>()))}};
+  c.send("CONNECT " + connect.dump() + "\r\nPING\r\n");
+  REQUIRE(c.read_until("\r\n") == "PONG\r\n");
+  c.send("SUB one 1\r\nSUB two 2\r\nPING\r\n");
+  CHECK(c.read_until("PONG\r\n") == "-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n");
+  c.send("PUB one 8\r\n12345678\r\nPING\r\n");
+  CHECK(c.read_until("PONG\r\n") == "MSG one 1 8\r\n12345678\r\nPONG\r\n");
+  c.send("PUB one 9\r\n123456789\r\n");
+  CHECK(c.read_until("\r\n") == "-ERR 'Maximum Payload Violation'\r\n");
+}
