@@ -12,7 +12,9 @@
 #include <iostream>
 #include <utility>
 
-#include "libplatform/client/server_url.hpp"
+#include "libplatform/crypto/nkeys.hpp"
+#include <fstream>
+#include <sstream>
 
 namespace dialtone_cli {
 
@@ -20,6 +22,20 @@ volatile std::sig_atomic_t stop_requested = 0;
 extern "C" void on_stop_signal(int) { stop_requested = 1; }
 
 std::atomic<bool> connection_closed{false};
+
+std::string redact_url(std::string_view url) {
+  size_t start = url.find("://");
+  start = start == std::string_view::npos ? 0 : start + 3;
+  size_t at = url.rfind('@');
+  if (at == std::string_view::npos || at < start) return std::string(url);
+  std::string_view info = url.substr(start, at - start);
+  size_t colon = info.find(':');
+  std::string out(url.substr(0, start));
+  if (colon != std::string_view::npos) out.append(info.substr(0, colon)).append(":***");
+  else out.append("***");
+  out.append(url.substr(at));
+  return out;
+}
 
 [[noreturn]] void die(const std::string& line) {
   std::cout.flush();
@@ -259,21 +275,109 @@ std::string last_error_text(natsStatus s) {
 
 extern "C" void on_closed(natsConnection*, void*) { connection_closed = true; }
 
-session::session(const std::string& server, const std::string& command) {
+std::atomic<bool> server_error_seen{false};
+
+extern "C" void on_async_error(natsConnection* nc, natsSubscription*, natsStatus s, void*) {
+  if (s == NATS_SLOW_CONSUMER) {
+    std::cerr << "dialtone: messages dropped: this client is too slow for the subscription\n";
+    return;
+  }
+  server_error_seen = true;
+  const char* text = nullptr;
+  natsConnection_GetLastError(nc, &text);
+  std::string t = text && *text ? text : natsStatus_GetText(s);
+  if (t.front() == '(') {
+    size_t end = t.find("): ");
+    if (end != std::string::npos && t.find(".c:") < end) t.erase(0, end + 3);
+  }
+  std::cerr << "dialtone: server error: " << t << '\n' << std::flush;
+}
+
+login_options& login() {
+  static login_options l;
+  return l;
+}
+
+namespace {
+
+bool readable(const std::string& path) { return std::ifstream(path).good(); }
+
+// The public key of the seed in an nkey seed file (libnats needs both).
+std::string nkey_public_key(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) die("cannot read the nkey seed file \"" + path + "\"");
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.size() == 58 && line[0] == 'S')
+      if (auto k = platform::crypto::keypair::from_seed(line)) return k->public_key();
+  }
+  die("no nkey seed in \"" + path + "\"");
+}
+
+}  // namespace
+
+natsOptions* connection_options(const std::string& server, const std::string& command) {
   std::string url = server.find("://") == std::string::npos ? "nats://" + server : server;
   natsOptions* o = nullptr;
   if (natsOptions_Create(&o) != NATS_OK) die("cannot initialise the NATS client library");
   if (natsOptions_SetURL(o, url.c_str()) != NATS_OK)
-    die("invalid server URL \"" + platform::client::redact_url(server) + "\"");
+    die("invalid server URL \"" + redact_url(server) + "\"");
   natsOptions_SetName(o, ("dialtone " + command).c_str());
   natsOptions_SetAllowReconnect(o, false);
   natsOptions_SetClosedCB(o, on_closed, nullptr);
-  natsStatus s = natsConnection_Connect(&nc, o);
+  natsOptions_SetErrorHandler(o, on_async_error, nullptr);
+  auto& l = login();
+  if (!l.creds.empty()) {
+    if (!readable(l.creds)) die("cannot read the credentials file \"" + l.creds + "\"");
+    if (natsOptions_SetUserCredentialsFromFiles(o, l.creds.c_str(), nullptr) != NATS_OK)
+      die("cannot use the credentials file \"" + l.creds + "\": " + last_error_text(NATS_ERR));
+  }
+  if (!l.nkey.empty()) {
+    std::string pub = nkey_public_key(l.nkey);
+    if (natsOptions_SetNKeyFromSeed(o, pub.c_str(), l.nkey.c_str()) != NATS_OK)
+      die("cannot use the nkey seed file \"" + l.nkey + "\"");
+  }
+  if (l.tls || !l.tls_ca.empty() || !l.tls_cert.empty() || url.rfind("tls://", 0) == 0) {
+    if (natsOptions_SetSecure(o, true) != NATS_OK) die("this libnats was built without TLS");
+    if (!l.tls_ca.empty() && natsOptions_LoadCATrustedCertificates(o, l.tls_ca.c_str()) != NATS_OK)
+      die("cannot load the CA certificates \"" + l.tls_ca + "\": " + last_error_text(NATS_SSL_ERROR));
+    if (!l.tls_cert.empty() || !l.tls_key.empty()) {
+      if (l.tls_cert.empty() || l.tls_key.empty()) die("--tls-cert and --tls-key go together");
+      if (natsOptions_LoadCertificatesChain(o, l.tls_cert.c_str(), l.tls_key.c_str()) != NATS_OK)
+        die("cannot load the client certificate \"" + l.tls_cert + "\": " + last_error_text(NATS_SSL_ERROR));
+    }
+  }
+  if (!l.user.empty()) natsOptions_SetUserInfo(o, l.user.c_str(), l.password.c_str());
+  if (!l.token.empty()) natsOptions_SetToken(o, l.token.c_str());
+  return o;
+}
+
+// Why a connect failed, in words a user can act on.
+std::string connect_failure(natsStatus s) {
+  switch (s) {
+    case NATS_NO_SERVER: return "server unreachable";
+    case NATS_CONNECTION_AUTH_FAILED: return "authorization violation (check the credentials)";
+    case NATS_SECURE_CONNECTION_REQUIRED: return "the server requires TLS (use --tls and --tls-ca)";
+    case NATS_SECURE_CONNECTION_WANTED: return "TLS was asked for but the server does not offer it";
+    case NATS_SSL_ERROR: return "TLS handshake failed: " + last_error_text(s);
+    default: return last_error_text(s);
+  }
+}
+
+void connect_or_die(natsConnection** nc, const std::string& server, const std::string& command) {
+  natsOptions* o = connection_options(server, command);
+  natsStatus s = natsConnection_Connect(nc, o);
   natsOptions_Destroy(o);
   if (s != NATS_OK) {
-    std::string why = s == NATS_NO_SERVER ? "server unreachable" : last_error_text(s);
-    die("cannot connect to " + platform::client::redact_url(url) + ": " + why);
+    std::string url = server.find("://") == std::string::npos ? "nats://" + server : server;
+    die("cannot connect to " + redact_url(url) + ": " + connect_failure(s));
   }
+}
+
+session::session(const std::string& server, const std::string& command) {
+  connect_or_die(&nc, server, command);
+  natsStatus s = NATS_OK;
   if ((s = natsConnection_JetStream(&js, nc, nullptr)) != NATS_OK) fail("cannot use JetStream", s);
 }
 

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -24,6 +25,9 @@ extern "C" void on_stop_signal(int);
 
 // Set when libnats reports the session's connection closed.
 extern std::atomic<bool> connection_closed;
+
+// A server URL fit for an error message: "nats://alice:***@host", "nats://***@host".
+std::string redact_url(std::string_view url);
 
 // Prints "dialtone: <line>" on stderr and exits 1 (no static destructors: libnats
 // threads may still be running).
@@ -77,6 +81,26 @@ std::string last_error_text(natsStatus s);
 [[noreturn]] void fail(const std::string& what, natsStatus s, jsErrCode jerr = jsErrCode(0));
 
 // One connection (no reconnects) and its JetStream context, or die() trying.
+// How the CLI logs in (global flags, the same for every command): a .creds file, an
+// nkey seed file, TLS files, user/password or a token. Credentials in the server URL
+// (nats://user:pass@host) work too.
+struct login_options {
+  std::string creds, nkey;
+  std::string tls_cert, tls_key, tls_ca;
+  bool tls = false;
+  std::string user, password, token;
+};
+login_options& login();
+
+// Set (and printed as "dialtone: server error: ...") when the server reports an error
+// on the connection, e.g. a permissions violation.
+extern std::atomic<bool> server_error_seen;
+
+// libnats options for `server` with the login flags applied; the caller owns them.
+natsOptions* connection_options(const std::string& server, const std::string& command);
+// Connects or dies with one line naming the server and the reason.
+void connect_or_die(natsConnection** nc, const std::string& server, const std::string& command);
+
 struct session {
   natsConnection* nc = nullptr;
   jsCtx* js = nullptr;

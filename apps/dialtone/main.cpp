@@ -1,7 +1,9 @@
 // dialtone: a command-line client for NATS-compatible servers, modeled on the `nats`
-// CLI: pub, sub, req and reply, built on platform::client::connection; kv and stream
-// (JetStream key-value buckets and streams), built on libnats (kv_commands.cpp); obj
-// (object stores), built on dialtone_objclient (obj_commands.cpp).
+// CLI, entirely on libnats (the official C client): pub, sub, req and reply here; kv
+// and stream (JetStream key-value buckets and streams) in kv_commands.cpp; obj (object
+// stores, on dialtone_objclient) in obj_commands.cpp; reqlog in reqlog_commands.cpp;
+// nkey, jwt and creds (keys and credentials, offline) in auth_commands.cpp. Every
+// command that connects logs in the same way (--creds, --nkey, --tls-*, --user, ...).
 // Data (payloads, received messages) goes to stdout; progress notes and errors go to
 // stderr. Every error is one line, "dialtone: ...", with a non-zero exit.
 #include <atomic>
@@ -19,11 +21,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <nats/nats.h>
+
+#include <thread>
+
+#include "auth_commands.hpp"
+#include "cli_util.hpp"
 #include "kv_commands.hpp"
 #include "obj_commands.hpp"
 #include "reqlog_commands.hpp"
-#include "libplatform/client/connection.hpp"
-#include "libplatform/client/server_url.hpp"
 #include "libplatform/subject.hpp"
 
 #ifndef DIALTONE_VERSION
@@ -32,17 +38,12 @@
 
 namespace {
 
-using namespace platform::client;
 using std::chrono::milliseconds;
 
 volatile std::sig_atomic_t interrupted = 0;
 extern "C" void on_signal(int) { interrupted = 1; }
 
-[[noreturn]] void die(const std::string& line) {
-  std::cout.flush();
-  std::cerr << "dialtone: " << line << '\n' << std::flush;
-  std::_Exit(1);  // skip static destructors: a reader thread may still be running
-}
+using dialtone_cli::die;
 
 // "2s", "500ms", "1.5s", "1m", "1h"; a bare number means seconds.
 std::optional<milliseconds> parse_duration(const std::string& text) {
@@ -74,14 +75,15 @@ void check_queue(const std::string& queue) {
     die("invalid queue group \"" + queue + "\"");
 }
 
-headers parse_header_flags(const std::vector<std::string>& flags) {
-  headers h;
+// -H Key:Value flags, checked; added to `m` (when given).
+std::vector<std::pair<std::string, std::string>> parse_header_flags(const std::vector<std::string>& flags) {
+  std::vector<std::pair<std::string, std::string>> h;
   for (const auto& f : flags) {
     size_t colon = f.find(':');
     if (colon == 0 || colon == std::string::npos) die("invalid header \"" + f + "\", want Key:Value");
     std::string value = f.substr(colon + 1);
     while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-    h.add(f.substr(0, colon), value);
+    h.emplace_back(f.substr(0, colon), value);
   }
   return h;
 }
@@ -98,94 +100,86 @@ std::string expand_body(const std::string& body, uint64_t n) {
   return out;
 }
 
-// Wakes the main thread when a subscription is done or the connection is lost.
-struct waiter {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  bool lost = false;
-  std::string lost_reason;
-  std::atomic<bool> server_error{false};
-
-  void finish() {
-    std::lock_guard lk(mu);
-    done = true;
-    cv.notify_all();
-  }
-  // Returns when finished, interrupted (Ctrl-C) or disconnected.
-  void wait() {
-    std::unique_lock lk(mu);
-    while (!done && !lost && !interrupted) cv.wait_for(lk, milliseconds(100));
-  }
-};
-
-void connect_or_die(connection& nc, const std::string& server, const std::string& name,
-                    waiter& w) {
-  connect_options o;
-  o.name = "dialtone " + name;
-  o.on_error = [&w](const status& s) {
-    w.server_error = true;
-    std::cerr << "dialtone: server error: " << s.message() << '\n';
-  };
-  o.on_closed = [&w](const status& s) {
-    std::lock_guard lk(w.mu);
-    if (w.done) return;  // our own close()
-    w.lost = true;
-    w.lost_reason = s.message();
-    w.cv.notify_all();
-  };
-  status s = nc.connect(server, o);
-  if (s.ok()) return;
-  if (s.code() == errc::invalid_url) die(s.message());
-  die("cannot connect to " + redact_url(server) + ": " + s.message());
+natsMsg* make_message(const std::string& subject, const std::string& reply, const std::string& payload,
+                      const std::vector<std::pair<std::string, std::string>>& headers) {
+  natsMsg* m = nullptr;
+  if (natsMsg_Create(&m, subject.c_str(), reply.empty() ? nullptr : reply.c_str(), payload.data(),
+                     static_cast<int>(payload.size())) != NATS_OK)
+    die("cannot build a message for \"" + subject + "\"");
+  for (auto& [k, v] : headers) natsMsgHeader_Add(m, k.c_str(), v.c_str());
+  return m;
 }
 
-void print_message(uint64_t n, const message& m, bool raw) {
+// One owned libnats connection; closed cleanly (flushing) when it goes.
+struct connection {
+  natsConnection* nc = nullptr;
+  explicit connection(const std::string& server, const std::string& command) {
+    dialtone_cli::connect_or_die(&nc, server, command);
+  }
+  ~connection() {
+    if (nc) {
+      natsConnection_Close(nc);
+      natsConnection_Destroy(nc);
+    }
+  }
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+};
+
+void print_message(uint64_t n, natsMsg* m, bool raw) {
   std::string out;
   if (!raw) {
-    out = "[#" + std::to_string(n) + "] Received on \"" + m.subject + "\"";
-    if (!m.reply.empty()) out += " with reply \"" + m.reply + "\"";
+    out = "[#" + std::to_string(n) + "] Received on \"" + natsMsg_GetSubject(m) + "\"";
+    if (const char* r = natsMsg_GetReply(m); r && *r) out += std::string(" with reply \"") + r + "\"";
     out += '\n';
-    if (m.header.status_code != 0) {
-      out += "Status: " + std::to_string(m.header.status_code);
-      if (!m.header.description.empty()) out += " " + m.header.description;
-      out += '\n';
+    const char** keys = nullptr;
+    int count = 0;
+    bool any = false;
+    if (natsMsgHeader_Keys(m, &keys, &count) == NATS_OK) {
+      // libnats keeps a status line ("NATS/1.0 503 No Responders") as these two keys.
+      const char* status = nullptr;
+      if (natsMsgHeader_Get(m, "Status", &status) == NATS_OK && status) {
+        out += std::string("Status: ") + status;
+        const char* description = nullptr;
+        if (natsMsgHeader_Get(m, "Description", &description) == NATS_OK && description && *description)
+          out += std::string(" ") + description;
+        out += '\n';
+        any = true;
+      }
+      for (int i = 0; i < count; ++i) {
+        std::string k = keys[i];
+        if (k == "Status" || k == "Description") continue;
+        const char** values = nullptr;
+        int nv = 0;
+        if (natsMsgHeader_Values(m, keys[i], &values, &nv) == NATS_OK) {
+          for (int j = 0; j < nv; ++j) out += k + ": " + values[j] + '\n';
+          free(static_cast<void*>(values));
+        }
+        any = true;
+      }
+      free(static_cast<void*>(keys));
     }
-    for (const auto& [k, v] : m.header.fields) out += k + ": " + v + '\n';
-    if (!m.header.empty()) out += '\n';
+    if (any) out += '\n';
   }
-  out += m.payload;
+  out.append(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m)));
   out += raw ? "\n" : "\n\n";
   std::cout << out << std::flush;
 }
 
-// Ends a sub/reply session: reports a lost connection, else closes cleanly.
-int finish_session(connection& nc, waiter& w, const std::string& subject) {
-  {
-    std::lock_guard lk(w.mu);
-    if (w.lost) die("connection lost while listening on \"" + subject + "\": " + w.lost_reason);
-    w.done = true;  // from here on a close is our own
-  }
-  (void)nc.flush(milliseconds(2000));  // deliver the last replies
-  nc.close();
-  return w.server_error ? 1 : 0;
-}
-
-int run_pub(const std::string& server, const std::string& subject, const std::string& body,
-            uint64_t count, const std::vector<std::string>& header_flags) {
+int run_pub(const std::string& server, const std::string& subject, const std::string& body, uint64_t count,
+            const std::vector<std::string>& header_flags) {
   check_subject(subject);
-  headers h = parse_header_flags(header_flags);
-  connection nc;
-  waiter w;
-  connect_or_die(nc, server, "pub", w);
+  auto headers = parse_header_flags(header_flags);
+  connection c(server, "pub");
   for (uint64_t i = 1; i <= count && !interrupted; ++i) {
-    std::string payload = expand_body(body, i);
-    if (status s = nc.publish(subject, payload, {}, h); !s)
-      die("cannot publish to \"" + subject + "\": " + s.message());
+    natsMsg* m = make_message(subject, "", expand_body(body, i), headers);
+    natsStatus s = natsConnection_PublishMsg(c.nc, m);
+    natsMsg_Destroy(m);
+    if (s != NATS_OK) die("cannot publish to \"" + subject + "\": " + dialtone_cli::last_error_text(s));
   }
-  if (status s = nc.flush(milliseconds(10'000)); !s) die("publish not confirmed: " + s.message());
-  nc.close();
-  if (w.server_error) return 1;
+  if (natsStatus s = natsConnection_FlushTimeout(c.nc, 10'000); s != NATS_OK)
+    die("publish not confirmed: " + dialtone_cli::last_error_text(s));
+  if (dialtone_cli::server_error_seen) return 1;
   if (count == 1) {
     size_t n = expand_body(body, 1).size();
     std::cerr << "Published " << n << (n == 1 ? " byte" : " bytes") << " to \"" << subject << "\"\n";
@@ -196,38 +190,65 @@ int run_pub(const std::string& server, const std::string& subject, const std::st
 }
 
 // Shared by sub and reply: subscribe, stop after `count` messages (0 = until Ctrl-C),
-// confirm the subscription, say so, and wait. `on_message` gets the message and its
-// number.
+// confirm the subscription, say so, and wait. `on_message` runs on libnats' thread.
+struct listener {
+  std::function<void(natsConnection*, uint64_t, natsMsg*)> on_message;
+  uint64_t count = 0;
+  std::atomic<uint64_t> received{0};
+  std::atomic<bool> done{false};
+};
+
+extern "C" void on_listen_message(natsConnection* nc, natsSubscription*, natsMsg* m, void* closure) {
+  auto* l = static_cast<listener*>(closure);
+  uint64_t n = ++l->received;
+  if (l->count == 0 || n <= l->count) l->on_message(nc, n, m);
+  if (l->count != 0 && n >= l->count) l->done = true;
+  natsMsg_Destroy(m);
+}
+
 int listen(const std::string& server, const std::string& subject, const std::string& queue, uint64_t count,
            const char* command, const char* listening,
-           const std::function<void(connection&, uint64_t, const message&)>& on_message) {
+           const std::function<void(natsConnection*, uint64_t, natsMsg*)>& on_message) {
   check_subject(subject);
   check_queue(queue);
-  connection nc;
-  waiter w;
-  connect_or_die(nc, server, command, w);
-  std::atomic<uint64_t> received{0};
-  auto sid = nc.subscribe(subject, queue, [&](const message& m) {
-    uint64_t n = ++received;
-    if (count != 0 && n > count) return;
-    on_message(nc, n, m);
-    if (count != 0 && n == count) w.finish();
-  });
-  if (!sid) die("cannot subscribe to \"" + subject + "\": " + sid.error().message());
-  if (count != 0) (void)nc.unsubscribe(*sid, count);
-  if (status s = nc.flush(); !s) die("subscription not confirmed: " + s.message());
-  if (w.server_error) return 1;  // e.g. a permissions violation, already printed
+  connection c(server, command);
+  listener l;
+  l.on_message = on_message;
+  l.count = count;
+  natsSubscription* sub = nullptr;
+  natsStatus s = queue.empty() ? natsConnection_Subscribe(&sub, c.nc, subject.c_str(), on_listen_message, &l)
+                               : natsConnection_QueueSubscribe(&sub, c.nc, subject.c_str(), queue.c_str(),
+                                                               on_listen_message, &l);
+  if (s != NATS_OK) die("cannot subscribe to \"" + subject + "\": " + dialtone_cli::last_error_text(s));
+  // Every message is printed: no pending limit drops any (the default would at 64k).
+  natsSubscription_SetPendingLimits(sub, -1, -1);
+  if (count != 0) natsSubscription_AutoUnsubscribe(sub, static_cast<int>(count));
+  if ((s = natsConnection_FlushTimeout(c.nc, 5000)) != NATS_OK)
+    die("subscription not confirmed: " + dialtone_cli::last_error_text(s));
+  if (dialtone_cli::server_error_seen) {  // e.g. a permissions violation, already printed
+    natsSubscription_Destroy(sub);
+    return 1;
+  }
   std::cerr << listening << " \"" << subject << "\"";
   if (!queue.empty()) std::cerr << " in queue group \"" << queue << "\"";
   std::cerr << '\n';
-  w.wait();
-  return finish_session(nc, w, subject);
+  while (!l.done && !interrupted && !dialtone_cli::connection_closed)
+    std::this_thread::sleep_for(milliseconds(20));
+  if (dialtone_cli::connection_closed && !l.done && !interrupted) {
+    natsStatus last = NATS_OK;
+    const char* why = nats_GetLastError(&last);
+    die("connection lost while listening on \"" + subject + "\"" + (why && *why ? std::string(": ") + why : ""));
+  }
+  natsSubscription_Unsubscribe(sub);
+  natsConnection_FlushTimeout(c.nc, 2000);  // deliver the last replies
+  natsSubscription_Destroy(sub);
+  return dialtone_cli::server_error_seen ? 1 : 0;
 }
 
-int run_sub(const std::string& server, const std::string& subject, const std::string& queue,
-            uint64_t count, bool raw) {
+int run_sub(const std::string& server, const std::string& subject, const std::string& queue, uint64_t count,
+            bool raw) {
   return listen(server, subject, queue, count, "sub", "Listening on",
-                [&](connection&, uint64_t n, const message& m) { print_message(n, m, raw); });
+                [raw](natsConnection*, uint64_t n, natsMsg* m) { print_message(n, m, raw); });
 }
 
 int run_req(const std::string& server, const std::string& subject, const std::string& body,
@@ -235,33 +256,35 @@ int run_req(const std::string& server, const std::string& subject, const std::st
   check_subject(subject);
   auto timeout = parse_duration(timeout_text);
   if (!timeout) die("invalid timeout \"" + timeout_text + "\", want e.g. 2s or 500ms");
-  headers h = parse_header_flags(header_flags);
-  connection nc;
-  waiter w;
-  connect_or_die(nc, server, "req", w);
-  auto reply = nc.request(subject, body, *timeout, h);
-  if (!reply) {
-    switch (reply.code()) {
-      case errc::no_responders: die("no responders for \"" + subject + "\"");
-      case errc::timeout: die("request timed out after " + timeout_text);
-      default: die("request to \"" + subject + "\" failed: " + reply.error().message());
-    }
-  }
-  std::cout << reply->payload << '\n' << std::flush;
-  nc.close();
+  auto headers = parse_header_flags(header_flags);
+  connection c(server, "req");
+  natsMsg* m = make_message(subject, "", body, headers);
+  natsMsg* reply = nullptr;
+  natsStatus s = natsConnection_RequestMsg(&reply, c.nc, m, timeout->count());
+  natsMsg_Destroy(m);
+  if (s == NATS_NO_RESPONDERS) die("no responders for \"" + subject + "\"");
+  if (s == NATS_TIMEOUT) die("request timed out after " + timeout_text);
+  if (s != NATS_OK) die("request to \"" + subject + "\" failed: " + dialtone_cli::last_error_text(s));
+  std::cout << std::string(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply))) << '\n'
+            << std::flush;
+  natsMsg_Destroy(reply);
   return 0;
 }
 
 int run_reply(const std::string& server, const std::string& subject, const std::string& body,
               const std::string& queue, uint64_t count) {
   return listen(server, subject, queue, count, "reply", "Listening for requests on",
-                [&](connection& nc, uint64_t n, const message& m) {
+                [&body](natsConnection* nc, uint64_t n, natsMsg* m) {
                   print_message(n, m, false);
-                  if (m.reply.empty()) {
+                  const char* reply = natsMsg_GetReply(m);
+                  if (!reply || !*reply) {
                     std::cerr << "dialtone: message #" << n << " has no reply subject, not answered\n";
-                  } else if (status s = nc.publish(m.reply, expand_body(body, n)); !s) {
-                    std::cerr << "dialtone: cannot reply: " << s.message() << '\n';
+                    return;
                   }
+                  std::string answer = expand_body(body, n);
+                  if (natsStatus s = natsConnection_Publish(nc, reply, answer.data(), static_cast<int>(answer.size()));
+                      s != NATS_OK)
+                    std::cerr << "dialtone: cannot reply: " << dialtone_cli::last_error_text(s) << '\n';
                 });
 }
 
@@ -269,7 +292,8 @@ int run_reply(const std::string& server, const std::string& subject, const std::
 
 int main(int argc, char** argv) {
   CLI::App app{"dialtone: publish, subscribe, make requests, use JetStream key-value buckets,\n"
-               "streams and object stores on a NATS or Dialtone server, and read a Dialtone request log",
+               "streams and object stores on a NATS or Dialtone server, read a Dialtone request log,\n"
+               "and make the keys and JWTs of operator mode",
                "dialtone"};
   app.set_version_flag("--version", "dialtone " DIALTONE_VERSION);
   app.require_subcommand(1);
@@ -280,6 +304,17 @@ int main(int argc, char** argv) {
                  "Server URL: nats://[user:pass@|token@]host[:port], host:port or host")
       ->envname("NATS_URL")
       ->capture_default_str();
+  // How to log in: the same flags for every command that connects (as the nats CLI).
+  auto& login = dialtone_cli::login();
+  app.add_option("--creds", login.creds, "User credentials file (JWT and seed)")->envname("NATS_CREDS");
+  app.add_option("--nkey", login.nkey, "User nkey seed file")->envname("NATS_NKEY");
+  app.add_flag("--tls", login.tls, "Use TLS (implied by the other --tls-* flags and a tls:// URL)");
+  app.add_option("--tls-cert", login.tls_cert, "Client certificate file");
+  app.add_option("--tls-key", login.tls_key, "Client private key file");
+  app.add_option("--tls-ca", login.tls_ca, "CA certificates that sign the server's certificate");
+  app.add_option("--user", login.user, "User name")->envname("NATS_USER");
+  app.add_option("--password", login.password, "Password")->envname("NATS_PASSWORD");
+  app.add_option("--token", login.token, "Authentication token")->envname("NATS_TOKEN");
 
   std::string subject, body, queue, timeout_text = "2s";
   uint64_t count = 0;
@@ -314,25 +349,31 @@ int main(int argc, char** argv) {
   dialtone_cli::jetstream_commands jetstream(app, server);
   dialtone_cli::object_commands objects(app, server);
   dialtone_cli::reqlog_commands reqlog(app, server);
+  dialtone_cli::auth_commands auth(app, server);
 
   // CLI11 would call an unknown command "extra arguments"; name it instead.
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "-s" || a == "--server") {
+    if (a == "-s" || a == "--server" || a == "--creds" || a == "--nkey" || a == "--tls-cert" || a == "--tls-key" ||
+        a == "--tls-ca" || a == "--user" || a == "--password" || a == "--token") {
       ++i;
       continue;
     }
     if (a.empty() || a[0] == '-') continue;
     bool object_command = dialtone_cli::object_commands::is_command(a);
     bool reqlog_command = dialtone_cli::reqlog_commands::is_command(a);
-    bool jetstream_command = dialtone_cli::jetstream_commands::is_command(a) || object_command || reqlog_command;
+    bool auth_command = dialtone_cli::auth_commands::is_command(a);
+    bool jetstream_command =
+        dialtone_cli::jetstream_commands::is_command(a) || object_command || reqlog_command || auth_command;
     if (a != "pub" && a != "sub" && a != "req" && a != "reply" && !jetstream_command) {
-      std::cerr << "dialtone: unknown command \"" << a << "\" (want pub, sub, req, reply, kv, stream, obj or reqlog)\n";
+      std::cerr << "dialtone: unknown command \"" << a
+                << "\" (want pub, sub, req, reply, kv, stream, obj, reqlog, nkey, jwt or creds)\n";
       return 2;
     }
     if (jetstream_command && i + 1 < argc && argv[i + 1][0] != '-') {
       std::string error = object_command ? dialtone_cli::object_commands::check_subcommand(a, argv[i + 1])
                           : reqlog_command ? dialtone_cli::reqlog_commands::check_subcommand(a, argv[i + 1])
+                          : auth_command   ? dialtone_cli::auth_commands::check_subcommand(a, argv[i + 1])
                                            : dialtone_cli::jetstream_commands::check_subcommand(a, argv[i + 1]);
       if (!error.empty()) {
         std::cerr << "dialtone: " << error << '\n';
@@ -360,5 +401,6 @@ int main(int argc, char** argv) {
   if (auto rc = jetstream.run()) return *rc;
   if (auto rc = objects.run()) return *rc;
   if (auto rc = reqlog.run()) return *rc;
+  if (auto rc = auth.run()) return *rc;
   return 2;
 }

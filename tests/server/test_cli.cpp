@@ -76,6 +76,10 @@ TEST_CASE("cli: errors are one clear line and a non-zero exit", "[cli][bad-input
   auto refused = run_command({cli, "-s", "nats://127.0.0.1:1", "pub", "foo", "x"}, 5s);
   CHECK(refused.exit_code != 0);
   CHECK(refused.output.find("cannot connect to nats://127.0.0.1:1") != std::string::npos);
+  // A password in the URL never reaches an error message.
+  auto secret = run_command({cli, "-s", "nats://alice:s3cret@127.0.0.1:1", "pub", "foo", "x"}, 5s);
+  CHECK(secret.output.find("cannot connect to nats://alice:***@127.0.0.1:1") != std::string::npos);
+  CHECK(secret.output.find("s3cret") == std::string::npos);
   auto bad = run_command({cli, "-s", s.url(), "pub", "bad subject", "x"}, 5s);
   CHECK(bad.exit_code != 0);
   CHECK(bad.output.find("invalid subject") != std::string::npos);
