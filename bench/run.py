@@ -74,8 +74,22 @@ class ServerConfig:
         return os.path.join(workdir, self.name + ".conf")
 
     def text_for(self, workdir, server):
-        extra = self.dialtone_only.replace("{workdir}", workdir) if server == DIALTONE else ""
-        return self.text + extra
+        extra = self.dialtone_only if server == DIALTONE else ""
+        return substitute(self.text + extra, workdir)
+
+
+# Keys, certificates and credentials of the security scenarios (prepare_security()),
+# by placeholder name: "{sec}" in a config text or scenario argument is the directory
+# holding them, "{nkey_pub}" the user's nkey, and so on.
+SEC = {}
+
+
+def substitute(text, workdir):
+    """Fills "{workdir}" and the SEC placeholders (plain replacement: configs have braces)."""
+    text = text.replace("{workdir}", workdir)
+    for k, v in SEC.items():
+        text = text.replace("{" + k + "}", v)
+    return text
 
 
 class Scenario:
@@ -102,8 +116,9 @@ class Scenario:
 
     def __init__(self, key, label, args, msgs, kind="rate", min_msgs=1000, figures=(),
                  isolated=False, pass_pid=False, repeat=1, config=None, versus=None,
-                 jetstream=False, scale_flag="--msgs", rate_fmt=None):
+                 jetstream=False, scale_flag="--msgs", rate_fmt=None, tool=None):
         self.key, self.label, self.args, self.msgs = key, label, args, msgs
+        self._tool = tool
         self.scale_flag = scale_flag
         self.rate_fmt = rate_fmt
         self.kind, self.min_msgs, self.figures = kind, min_msgs, list(figures)
@@ -120,10 +135,10 @@ class Scenario:
 
     @property
     def tool(self):
-        return "jsbench" if self.jetstream else "loadgen"
+        return self._tool or ("jsbench" if self.jetstream else "loadgen")
 
     def command(self, tools, server, scale, timeout):
-        cmd = [tools[self.tool]] + self.args
+        cmd = [tools[self.tool]] + [substitute(a, server.logdir) for a in self.args]
         if self.msgs is not None:
             cmd += [self.scale_flag, str(max(self.min_msgs, int(self.msgs * scale)))]
         if self.pass_pid:
@@ -327,6 +342,90 @@ JS_SCENARIOS = [
 ]
 JS_KEYS = [sc.key for sc in JS_SCENARIOS]
 SCENARIOS += JS_SCENARIOS
+
+
+# Security (dialtone-secbench, libnats clients): TLS with a test CA (P-256 keys), an
+# nkey user, and operator mode with a MEMORY resolver (user creds made with `dialtone
+# jwt`). Both servers get the same files.
+TLS_CONF = ServerConfig("tls", """\
+tls { cert_file: "{sec}/server.pem", key_file: "{sec}/server-key.pem" }
+""", "TLS on every client connection: server certificate {sec}/server.pem (P-256, signed by a test CA)")
+NKEY_CONF = ServerConfig("nkey", """\
+authorization { users = [ { nkey: {nkey_pub} } ] }
+""", "one nkey user (nonce signed with Ed25519 at every login)")
+JWT_CONF = ServerConfig("jwt", """\
+operator: {op_jwt}
+system_account: {sys}
+resolver: MEMORY
+resolver_preload { {sys}: {sys_jwt}, {acc}: {acc_jwt} }
+""", "operator mode: operator, system account and account A as JWTs (MEMORY resolver); the user logs in "
+     "with a .creds file (user JWT signed by A, nonce signed with its seed)")
+TLS_CA = ["--tls-ca", "{sec}/ca.pem"]
+LOGIN_RETRIES = [Figure("retries", "refused logins tried again (a libnats 3.4 slip, both servers)",
+                        lambda v: f"{v:.0f}", row=False, compare=False)]
+SEC_SCENARIOS = [
+    Scenario("tlspub16", "TLS pub/sub 1→1 16 B, libnats (msgs/s)", ["tlspubsub", "--size", "16"] + TLS_CA,
+             1_000_000, config=TLS_CONF, tool="secbench"),
+    Scenario("tlspub1k", "TLS pub/sub 1→1 1 KiB, libnats (msgs/s)", ["tlspubsub", "--size", "1024"] + TLS_CA,
+             300_000, config=TLS_CONF, tool="secbench"),
+    Scenario("tlsreq", "TLS req/reply, window 256, libnats (req/s)", ["tlsreq", "--window", "256", "--size", "16"] + TLS_CA,
+             200_000, config=TLS_CONF, tool="secbench"),
+    Scenario("logintls", "logins/s over TLS (handshake + CONNECT + PING), 4 threads",
+             ["login", "--threads", "4"] + TLS_CA, 2_000, config=TLS_CONF, tool="secbench"),
+    Scenario("loginnkey", "logins/s with an nkey, 4 threads",
+             ["login", "--threads", "4", "--nkey-seed", "{sec}/user.nk", "--nkey-pub", "{nkey_pub}"], 10_000,
+             config=NKEY_CONF, tool="secbench", figures=LOGIN_RETRIES),
+    Scenario("rawnkey", "logins/s with an nkey, plain sockets, client signs with libsodium, 4 threads",
+             ["rawlogin", "--threads", "4", "--nkey-seed", "{sec}/user.nk"], 20_000, config=NKEY_CONF,
+             tool="secbench"),
+    Scenario("rawjwt", "logins/s with JWT creds, plain sockets, client signs with libsodium, 4 threads",
+             ["rawlogin", "--threads", "4", "--creds", "{sec}/user.creds"], 20_000, config=JWT_CONF,
+             tool="secbench"),
+    Scenario("loginjwt", "logins/s with JWT creds (operator mode), 4 threads",
+             ["login", "--threads", "4", "--creds", "{sec}/user.creds"], 10_000, config=JWT_CONF, tool="secbench",
+             figures=LOGIN_RETRIES),
+]
+SEC_KEYS = [sc.key for sc in SEC_SCENARIOS]
+SCENARIOS += SEC_SCENARIOS
+
+
+def prepare_security(workdir):
+    """Makes the CA, server certificate, nkey and operator-mode credentials into
+    <workdir>/sec with openssl and the dialtone CLI; fills SEC."""
+    d = os.path.join(workdir, "sec")
+    os.makedirs(d, exist_ok=True)
+    cli = os.path.join(REPO, "build", "dialtone")
+    if not os.access(cli, os.X_OK):
+        sys.exit("run.py: the security scenarios need the dialtone CLI (build/dialtone); run make first")
+
+    def run(*cmd):
+        return subprocess.run(list(cmd), check=True, capture_output=True, text=True, cwd=d).stdout
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("openssl", "req", "-x509", *ec, "-days", "2", "-subj", "/CN=Dialtone Bench CA", "-keyout", "ca-key.pem",
+        "-out", "ca.pem")
+    run("openssl", "req", *ec, "-subj", "/CN=localhost", "-keyout", "server-key.pem", "-out", "server.csr")
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+        "-days", "2", "-extfile", "san.ext", "-out", "server.pem")
+
+    def key(kind, name):
+        return run(cli, "nkey", "gen", kind, "-o", name).strip().splitlines()[-1]
+
+    def jwt(*args):
+        return [l for l in run(cli, "jwt", *args).splitlines() if l.startswith("eyJ")][0]
+
+    SEC["sec"] = d
+    SEC["nkey_pub"] = key("user", "user.nk")
+    key("operator", "op.nk")
+    SEC["sys"] = key("account", "sys.nk")
+    SEC["acc"] = key("account", "acc.nk")
+    key("user", "jwtuser.nk")
+    SEC["op_jwt"] = jwt("operator", "--name", "bench", "--key", "op.nk", "--system-account", SEC["sys"])
+    SEC["sys_jwt"] = jwt("account", "--name", "SYS", "--key", "sys.nk", "--operator-key", "op.nk")
+    SEC["acc_jwt"] = jwt("account", "--name", "A", "--key", "acc.nk", "--operator-key", "op.nk")
+    jwt("user", "--name", "bench", "--key", "jwtuser.nk", "--account-key", "acc.nk", "--creds", "user.creds")
 
 
 def obj_scenario(key, label, args, size):
@@ -766,6 +865,9 @@ def environment(args, servers, tools, load, scenarios):
     ]
     if "loadgen" in tools:
         info.append(("loadgen", tools["loadgen"]))
+    if "secbench" in tools:
+        info.append(("secbench", tools["secbench"] +
+                     (f"  ({v})" if (v := version_of([tools["secbench"]])) else "")))
     if "jsbench" in tools:
         info.append(("jsbench", tools["jsbench"] +
                      (f"  ({v})" if (v := version_of([tools["jsbench"]])) else "")))
@@ -850,11 +952,20 @@ def find_loadgen(explicit, workdir):
             return cand
     out = os.path.join(workdir, "dialtone-loadgen")
     srcs = sorted(os.path.join(REPO, "bench", f) for f in os.listdir(os.path.join(REPO, "bench"))
-                  if f.endswith(".cpp") and f not in JSBENCH_SOURCES)
+                  if f.endswith(".cpp") and f not in JSBENCH_SOURCES + ["secbench.cpp"])
     cxx = os.environ.get("CXX", "c++")
     print(f"loadgen not built; compiling it with {cxx} into {out}", file=sys.stderr)
     subprocess.run([cxx, "-std=c++20", "-O2", "-pthread"] + srcs + ["-o", out], check=True)
     return out
+
+
+def find_secbench(workdir):
+    """dialtone-secbench, as built by CMake (it links libplatform's crypto)."""
+    for cand in (os.path.join(REPO, "build", "bench", "dialtone-secbench"),
+                 os.path.join(REPO, "build", "dialtone-secbench")):
+        if os.access(cand, os.X_OK):
+            return cand
+    sys.exit("run.py: the security scenarios need build/bench/dialtone-secbench; run make first")
 
 
 def find_jsbench(explicit, workdir):
@@ -924,7 +1035,7 @@ def main():
     args = parse_args()
     scenarios = SCENARIOS
     if args.only:
-        groups = {"js": JS_KEYS, "obj": OBJ_KEYS}
+        groups = {"js": JS_KEYS, "obj": OBJ_KEYS, "sec": SEC_KEYS}
         keys = [k for part in args.only.split(",") for k in groups.get(part, [part])]
         unknown = [k for k in keys if k not in {s.key for s in SCENARIOS}]
         if unknown:
@@ -944,10 +1055,13 @@ def main():
                NATS: Server(NATS, resolve_cmd(args.nats, "nats-server"), workdir)}
     try:
         tools = {}
-        if any(not sc.jetstream for sc in scenarios):
+        if any(sc.tool == "loadgen" for sc in scenarios):
             tools["loadgen"] = find_loadgen(args.loadgen, workdir)
         if any(sc.jetstream for sc in scenarios):
             tools["jsbench"] = find_jsbench(args.jsbench, workdir)
+        if any(sc.tool == "secbench" for sc in scenarios):
+            tools["secbench"] = find_secbench(workdir)
+            prepare_security(workdir)
         for s in servers.values():
             s.start(scenarios[0].config, scenarios[0].jetstream)
         info = environment(args, servers, tools, load_at_start, scenarios)

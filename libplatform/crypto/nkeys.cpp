@@ -1,8 +1,8 @@
 #include "libplatform/crypto/nkeys.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <sodium.h>
 
 #include <memory>
 #include <stdexcept>
@@ -15,14 +15,11 @@ namespace {
 
 constexpr uint8_t seed_prefix = 18 << 3;  // 'S'
 
-struct pkey_free {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct md_ctx_free {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_free>;
-using md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, md_ctx_free>;
+// libsodium must be initialised once before use (thread-safe, idempotent).
+void sodium_ready() {
+  static const bool ok = sodium_init() >= 0;
+  if (!ok) throw std::runtime_error("libsodium failed to initialise");
+}
 
 bool known_type(uint8_t prefix) {
   switch (static_cast<key_type>(prefix)) {
@@ -55,13 +52,17 @@ std::string encode_checked(std::string body) {
   return base32_encode(body);
 }
 
+// libsodium's secret key: the seed followed by the public key.
+struct secret_key {
+  unsigned char bytes[crypto_sign_SECRETKEYBYTES];
+  ~secret_key() { sodium_memzero(bytes, sizeof bytes); }
+};
+
 raw_key public_from_seed(const raw_key& seed) {
-  pkey_ptr k(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size()));
-  if (!k) throw std::runtime_error("ed25519: bad private key");
+  sodium_ready();
   raw_key pub{};
-  size_t len = pub.size();
-  if (EVP_PKEY_get_raw_public_key(k.get(), pub.data(), &len) != 1 || len != pub.size())
-    throw std::runtime_error("ed25519: no public key");
+  secret_key sk;
+  if (crypto_sign_seed_keypair(pub.data(), sk.bytes, seed.data()) != 0) throw std::runtime_error("ed25519: bad seed");
   return pub;
 }
 
@@ -112,15 +113,13 @@ std::string encode_public_key(key_type t, const raw_key& key) {
 }
 
 bool verify(std::string_view public_nkey, std::string_view data, std::string_view signature) {
-  if (signature.size() != 64) return false;
+  if (signature.size() != crypto_sign_BYTES) return false;
   auto k = decode_public_key(public_nkey);
   if (!k) return false;
-  pkey_ptr pk(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, k->key.data(), k->key.size()));
-  if (!pk) return false;
-  md_ctx_ptr ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pk.get()) != 1) return false;
-  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
-                          reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
+  sodium_ready();
+  return crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(signature.data()),
+                                     reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+                                     k->key.data()) == 0;
 }
 
 std::string make_nonce() {
@@ -179,14 +178,13 @@ std::string keypair::seed() const {
 }
 
 std::string keypair::sign(std::string_view data) const {
-  pkey_ptr k(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed_.data(), seed_.size()));
-  md_ctx_ptr ctx(EVP_MD_CTX_new());
-  if (!k || !ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, k.get()) != 1)
-    throw std::runtime_error("ed25519: cannot sign");
-  std::string sig(64, '\0');
-  size_t len = sig.size();
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
-                     reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 || len != 64)
+  sodium_ready();
+  raw_key pub{};
+  secret_key sk;
+  crypto_sign_seed_keypair(pub.data(), sk.bytes, seed_.data());
+  std::string sig(crypto_sign_BYTES, '\0');
+  if (crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr,
+                           reinterpret_cast<const unsigned char*>(data.data()), data.size(), sk.bytes) != 0)
     throw std::runtime_error("ed25519: signing failed");
   return sig;
 }
