@@ -358,6 +358,9 @@ caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::co
         else if (st.auth.auth_required())
           spdlog::info("Authentication required: {} user(s), {} account(s)", st.auth.users.size(),
                        st.core->accounts().size());
+        if (auto tls = st.core->tls())
+          spdlog::info("TLS required for client connections (certificate {}{})", tls->options().cert_file,
+                       tls->options().verify ? ", client certificates verified" : "");
         spdlog::info("Listening for client connections on {}:{}", st.opts.host, st.core->port());
         spdlog::info("Server is ready");
         self->delayed_send(self, std::chrono::seconds(1), sweep_atom::value);

@@ -39,7 +39,9 @@ tls_context::tls_context(const platform::config::server_options::tls_options& o)
     SSL_CTX_set_min_proto_version(ctx_, min);
     // No renegotiation (a client could make the server do handshakes forever), no
     // compression; partial writes because the outbound buffer keeps what is unwritten.
-    SSL_CTX_set_options(ctx_, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    // A client that closes without close_notify (most do) has closed, not failed.
+    SSL_CTX_set_options(ctx_, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                  SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                                SSL_MODE_RELEASE_BUFFERS);
     if (SSL_CTX_use_certificate_chain_file(ctx_, o.cert_file.c_str()) != 1)

@@ -51,11 +51,20 @@ keypair seed_file(const std::string& path, key_type want, const std::string& wha
   die("no valid nkey seed in \"" + path + "\"");
 }
 
-// A public key given as text, or the public key of a seed file.
+// A public key given as text, or read from a file holding it (what `nkey gen -o`
+// prints) or the seed.
 std::string public_key(const std::string& given, key_type want, const std::string& what) {
   if (crypto::is_public_key(given, want)) return given;
-  if (given.size() == 56) die(what + " \"" + given + "\" is not a valid " + std::string(crypto::type_name(want)) + " public key");
-  return seed_file(given, want, what).public_key();
+  std::string type(crypto::type_name(want));
+  if (given.size() == 56) die(what + " \"" + given + "\" is not a valid " + type + " public key");
+  std::istringstream in(read_text(given, what + " file"));
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (crypto::is_public_key(line, want)) return line;
+    if (line.size() == 58 && line[0] == 'S') return seed_file(given, want, what).public_key();
+  }
+  die("no " + type + " public key or seed in \"" + given + "\"");
 }
 
 // A JWT given inline or in a file (bare, or a .creds file's first block).

@@ -277,20 +277,48 @@ extern "C" void on_closed(natsConnection*, void*) { connection_closed = true; }
 
 std::atomic<bool> server_error_seen{false};
 
+std::atomic<bool> print_async_errors{false};
+
+namespace {
+
+std::string strip_location(std::string t) {
+  // libnats prefixes where it failed, "(conn.c:1905): ...": keep what the server said.
+  if (!t.empty() && t.front() == '(') {
+    size_t end = t.find("): ");
+    if (end != std::string::npos && t.find(".c:") < end) t.erase(0, end + 3);
+  }
+  return t;
+}
+
+}  // namespace
+
 extern "C" void on_async_error(natsConnection* nc, natsSubscription*, natsStatus s, void*) {
   if (s == NATS_SLOW_CONSUMER) {
     std::cerr << "dialtone: messages dropped: this client is too slow for the subscription\n";
     return;
   }
   server_error_seen = true;
+  if (!print_async_errors) return;  // a command checks for errors itself (check_server_error)
   const char* text = nullptr;
   natsConnection_GetLastError(nc, &text);
-  std::string t = text && *text ? text : natsStatus_GetText(s);
-  if (t.front() == '(') {
-    size_t end = t.find("): ");
-    if (end != std::string::npos && t.find(".c:") < end) t.erase(0, end + 3);
-  }
+  std::cerr << "dialtone: server error: " << strip_location(text && *text ? text : natsStatus_GetText(s)) << '\n'
+            << std::flush;
+}
+
+bool check_server_error(natsConnection* nc) {
+  const char* text = nullptr;
+  natsStatus s = natsConnection_GetLastError(nc, &text);
+  if (s == NATS_OK && !server_error_seen) return false;
+  std::string t = strip_location(text && *text ? text : natsStatus_GetText(s));
   std::cerr << "dialtone: server error: " << t << '\n' << std::flush;
+  return true;
+}
+
+std::string connection_error(natsConnection* nc) {
+  const char* text = nullptr;
+  natsStatus s = natsConnection_GetLastError(nc, &text);
+  if (s == NATS_OK) return "";
+  return strip_location(text && *text ? text : natsStatus_GetText(s));
 }
 
 login_options& login() {

@@ -92,9 +92,15 @@ struct login_options {
 };
 login_options& login();
 
-// Set (and printed as "dialtone: server error: ...") when the server reports an error
-// on the connection, e.g. a permissions violation.
+// Set when the server reports an error on the connection, e.g. a permissions
+// violation. Printed ("dialtone: server error: ...") as it happens once
+// print_async_errors is set (a listening sub or reply); before that a command calls
+// check_server_error() after its flush, which prints it in order and returns true.
 extern std::atomic<bool> server_error_seen;
+extern std::atomic<bool> print_async_errors;
+bool check_server_error(natsConnection* nc);
+// The connection's last error in words ("" when none): why it closed.
+std::string connection_error(natsConnection* nc);
 
 // libnats options for `server` with the login flags applied; the caller owns them.
 natsOptions* connection_options(const std::string& server, const std::string& command);

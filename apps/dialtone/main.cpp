@@ -179,7 +179,7 @@ int run_pub(const std::string& server, const std::string& subject, const std::st
   }
   if (natsStatus s = natsConnection_FlushTimeout(c.nc, 10'000); s != NATS_OK)
     die("publish not confirmed: " + dialtone_cli::last_error_text(s));
-  if (dialtone_cli::server_error_seen) return 1;
+  if (dialtone_cli::check_server_error(c.nc)) return 1;
   if (count == 1) {
     size_t n = expand_body(body, 1).size();
     std::cerr << "Published " << n << (n == 1 ? " byte" : " bytes") << " to \"" << subject << "\"\n";
@@ -225,19 +225,19 @@ int listen(const std::string& server, const std::string& subject, const std::str
   if (count != 0) natsSubscription_AutoUnsubscribe(sub, static_cast<int>(count));
   if ((s = natsConnection_FlushTimeout(c.nc, 5000)) != NATS_OK)
     die("subscription not confirmed: " + dialtone_cli::last_error_text(s));
-  if (dialtone_cli::server_error_seen) {  // e.g. a permissions violation, already printed
+  if (dialtone_cli::check_server_error(c.nc)) {  // e.g. a permissions violation
     natsSubscription_Destroy(sub);
     return 1;
   }
+  dialtone_cli::print_async_errors = true;
   std::cerr << listening << " \"" << subject << "\"";
   if (!queue.empty()) std::cerr << " in queue group \"" << queue << "\"";
   std::cerr << '\n';
   while (!l.done && !interrupted && !dialtone_cli::connection_closed)
     std::this_thread::sleep_for(milliseconds(20));
   if (dialtone_cli::connection_closed && !l.done && !interrupted) {
-    natsStatus last = NATS_OK;
-    const char* why = nats_GetLastError(&last);
-    die("connection lost while listening on \"" + subject + "\"" + (why && *why ? std::string(": ") + why : ""));
+    std::string why = dialtone_cli::connection_error(c.nc);
+    die("connection lost while listening on \"" + subject + "\"" + (why.empty() ? "" : ": " + why));
   }
   natsSubscription_Unsubscribe(sub);
   natsConnection_FlushTimeout(c.nc, 2000);  // deliver the last replies
