@@ -42,8 +42,10 @@ tls_context::tls_context(const platform::config::server_options::tls_options& o)
     // A client that closes without close_notify (most do) has closed, not failed.
     SSL_CTX_set_options(ctx_, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                   SSL_OP_IGNORE_UNEXPECTED_EOF);
+    // NO_AUTO_CHAIN: send exactly the chain in cert_file, as nats-server does (else
+    // OpenSSL would add certificates from ca_file, the client authorities).
     SSL_CTX_set_mode(ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                               SSL_MODE_RELEASE_BUFFERS);
+                               SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
     if (SSL_CTX_use_certificate_chain_file(ctx_, o.cert_file.c_str()) != 1)
       fail("tls cert_file \"" + o.cert_file + "\"");
     if (SSL_CTX_use_PrivateKey_file(ctx_, o.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {

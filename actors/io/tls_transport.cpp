@@ -170,8 +170,10 @@ void tls_transport::step_handshake() {
     return;
   }
   std::string why;
-  if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
-    why = errno == 0 ? "the client closed the connection" : std::strerror(errno);
+  if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno == 0))
+    why = "the client closed the connection during the handshake";
+  else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+    why = std::strerror(errno);
   else
     why = openssl_error_text();
   finish_handshake(why);

@@ -412,7 +412,6 @@ session::session(const std::string& server, const std::string& command) {
 session::~session() {
   jsCtx_Destroy(js);
   natsConnection_Destroy(nc);
-  nats_Close();
 }
 
 // Asks on a terminal; refuses without one (use -f in scripts).

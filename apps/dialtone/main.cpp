@@ -394,13 +394,16 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 
-  if (pub->parsed()) return run_pub(server, subject, body, count == 0 ? 1 : count, header_flags);
-  if (sub->parsed()) return run_sub(server, subject, queue, count, raw);
-  if (req->parsed()) return run_req(server, subject, body, timeout_text, header_flags);
-  if (rep->parsed()) return run_reply(server, subject, body, queue, count);
-  if (auto rc = jetstream.run()) return *rc;
-  if (auto rc = objects.run()) return *rc;
-  if (auto rc = reqlog.run()) return *rc;
-  if (auto rc = auth.run()) return *rc;
-  return 2;
+  int rc = 2;
+  if (pub->parsed()) rc = run_pub(server, subject, body, count == 0 ? 1 : count, header_flags);
+  else if (sub->parsed()) rc = run_sub(server, subject, queue, count, raw);
+  else if (req->parsed()) rc = run_req(server, subject, body, timeout_text, header_flags);
+  else if (rep->parsed()) rc = run_reply(server, subject, body, queue, count);
+  else if (auto r = jetstream.run()) rc = *r;
+  else if (auto r = objects.run()) rc = *r;
+  else if (auto r = reqlog.run()) rc = *r;
+  else if (auto r = auth.run()) rc = *r;
+  // libnats' threads use OpenSSL: they must be gone before exit runs OpenSSL's cleanup.
+  nats_CloseAndWait(2000);
+  return rc;
 }

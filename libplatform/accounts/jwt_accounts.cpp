@@ -239,6 +239,7 @@ bool export_requires_token(const nlohmann::json& e) { return e.value("token_req"
 // An activation token for `importer` to import `subject` (of `kind`) from `exporter`.
 bool activation_valid(const std::string& token, const jwt_account& exporter, const std::string& importer,
                       const std::string& subject, const std::string& kind, int64_t now, std::string& why) {
+  if (token.empty()) return (why = "the export requires an activation token", false);
   auto t = crypto::decode_jwt(token, &why);
   if (!t) return false;
   if (t->type != "activation") return (why = "the token is not an activation JWT", false);
@@ -278,7 +279,9 @@ void add_jwt_accounts(auth_config& cfg, const operator_config& op, const std::ma
     }
     accounts[key] = {*t, std::make_shared<jwt_account>(account_info(*t, token))};
   }
-  // Exports first: imports are checked against them.
+  // Exports first: imports are checked against them. An export's revocations (importer
+  // account, or "*", -> unix time) cancel activation tokens issued up to that time.
+  std::map<std::pair<std::string, size_t>, nlohmann::json> export_revocations;
   for (auto& [key, l] : accounts) {
     account_entry acc;
     acc.name = key;
@@ -305,6 +308,8 @@ void add_jwt_accounts(auth_config& cfg, const operator_config& op, const std::ma
           x.latency = lc;
         }
         x.token_required = export_requires_token(e);
+        if (auto rv = e.find("revocations"); rv != e.end() && rv->is_object())
+          export_revocations[{key, acc.exports.size()}] = *rv;
         acc.exports.push_back(std::move(x));
       }
     }
@@ -370,9 +375,22 @@ void add_jwt_accounts(auth_config& cfg, const operator_config& op, const std::ma
       }
       if (match->token_required) {
         std::string why;
-        if (!activation_valid(str(i, "token"), *ex->second.info, key, im.subject, kind, now, why)) {
+        std::string token = str(i, "token");
+        if (!activation_valid(token, *ex->second.info, key, im.subject, kind, now, why)) {
           warn(why.empty() ? "the export requires an activation token" : why);
           continue;
+        }
+        auto rv = export_revocations.find({im.account, static_cast<size_t>(match - exporter->exports.data())});
+        if (rv != export_revocations.end()) {
+          int64_t issued = crypto::decode_jwt(token)->issued_at;
+          bool revoked = false;
+          for (const std::string& who : {key, std::string("*")})
+            if (auto t = rv->second.find(who); t != rv->second.end() && t->is_number() && t->get<int64_t>() >= issued)
+              revoked = true;
+          if (revoked) {
+            warn("the exporter revoked this account's activation token");
+            continue;
+          }
         }
         if (std::find(match->approved.begin(), match->approved.end(), key) == match->approved.end())
           match->approved.push_back(key);

@@ -1,9 +1,13 @@
 // Security seen through nats.js: nkey logins, operator mode with JWTs and creds made
 // by @nats-io/jwt and @nats-io/nkeys (permissions, an expired user), a service import
-// that needs an activation token, and a live account update through the full
-// directory resolver that revokes a connected user. Same tests, both servers.
-import { describe, test } from "node:test";
+// that needs an activation token, a live account update through the full directory
+// resolver that revokes a connected user, and TLS with certificates made by the openssl
+// command line (server authentication, client certificates, verify_and_map). Same
+// tests, both servers.
+import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -103,6 +107,85 @@ const isAuthViolation = (err) => {
   assert.match(err.message, /authorization violation/i);
   return true;
 };
+
+// A test PKI in a fresh temp dir, made with the openssl command line: a CA (EC P-256),
+// a server certificate for localhost (DNS:localhost, IP:127.0.0.1), and client
+// certificates for alice (e-mail SAN), bob (subject /CN=bob/O=Acme, no SAN) and carol
+// (CN=carol, no SAN: valid, but names no user). Removed after the file's tests.
+function makePki() {
+  const dir = mkdtempSync(join(tmpdir(), "dialtone-node-tls-"));
+  const file = (name) => join(dir, name);
+  const openssl = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  openssl("req", "-x509", ...ecKey, "-keyout", file("ca-key.pem"), "-out", file("ca.pem"),
+    "-subj", "/CN=Dialtone Test CA", "-days", "2",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  let serial = 1000;
+  // A key and a certificate signed by the CA, with the extensions in `ext` (lines).
+  const issue = (name, subject, ext) => {
+    writeFileSync(file(`${name}.ext`), ["basicConstraints=CA:FALSE", ...ext].join("\n") + "\n");
+    openssl("req", "-new", ...ecKey, "-keyout", file(`${name}-key.pem`), "-out", file(`${name}.csr`), "-subj", subject);
+    openssl("x509", "-req", "-in", file(`${name}.csr`), "-CA", file("ca.pem"), "-CAkey", file("ca-key.pem"),
+      "-set_serial", String(serial++), "-days", "2", "-extfile", file(`${name}.ext`), "-out", file(`${name}.pem`));
+    return { certFile: file(`${name}.pem`), keyFile: file(`${name}-key.pem`) };
+  };
+  const client = ["keyUsage=critical,digitalSignature", "extendedKeyUsage=clientAuth"];
+  return {
+    dir,
+    caFile: file("ca.pem"),
+    server: issue("server", "/CN=localhost", [
+      "keyUsage=critical,digitalSignature", "extendedKeyUsage=serverAuth", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ]),
+    alice: issue("alice", "/CN=alice", [...client, "subjectAltName=email:alice@example.com"]),
+    bob: issue("bob", "/CN=bob/O=Acme", client),
+    carol: issue("carol", "/CN=carol", client),
+  };
+}
+
+let pkiCache;
+const pki = () => (pkiCache ??= makePki());
+after(() => {
+  if (pkiCache) rmSync(pkiCache.dir, { recursive: true, force: true });
+});
+
+// The tls block of a server config: the server's certificate and key, with `extra`
+// settings after them.
+const tlsBlock = (extra = "") => {
+  const p = pki();
+  return `tls {
+  cert_file: "${p.server.certFile}"
+  key_file: "${p.server.keyFile}"
+  timeout: 5
+${extra}}
+`;
+};
+// ... that also asks for client certificates from the test CA (`mode`: "verify" or
+// "verify_and_map").
+const tlsVerifyBlock = (mode) => tlsBlock(`  ca_file: "${pki().caFile}"\n  ${mode}: true\n`);
+
+// A TLS connection by host name, so that the server certificate's DNS:localhost is
+// what the client checks.
+const connectTls = (server, tls, extra = {}) =>
+  connect({ servers: `localhost:${server.port}`, tls, reconnect: false, ...extra });
+
+// The first message of `sub`, within `ms`.
+const firstMessage = (sub, ms, what) =>
+  within((async () => { for await (const m of sub) return m; })(), ms, what);
+
+// A connection attempt that must fail: asserts the rejection (any error class) and
+// records the client's message in the test output.
+async function assertConnectFails(t, attempt, what, pattern) {
+  let err;
+  await assert.rejects(attempt, (e) => {
+    err = e;
+    return true;
+  });
+  const text = `${err?.name}: ${err?.message}${err?.code ? ` (${err.code})` : ""}`;
+  t.diagnostic(`${what}: ${text}`);
+  assert.ok(err instanceof Error, `${what}: rejected with a non-error ${text}`);
+  if (pattern) assert.match(`${err.message} ${err.code ?? ""}`, pattern, `${what}: ${text}`);
+  return err;
+}
 
 for (const [label, bin] of serversUnderTest()) {
   describe(label, () => {
@@ -262,6 +345,99 @@ for (const [label, bin] of serversUnderTest()) {
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    });
+
+    test("TLS: a client that trusts the CA connects; request/reply and a 1 MiB message round trip", async () => {
+      const { caFile } = pki();
+      await withServer(tlsBlock(), bin, async (server) => {
+        const svc = await connectTls(server, { caFile });
+        svc.subscribe("echo", { callback: (err, m) => !err && m.respond(`echo ${m.string()}`) });
+        await svc.flush();
+        const nc = await connectTls(server, { caFile });
+        assert.equal(nc.info?.tls_required, true, `INFO ${JSON.stringify(nc.info)}`);
+        const r = await nc.request("echo", "over tls", { timeout: 3000 });
+        assert.equal(r.string(), "echo over tls");
+
+        // 1 MiB (the default max_payload) through the server and back, byte for byte.
+        const payload = randomBytes(1024 * 1024);
+        const sub = svc.subscribe("big", { max: 1 });
+        await svc.flush();
+        nc.publish("big", payload);
+        await nc.flush();
+        const m = await firstMessage(sub, 10000, "1 MiB message");
+        assert.equal(m.data.length, payload.length);
+        assert.ok(Buffer.from(m.data).equals(payload), "1 MiB payload differs");
+        await Promise.all([svc.close(), nc.close()]);
+      });
+    });
+
+    test("TLS: a client without the CA does not connect", async (t) => {
+      await withServer(tlsBlock(), bin, async (server) => {
+        const untrusted = /certificate|self.signed|issuer|verify/i;
+        await assertConnectFails(t, connectTls(server, {}), "tls: {}", untrusted);
+        // No tls option: INFO says tls_required, nats.js upgrades with default trust.
+        await assertConnectFails(t, connectTls(server, undefined), "no tls option", untrusted);
+      });
+    });
+
+    test("TLS verify: a client certificate from the CA is required", async (t) => {
+      const { caFile, alice } = pki();
+      await withServer(tlsVerifyBlock("verify"), bin, async (server) => {
+        const nc = await connectTls(server, { caFile, ...alice });
+        assert.equal(nc.info?.tls_verify, true, `INFO ${JSON.stringify(nc.info)}`);
+        const sub = nc.subscribe("v.x", { max: 1 });
+        await nc.flush();
+        nc.publish("v.x", "verified");
+        assert.equal((await firstMessage(sub, 3000, "v.x")).string(), "verified");
+        await nc.close();
+
+        await assertConnectFails(t, connectTls(server, { caFile }), "no client certificate");
+      });
+    });
+
+    test("TLS verify_and_map: the certificate names the user; an unknown one is refused", async (t) => {
+      const { caFile, alice, bob, carol } = pki();
+      const conf = tlsVerifyBlock("verify_and_map") + `authorization {
+  users = [
+    { user: "alice@example.com", permissions: { publish: "alice.>" } }
+    { user: "O=Acme,CN=bob" }
+  ]
+}
+`;
+      await withServer(conf, bin, async (server) => {
+        // alice (e-mail SAN) logs in with her permissions: alice.> only.
+        const na = await connectTls(server, { caFile, ...alice });
+        // bob (subject "O=Acme,CN=bob") logs in without restrictions.
+        const nb = await connectTls(server, { caFile, ...bob });
+        const sub = nb.subscribe("alice.hello", { max: 1 });
+        const seenB = [];
+        nb.subscribe("bob.>", { callback: (_, m) => seenB.push(m.subject) });
+        await nb.flush();
+        na.publish("alice.hello", "from alice");
+        assert.equal((await firstMessage(sub, 3000, "alice.hello")).string(), "from alice");
+
+        const errStatus = nextErrorStatus(na);
+        na.publish("bob.x", "not allowed");
+        await na.flush();
+        const err = await within(errStatus, 3000, "permissions violation status");
+        assert.ok(err instanceof errors.PermissionViolationError, `unexpected ${err?.name}: ${err?.message}`);
+        assert.equal(err.operation, "publish");
+        assert.equal(err.subject, "bob.x");
+        await na.flush();
+        await nb.flush();
+        assert.deepEqual(seenB, []);
+        assert.equal(na.isClosed(), false);
+        // bob may publish anywhere (he is not alice).
+        const sb = nb.subscribe("bob.y", { max: 1 });
+        await nb.flush();
+        nb.publish("bob.y", "from bob");
+        assert.equal((await firstMessage(sb, 3000, "bob.y")).string(), "from bob");
+        await Promise.all([na.close(), nb.close()]);
+
+        // carol's certificate is valid, but names no user.
+        const e = await assertConnectFails(t, connectTls(server, { caFile, ...carol }), "carol");
+        isAuthViolation(e);
+      });
     });
   });
 }
