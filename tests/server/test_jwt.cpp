@@ -7,6 +7,7 @@
 #include <nats/nats.h>
 
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -274,7 +275,7 @@ TEST_CASE("JWT: account updates through the resolver apply to connected clients"
     }
     CHECK(login(s, user_jwt(e, eve.public_key(), "eve"), eve) == NATS_CONNECTION_AUTH_FAILED);
     // Revoking alice disconnects her.
-    static bool closed = false;
+    static std::atomic<bool> closed{false};  // set on libnats' thread
     closed = false;
     auto [sa, na] = creds_connect(s, creds_file(alice_jwt, alice), [](natsConnection*, void*) { closed = true; });
     REQUIRE(sa == NATS_OK);
