@@ -32,6 +32,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -270,12 +271,13 @@ result run_req(const options& o, bench_clock::time_point deadline) {
   return r;
 }
 
-result run_login(const options& o, bench_clock::time_point deadline) {
+// --threads threads logging in until --msgs logins are done. `login` is called on a
+// thread with that thread's state (from `setup`) and returns "" on success, "retry"
+// for a refusal worth another try (counted; at most 5 % of the logins), else the error.
+template <class State, class Setup, class Login>
+result run_logins(const options& o, bench_clock::time_point deadline, Setup setup, Login login) {
   result r;
   r.target = o.msgs;
-  // libnats 3.4 now and then sends an nkey CONNECT without its signature (about one
-  // login in 300, against nats-server and dialtone alike; the server refuses it): such
-  // a login is tried again and counted, up to 5 % of the logins.
   std::atomic<std::uint64_t> next{0}, ok{0}, retried{0};
   std::mutex err_mu;
   std::string first_error;
@@ -283,23 +285,20 @@ result run_login(const options& o, bench_clock::time_point deadline) {
   std::vector<std::thread> threads;
   for (int t = 0; t < o.threads; ++t) {
     threads.emplace_back([&] {
-      natsOptions* no = make_options(o);
+      State state = setup();
       while (next++ < o.msgs && bench_clock::now() < deadline) {
-        natsConnection* nc = nullptr;
-        natsStatus s = natsConnection_Connect(&nc, no);
-        if (s == NATS_CONNECTION_AUTH_FAILED && ++retried <= o.msgs / 20 + 1) {
+        std::string e = login(state);
+        if (e == "retry" && ++retried <= o.msgs / 20 + 1) {
           --next;
           continue;
         }
-        if (s != NATS_OK) {
+        if (!e.empty()) {
           std::lock_guard lock(err_mu);
-          if (first_error.empty()) first_error = describe(s);
+          if (first_error.empty()) first_error = e;
           break;
         }
-        natsConnection_Destroy(nc);
         g_done = ++ok;
       }
-      natsOptions_Destroy(no);
     });
   }
   for (auto& t : threads) t.join();
@@ -310,6 +309,32 @@ result run_login(const options& o, bench_clock::time_point deadline) {
   r.error = first_error.empty() ? (r.complete ? "" : "timed out") : first_error;
   r.retries = retried.load();
   return r;
+}
+
+// libnats' options, owned per thread.
+struct options_holder {
+  natsOptions* o = nullptr;
+  explicit options_holder(natsOptions* opts) : o(opts) {}
+  options_holder(options_holder&& other) noexcept : o(std::exchange(other.o, nullptr)) {}
+  ~options_holder() {
+    if (o) natsOptions_Destroy(o);
+  }
+};
+
+result run_login(const options& o, bench_clock::time_point deadline) {
+  // libnats 3.4 now and then sends an nkey CONNECT without its signature (about one
+  // login in 250, against nats-server and dialtone alike; the server refuses it): such
+  // a login is tried again and counted.
+  return run_logins<options_holder>(
+      o, deadline, [&] { return options_holder(make_options(o)); },
+      [](options_holder& h) -> std::string {
+        natsConnection* nc = nullptr;
+        natsStatus s = natsConnection_Connect(&nc, h.o);
+        if (s == NATS_CONNECTION_AUTH_FAILED) return "retry";
+        if (s != NATS_OK) return describe(s);
+        natsConnection_Destroy(nc);
+        return "";
+      });
 }
 
 // One login on a plain socket: INFO, CONNECT with nkey (or jwt) and the nonce's
@@ -384,31 +409,8 @@ result run_raw_login(const options& o, bench_clock::time_point deadline) {
     id.key = platform::crypto::keypair::from_seed(seed);
   }
   if (!id.key) return r.error = "no usable seed (--creds or --nkey-seed)", r;
-  std::atomic<std::uint64_t> next{0}, ok{0};
-  std::mutex err_mu;
-  std::string first_error;
-  auto t0 = bench_clock::now();
-  std::vector<std::thread> threads;
-  for (int t = 0; t < o.threads; ++t) {
-    threads.emplace_back([&] {
-      while (next++ < o.msgs && bench_clock::now() < deadline) {
-        std::string e = raw_login(o, id);
-        if (!e.empty()) {
-          std::lock_guard lock(err_mu);
-          if (first_error.empty()) first_error = e;
-          break;
-        }
-        g_done = ++ok;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  r.done = ok.load();
-  r.seconds = std::chrono::duration<double>(bench_clock::now() - t0).count();
-  r.rate = r.done / r.seconds;
-  r.complete = r.done == o.msgs;
-  r.error = first_error.empty() ? (r.complete ? "" : "timed out") : first_error;
-  return r;
+  return run_logins<int>(
+      o, deadline, [] { return 0; }, [&](int&) { return raw_login(o, id); });
 }
 
 std::uint64_t number(const char* flag, const char* v, std::uint64_t lo, std::uint64_t hi) {

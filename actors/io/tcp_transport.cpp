@@ -21,16 +21,20 @@ bool owner_writes_only() {
 
 }  // namespace
 
+void prepare_socket(asio::ip::tcp::socket& socket, std::string& remote, std::string& ip) {
+  std::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (!ec) {
+    ip = ep.address().to_string();
+    remote = ip + ":" + std::to_string(ep.port());
+  }
+  socket.non_blocking(true, ec);
+  socket.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
 tcp_transport::tcp_transport(asio::ip::tcp::socket socket)
     : socket_(std::move(socket)), fd_(socket_.native_handle()), any_thread_(!owner_writes_only()) {
-  std::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
-  if (!ec) {
-    ip_ = ep.address().to_string();
-    remote_ = ip_ + ":" + std::to_string(ep.port());
-  }
-  socket_.non_blocking(true, ec);
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  prepare_socket(socket_, remote_, ip_);
 }
 
 ssize_t tcp_transport::read(char* buf, size_t len) { return fd_ < 0 ? (errno = EBADF, -1) : ::read(fd_, buf, len); }

@@ -7,6 +7,10 @@
 
 namespace actors::io {
 
+// Both transports: non-blocking, no Nagle, and the peer's "ip:port" and ip (empty when
+// unknown).
+void prepare_socket(asio::ip::tcp::socket& socket, std::string& remote, std::string& ip);
+
 class tcp_transport final : public transport {
  public:
   explicit tcp_transport(asio::ip::tcp::socket socket);

@@ -1,5 +1,7 @@
 #include "actors/io/tls_transport.hpp"
 
+#include "actors/io/tcp_transport.hpp"
+
 #include <openssl/err.h>
 #include <unistd.h>
 
@@ -17,14 +19,7 @@ constexpr size_t gather_limit = 16 * 1024;
 
 tls_transport::tls_transport(asio::ip::tcp::socket socket, std::shared_ptr<const tls_context> ctx)
     : socket_(std::move(socket)), fd_(socket_.native_handle()), ctx_(std::move(ctx)) {
-  std::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
-  if (!ec) {
-    ip_ = ep.address().to_string();
-    remote_ = ip_ + ":" + std::to_string(ep.port());
-  }
-  socket_.non_blocking(true, ec);
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  prepare_socket(socket_, remote_, ip_);
   ssl_ = SSL_new(ctx_->native());
   if (ssl_) {
     SSL_set_fd(ssl_, fd_);

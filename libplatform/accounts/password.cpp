@@ -9,6 +9,7 @@
 #include <string>
 
 #include "libplatform/accounts/auth_config.hpp"
+#include "libplatform/crypto/encoding.hpp"
 
 namespace platform::accounts {
 
@@ -16,18 +17,7 @@ namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// Time depends only on the two lengths, never on where the contents differ: the loop
-// runs over the longer input and the shorter one is padded with zeros.
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  size_t n = std::max(a.size(), b.size());
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < n; ++i) {
-    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff = static_cast<unsigned char>(diff | (x ^ y));
-  }
-  return diff == 0;
-}
+using crypto::constant_time_equal;
 
 bool bcrypt_matches(std::string_view hash, std::string_view given) {
   // crypt() reads C strings; a NUL inside the password would cut it short and let a

@@ -21,7 +21,9 @@ std::optional<std::string> base64url_decode(std::string_view text, bool also_sta
 // CRC16/XMODEM: polynomial 0x1021, initial value 0, no reflection.
 uint16_t crc16(std::string_view data);
 
-// Constant time in the lengths only.
+// Equality whose time depends only on the two lengths, never on where the contents
+// differ (the loop runs over the longer input, the shorter padded with zeros): for
+// passwords and tokens.
 bool constant_time_equal(std::string_view a, std::string_view b);
 
 }  // namespace platform::crypto

@@ -86,14 +86,20 @@ std::string last_error(natsConnection* nc) {
   return err ? err : "";
 }
 
-// A raw CONNECT with a JWT: signs the INFO nonce with `signer` unless it is null.
-std::string raw_jwt_login(server_process& s, const std::string& jwt, const keypair* signer) {
-  raw_client c(s.port());
-  auto info = nlohmann::json::parse(c.read_until("\r\n").substr(5));
+// A raw client that sent CONNECT with a JWT (and the INFO nonce signed with `signer`
+// unless it is null) and a PING.
+std::unique_ptr<raw_client> raw_jwt_client(server_process& s, const std::string& jwt, const keypair* signer) {
+  auto c = std::make_unique<raw_client>(s.port());
+  auto info = nlohmann::json::parse(c->read_until("\r\n").substr(5));
   nlohmann::json connect = {{"verbose", false}, {"pedantic", false}, {"jwt", jwt}};
   if (signer) connect["sig"] = crypto::base64url_encode(signer->sign(info["nonce"].get<std::string>()));
-  c.send("CONNECT " + connect.dump() + "\r\nPING\r\n");
-  return c.read_until("\r\n");
+  c->send("CONNECT " + connect.dump() + "\r\nPING\r\n");
+  return c;
+}
+
+// The server's first answer to such a login: "PONG\r\n" or an -ERR.
+std::string raw_jwt_login(server_process& s, const std::string& jwt, const keypair* signer) {
+  return raw_jwt_client(s, jwt, signer)->read_until("\r\n");
 }
 
 std::string request(natsConnection* nc, const std::string& subject, natsStatus* status = nullptr) {
@@ -297,12 +303,8 @@ TEST_CASE("JWT: a user whose JWT expires while connected is told and closed", "[
   world w;
   server_process s({}, w.config());
   auto u = new_key(key_type::user);
-  raw_client c(s.port());
-  auto info = nlohmann::json::parse(c.read_until("\r\n").substr(5));
-  nlohmann::json connect = {{"verbose", false}, {"pedantic", false},
-                            {"jwt", user_jwt(w.a, u.public_key(), "u", {}, {{"exp", now() + 2}})},
-                            {"sig", crypto::base64url_encode(u.sign(info["nonce"].get<std::string>()))}};
-  c.send("CONNECT " + connect.dump() + "\r\nPING\r\n");
+  auto client = raw_jwt_client(s, user_jwt(w.a, u.public_key(), "u", {}, {{"exp", now() + 2}}), &u);
+  auto& c = *client;
   REQUIRE(c.read_until("\r\n") == "PONG\r\n");
   CHECK(c.read_until("\r\n", 5s) == "-ERR 'User Authentication Expired'\r\n");
   CHECK(c.closed_by_server());
@@ -312,12 +314,8 @@ TEST_CASE("JWT: a user's subs and payload limits apply", "[security][jwt]") {
   world w;
   server_process s({}, w.config());
   auto u = new_key(key_type::user);
-  raw_client c(s.port());
-  auto info = nlohmann::json::parse(c.read_until("\r\n").substr(5));
-  nlohmann::json connect = {{"verbose", false}, {"pedantic", false},
-                            {"jwt", user_jwt(w.a, u.public_key(), "u", {{"subs", 1}, {"payload", 8}})},
-                            {"sig", crypto::base64url_encode(u.sign(info["nonce"].get<std::string>()))}};
-  c.send("CONNECT " + connect.dump() + "\r\nPING\r\n");
+  auto client = raw_jwt_client(s, user_jwt(w.a, u.public_key(), "u", {{"subs", 1}, {"payload", 8}}), &u);
+  auto& c = *client;
   REQUIRE(c.read_until("\r\n") == "PONG\r\n");
   c.send("SUB one 1\r\nSUB two 2\r\nPING\r\n");
   CHECK(c.read_until("PONG\r\n") == "-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n");
