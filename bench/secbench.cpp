@@ -322,8 +322,8 @@ struct options_holder {
 };
 
 result run_login(const options& o, bench_clock::time_point deadline) {
-  // libnats 3.4 now and then sends an nkey CONNECT without its signature (about one
-  // login in 250, against nats-server and dialtone alike; the server refuses it): such
+  // libnats 3.4 drops the nonce's signature from CONNECT when its first byte is 0 (one
+  // login in 256, against nats-server and dialtone alike; the server refuses it): such
   // a login is tried again and counted.
   return run_logins<options_holder>(
       o, deadline, [&] { return options_holder(make_options(o)); },

@@ -396,6 +396,12 @@ std::string connect_failure(natsStatus s) {
 void connect_or_die(natsConnection** nc, const std::string& server, const std::string& command) {
   natsOptions* o = connection_options(server, command);
   natsStatus s = natsConnection_Connect(nc, o);
+  // libnats 3.4 drops the nonce's signature from CONNECT when its first byte is 0 (one
+  // login in 256, against any server), and the server refuses the login. A new
+  // connection gets a new nonce: try again, twice at most.
+  bool signs = !login().creds.empty() || !login().nkey.empty();
+  for (int retry = 0; retry < 2 && signs && s == NATS_CONNECTION_AUTH_FAILED; ++retry)
+    s = natsConnection_Connect(nc, o);
   natsOptions_Destroy(o);
   if (s != NATS_OK) {
     std::string url = server.find("://") == std::string::npos ? "nats://" + server : server;

@@ -69,7 +69,7 @@ std::pair<natsStatus, conn_ptr> creds_connect(const server_process& s, const std
   REQUIRE(natsOptions_SetUserCredentialsFromFiles(o, creds.c_str(), nullptr) == NATS_OK);
   if (closed) natsOptions_SetClosedCB(o, closed, closure);
   natsConnection* c = nullptr;
-  auto st = natsConnection_Connect(&c, o);
+  auto st = connect_signing(&c, o);
   natsOptions_Destroy(o);
   return {st, conn_ptr(c)};
 }

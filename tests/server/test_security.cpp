@@ -29,7 +29,7 @@ std::pair<natsStatus, conn_ptr> nkey_connect(const server_process& s, const cryp
   natsOptions_SetAllowReconnect(o, false);
   REQUIRE(natsOptions_SetNKeyFromSeed(o, k.public_key().c_str(), seed_file.c_str()) == NATS_OK);
   natsConnection* c = nullptr;
-  auto st = natsConnection_Connect(&c, o);
+  auto st = connect_signing(&c, o);
   natsOptions_Destroy(o);
   return {st, conn_ptr(c)};
 }
