@@ -47,7 +47,9 @@ debug: deps node-deps
 tsan: deps node-deps
 	@cmake -S . -B $(TSAN_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDIALTONE_TSAN=ON -DDIALTONE_BUILD_BENCH=OFF >/dev/null
 	@cmake --build $(TSAN_DIR) -j$(JOBS)
-	@cd $(TSAN_DIR) && TSAN_OPTIONS="second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" ctest --output-on-failure
+	@cd $(TSAN_DIR) && TSAN_OPTIONS="second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  DIALTONE_SERVER_TSAN_OPTIONS="second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan-server.supp" \
+	  ctest --output-on-failure
 
 bench: build
 	@./scripts/install-deps.sh --bench

@@ -204,6 +204,7 @@ authenticator::decision authenticator::decide(const credentials& c) const {
       d.given = given;
     } else {
       d.result = password_matches(stored, given) ? outcome::accept : outcome::reject;
+      if (d.result == outcome::reject) d.why = "password or token does not match";
     }
     return d;
   };
@@ -217,14 +218,16 @@ authenticator::decision authenticator::decide(const credentials& c) const {
       d.acc = it->second->acc;
       return d;
     }
+    d.why = "no user matches the client certificate";
     return d;
   }
   if (!c.nkey.empty() && !nkeys_.empty()) {
     auto it = nkeys_.find(c.nkey);
-    if (it == nkeys_.end() || c.nonce.empty()) return d;
+    if (it == nkeys_.end() || c.nonce.empty()) return d.why = "nkey not configured", d;
     // nats-server reads the signature as base64url and falls back to standard base64.
     auto sig = platform::crypto::base64url_decode(c.sig, true);
-    if (!sig || !platform::crypto::verify(c.nkey, c.nonce, *sig)) return d;
+    if (!sig || !platform::crypto::verify(c.nkey, c.nonce, *sig))
+      return d.why = c.sig.empty() ? "nkey login without a signature" : "nkey signature does not verify", d;
     d.result = outcome::accept;
     d.user = it->second;
     d.acc = it->second->acc;
@@ -232,11 +235,11 @@ authenticator::decision authenticator::decide(const credentials& c) const {
   }
   if (!c.user.empty()) {
     auto it = users_.find(c.user);
-    if (it == users_.end()) return d;
+    if (it == users_.end()) return d.why = "unknown user", d;
     return check(it->second->password, c.pass, it->second, it->second->acc);
   }
   if (!c.token.empty()) {
-    if (token_.empty()) return d;
+    if (token_.empty()) return d.why = "no token is configured", d;
     return check(token_, c.token, nullptr, global_);
   }
   if (no_auth_user_) {
@@ -250,30 +253,38 @@ authenticator::decision authenticator::decide(const credentials& c) const {
 authenticator::decision authenticator::decide_jwt(const credentials& c) const {
   namespace crypto = platform::crypto;
   decision d;  // reject
-  if (c.jwt.empty()) return d;
-  auto u = crypto::decode_jwt(c.jwt);
-  if (!u || u->type != "user" || !crypto::is_public_key(u->subject, crypto::key_type::user)) return d;
+  auto reject = [&](std::string why) {
+    d.why = std::move(why);
+    return d;
+  };
+  if (c.jwt.empty()) return reject("operator mode needs a user JWT");
+  std::string why;
+  auto u = crypto::decode_jwt(c.jwt, &why);
+  if (!u) return reject("user " + why);
+  if (u->type != "user" || !crypto::is_public_key(u->subject, crypto::key_type::user)) return reject("not a user JWT");
   int64_t now = crypto::unix_now();
-  if (!crypto::check_times(*u, now)) return d;
+  if (!crypto::check_times(*u, now, &why)) return reject("user " + why);
   const auto& n = u->nats();
   std::string issuer_account = n.value("issuer_account", "");
   const std::string& acc_key = issuer_account.empty() ? u->issuer : issuer_account;
   auto it = jwt_accounts_.find(acc_key);
-  if (it == jwt_accounts_.end()) return d;
+  if (it == jwt_accounts_.end()) return reject("account " + acc_key + " is not known to the resolver");
   const auto& info = *it->second.info;
-  if (info.expires > 0 && now >= info.expires) return d;
-  if (!info.may_sign(u->issuer)) return d;
-  if (!issuer_account.empty() && u->issuer == info.public_key) return d;  // issuer_account names a signing key's account
+  if (info.expires > 0 && now >= info.expires) return reject("account JWT expired");
+  if (!info.may_sign(u->issuer)) return reject("the user JWT's issuer is not a key of account " + acc_key);
+  // issuer_account names a signing key's account
+  if (!issuer_account.empty() && u->issuer == info.public_key) return reject("issuer_account set by the account key");
   bool bearer = n.value("bearer_token", false);
   if (bearer) {
-    if (info.disallow_bearer) return d;
+    if (info.disallow_bearer) return reject("the account does not allow bearer tokens");
   } else {
     auto sig = crypto::base64url_decode(c.sig, true);
-    if (c.nonce.empty() || !sig || !crypto::verify(u->subject, c.nonce, *sig)) return d;
+    if (c.nonce.empty() || !sig || !crypto::verify(u->subject, c.nonce, *sig))
+      return reject(c.sig.empty() ? "JWT login without a signature of the nonce" : "nonce signature does not verify");
   }
   for (const std::string& k : {u->subject, std::string("*")}) {
     auto r = info.revocations.find(k);
-    if (r != info.revocations.end() && r->second >= u->issued_at) return d;
+    if (r != info.revocations.end() && r->second >= u->issued_at) return reject("user revoked by the account");
   }
   auto scoped = info.scoped.find(u->issuer);
   if (scoped != info.scoped.end()) {
@@ -281,19 +292,22 @@ authenticator::decision authenticator::decide_jwt(const credentials& c) const {
     // limits of its own is refused (as nats-server does).
     for (const char* k : {"pub", "sub", "resp", "src", "times"}) {
       auto f = n.find(k);
-      if (f != n.end() && !f->is_null() && !(f->is_object() && f->empty()) && !(f->is_array() && f->empty())) return d;
+      if (f != n.end() && !f->is_null() && !(f->is_object() && f->empty()) && !(f->is_array() && f->empty()))
+        return reject("a scoped signing key's user JWT claims permissions of its own");
     }
     for (const char* k : {"subs", "data", "payload"})
-      if (auto f = n.find(k); f != n.end() && f->is_number() && f->get<int64_t>() != 0) return d;
+      if (auto f = n.find(k); f != n.end() && f->is_number() && f->get<int64_t>() != 0)
+        return reject("a scoped signing key's user JWT claims limits of its own");
   }
   const nlohmann::json& rules = scoped != info.scoped.end() ? scoped->second.template_ : n;
-  if (rules.contains("src") && !source_allowed(rules["src"], c.remote_ip)) return d;
-  if (rules.contains("times") && !time_allowed(rules["times"], rules.value("times_location", ""))) return d;
+  if (rules.contains("src") && !source_allowed(rules["src"], c.remote_ip)) return reject("client address not in src");
+  if (rules.contains("times") && !time_allowed(rules["times"], rules.value("times_location", "")))
+    return reject("outside the user's allowed times");
   if (auto t = rules.find("allowed_connection_types"); t != rules.end() && t->is_array() && !t->empty()) {
     bool standard = false;
     for (auto& e : *t)
       if (e.is_string() && e.get<std::string>() == "STANDARD") standard = true;
-    if (!standard) return d;
+    if (!standard) return reject("connection type STANDARD not allowed");
   }
   auto r = std::make_shared<user_record>();
   r->name = u->subject;

@@ -66,6 +66,9 @@ class authenticator {
     std::shared_ptr<const user_record> user;  // accept/verify: the user (null for token auth)
     account_ptr acc;                          // accept/verify: the account to bind
     std::string stored, given;          // verify_bcrypt: the hash and the client's secret
+    // reject: why, for the server's log line only (the client always hears
+    // 'Authorization Violation'); never holds a secret.
+    std::string why;
   };
   decision decide(const credentials& c) const;
   // After a reload: may a client that logged in as `user` (null: token or no auth) in

@@ -470,8 +470,9 @@ void client_connection::revoke() {
   close(close_reason::auth_violation);
 }
 
-bool client_connection::auth_violation() {
-  spdlog::info("{} - cid:{} - Authorization Error", remote_, id_);
+bool client_connection::auth_violation(std::string_view why) {
+  if (why.empty()) spdlog::info("{} - cid:{} - Authorization Error", remote_, id_);
+  else spdlog::info("{} - cid:{} - Authorization Error: {}", remote_, id_, why);
   send_error(err::authorization_violation);
   close(close_reason::auth_violation);
   return false;
@@ -536,7 +537,7 @@ bool client_connection::on_connect(std::string_view json) {
   }
   auto d = server_.auth()->decide(creds);
   using outcome = authenticator::decision::outcome;
-  if (d.result == outcome::reject) return auth_violation();
+  if (d.result == outcome::reject) return auth_violation(d.why);
   if (d.result == outcome::accept) return connected_ ? confirm_reconnect(d.user, d.acc) : finish_connect(d.user, d.acc);
   // Bcrypt: verified off the I/O threads; reading pauses until the answer comes back.
   auth_pending_ = true;
@@ -547,7 +548,7 @@ bool client_connection::on_connect(std::string_view json) {
     self->loop_.post([self, ok, user, acc] {
       if (self->is_closed()) return;
       self->auth_pending_ = false;
-      bool go_on = !ok                ? self->auth_violation()
+      bool go_on = !ok                ? self->auth_violation("password or token does not match")
                    : self->connected_ ? self->confirm_reconnect(user, acc)
                                       : self->finish_connect(user, acc);
       if (go_on && !self->deferred_input_.empty()) {

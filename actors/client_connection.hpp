@@ -198,7 +198,7 @@ class client_connection final : public receiver,
   // a writer in progress frees the buffer when it is done.
   void discard_output_locked();
   size_t appended_locked(size_t payload_bytes, bool is_message);  // out_mutex_ held
-  bool auth_violation();
+  bool auth_violation(std::string_view why = {});
   // CONNECT, once credentials are known good: binds the account and applies limits.
   bool finish_connect(std::shared_ptr<const user_record> user, account_ptr acc);
   // A CONNECT on a connection that is already logged in: it must prove the same

@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -64,7 +66,18 @@ std::string write_temp_file(const std::string& name, const std::string& content)
 
 namespace {
 
-int spawn_captured(const std::vector<std::string>& args, int& out_fd, int max_open_files = 0) {
+// `server`: the child is dialtone-server; under `make tsan` it gets its own
+// suppressions (DIALTONE_SERVER_TSAN_OPTIONS: tests/tsan-server.supp).
+int spawn_captured(const std::vector<std::string>& args, int& out_fd, int max_open_files = 0, bool server = false) {
+  // The child's environment is built before fork (nothing that may lock runs after it).
+  std::vector<std::string> env_text;
+  const char* server_tsan = server ? std::getenv("DIALTONE_SERVER_TSAN_OPTIONS") : nullptr;
+  for (char** e = environ; *e; ++e)
+    if (!server_tsan || std::strncmp(*e, "TSAN_OPTIONS=", 13) != 0) env_text.emplace_back(*e);
+  if (server_tsan) env_text.push_back(std::string("TSAN_OPTIONS=") + server_tsan);
+  std::vector<char*> envp;
+  for (auto& e : env_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
   int pipefd[2];
   if (pipe(pipefd) != 0) throw std::runtime_error("pipe failed");
   int pid = fork();
@@ -78,7 +91,7 @@ int spawn_captured(const std::vector<std::string>& args, int& out_fd, int max_op
     close(pipefd[0]);
     close(pipefd[1]);
     auto argv = to_argv(args);
-    execv(argv[0], argv.data());
+    execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   close(pipefd[1]);
@@ -129,7 +142,7 @@ server_process::server_process(std::vector<std::string> extra_args, const std::s
     args.push_back(config_path_);
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  pid_ = spawn_captured(args, log_fd_, max_open_files);
+  pid_ = spawn_captured(args, log_fd_, max_open_files, true);
   fcntl(log_fd_, F_SETFL, O_NONBLOCK);
   std::regex ready("Listening for client connections on [^ ]+:([0-9]+)");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
