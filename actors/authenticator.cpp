@@ -282,10 +282,7 @@ authenticator::decision authenticator::decide_jwt(const credentials& c) const {
     if (c.nonce.empty() || !sig || !crypto::verify(u->subject, c.nonce, *sig))
       return reject(c.sig.empty() ? "JWT login without a signature of the nonce" : "nonce signature does not verify");
   }
-  for (const std::string& k : {u->subject, std::string("*")}) {
-    auto r = info.revocations.find(k);
-    if (r != info.revocations.end() && r->second >= u->issued_at) return reject("user revoked by the account");
-  }
+  if (info.revoked(u->subject, u->issued_at)) return reject("user revoked by the account");
   auto scoped = info.scoped.find(u->issuer);
   if (scoped != info.scoped.end()) {
     // A scoped key's users take its template; a user JWT that claims permissions or
@@ -337,11 +334,7 @@ bool authenticator::still_valid(const user_record* user, const account& acc) con
     if (it == jwt_accounts_.end() || it->second.acc.get() != &acc) return false;
     const auto& info = *it->second.info;
     if (!info.may_sign(user->issuer)) return false;
-    for (const std::string& k : {user->name, std::string("*")}) {
-      auto r = info.revocations.find(k);
-      if (r != info.revocations.end() && r->second >= user->issued_at) return false;
-    }
-    return true;
+    return !info.revoked(user->name, user->issued_at);
   }
   if (!required_) return acc.id() == global_->id();
   if (!user) return !token_.empty() && acc.id() == global_->id();  // a token login

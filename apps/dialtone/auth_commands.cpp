@@ -36,19 +36,11 @@ std::string read_text(const std::string& path, const std::string& what) {
 
 // A seed from a file: the first line that is a seed (nk files hold just the seed).
 keypair seed_file(const std::string& path, key_type want, const std::string& what) {
-  std::istringstream in(read_text(path, what + " seed file"));
-  std::string line;
-  while (std::getline(in, line)) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (line.size() != 58 || line[0] != 'S') continue;
-    auto k = keypair::from_seed(line);
-    if (!k) break;
-    if (k->type() != want)
-      die("\"" + path + "\" holds a " + std::string(crypto::type_name(k->type())) + " seed, not a " +
-          std::string(crypto::type_name(want)) + " seed");
-    return *k;
-  }
-  die("no valid nkey seed in \"" + path + "\"");
+  auto k = read_seed_file(path, what + " seed file");
+  if (k.type() != want)
+    die("\"" + path + "\" holds a " + std::string(crypto::type_name(k.type())) + " seed, not a " +
+        std::string(crypto::type_name(want)) + " seed");
+  return k;
 }
 
 // A public key given as text, or read from a file holding it (what `nkey gen -o`
@@ -226,16 +218,8 @@ struct auth_commands::impl {
   }
 
   int run_nkey_pub() {
-    std::istringstream in(read_text(seed_path, "seed file"));
-    std::string line;
-    while (std::getline(in, line)) {
-      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-      if (auto k = keypair::from_seed(line)) {
-        std::cout << k->public_key() << '\n';
-        return 0;
-      }
-    }
-    die("no valid nkey seed in \"" + seed_path + "\"");
+    std::cout << read_seed_file(seed_path, "seed file").public_key() << '\n';
+    return 0;
   }
 
   int run_operator() {

@@ -246,19 +246,24 @@ void check_bucket(const std::string& bucket) {
 // ---------------------------------------------------------------------------------------
 // Errors and the connection
 
+namespace {
+
+// libnats prefixes where it failed, "(jsm.c:1033): insufficient ...": keep what the
+// server or library said.
+std::string strip_location(std::string t) {
+  if (!t.empty() && t.front() == '(') {
+    size_t end = t.find("): ");
+    if (end != std::string::npos && t.find(".c:") < end) t.erase(0, end + 3);
+  }
+  return t;
+}
+
+}  // namespace
+
 std::string last_error_text(natsStatus s) {
   natsStatus last = NATS_OK;
   const char* text = nats_GetLastError(&last);
-  if (text && *text) {
-    // libnats prefixes where it failed, "(jsm.c:1033): insufficient ...": keep what the
-    // server or library said.
-    std::string t = text;
-    if (t.front() == '(') {
-      size_t end = t.find("): ");
-      if (end != std::string::npos && t.find(".c:") < end) t.erase(0, end + 3);
-    }
-    return t;
-  }
+  if (text && *text) return strip_location(text);
   return natsStatus_GetText(s);
 }
 
@@ -278,19 +283,6 @@ extern "C" void on_closed(natsConnection*, void*) { connection_closed = true; }
 std::atomic<bool> server_error_seen{false};
 
 std::atomic<bool> print_async_errors{false};
-
-namespace {
-
-std::string strip_location(std::string t) {
-  // libnats prefixes where it failed, "(conn.c:1905): ...": keep what the server said.
-  if (!t.empty() && t.front() == '(') {
-    size_t end = t.find("): ");
-    if (end != std::string::npos && t.find(".c:") < end) t.erase(0, end + 3);
-  }
-  return t;
-}
-
-}  // namespace
 
 extern "C" void on_async_error(natsConnection* nc, natsSubscription*, natsStatus s, void*) {
   if (s == NATS_SLOW_CONSUMER) {
@@ -321,6 +313,18 @@ std::string connection_error(natsConnection* nc) {
   return strip_location(text && *text ? text : natsStatus_GetText(s));
 }
 
+platform::crypto::keypair read_seed_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) die("cannot read " + what + " \"" + path + "\"");
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.size() == 58 && line[0] == 'S')
+      if (auto k = platform::crypto::keypair::from_seed(line)) return *k;
+  }
+  die("no valid nkey seed in \"" + path + "\"");
+}
+
 login_options& login() {
   static login_options l;
   return l;
@@ -332,15 +336,7 @@ bool readable(const std::string& path) { return std::ifstream(path).good(); }
 
 // The public key of the seed in an nkey seed file (libnats needs both).
 std::string nkey_public_key(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) die("cannot read the nkey seed file \"" + path + "\"");
-  std::string line;
-  while (std::getline(in, line)) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (line.size() == 58 && line[0] == 'S')
-      if (auto k = platform::crypto::keypair::from_seed(line)) return k->public_key();
-  }
-  die("no nkey seed in \"" + path + "\"");
+  return read_seed_file(path, "the nkey seed file").public_key();
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 // connection_closed, which libnats' closed callback sets.
 #include <nats/nats.h>
 
+#include "libplatform/crypto/nkeys.hpp"
+
 #include <atomic>
 #include <csignal>
 #include <cstdint>
@@ -101,6 +103,10 @@ extern std::atomic<bool> print_async_errors;
 bool check_server_error(natsConnection* nc);
 // The connection's last error in words ("" when none): why it closed.
 std::string connection_error(natsConnection* nc);
+
+// The first nkey seed in a file (nk files hold just the seed), or die naming the file
+// (`what` says which file, e.g. "the nkey seed file"); the seed is never printed.
+platform::crypto::keypair read_seed_file(const std::string& path, const std::string& what);
 
 // libnats options for `server` with the login flags applied; the caller owns them.
 natsOptions* connection_options(const std::string& server, const std::string& command);

@@ -25,6 +25,14 @@ bool jwt_account::may_sign(const std::string& key) const {
          scoped.count(key) != 0;
 }
 
+bool jwt_account::revoked(const std::string& user, int64_t issued_at) const {
+  for (const std::string& k : {user, std::string("*")}) {
+    auto r = revocations.find(k);
+    if (r != revocations.end() && r->second >= issued_at) return true;
+  }
+  return false;
+}
+
 namespace {
 
 std::string read_file(const std::string& path) {

@@ -38,6 +38,9 @@ struct jwt_account {
   std::vector<std::string> tags;
   bool disallow_bearer = false;
   bool may_sign(const std::string& key) const;  // the account key or one of its signing keys
+  // A user issued at `issued_at` is revoked by revocations[user] or revocations["*"]
+  // at or after that time.
+  bool revoked(const std::string& user, int64_t issued_at) const;
 };
 
 struct operator_config {
