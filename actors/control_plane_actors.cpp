@@ -52,11 +52,13 @@ caf::behavior internal_client_actor(caf::event_based_actor* self, std::weak_ptr<
 
 class actor_control_plane final : public control_plane {
  public:
-  actor_control_plane(caf::actor_system& sys, caf::actor server, std::string server_name, std::string server_id)
+  actor_control_plane(caf::actor_system& sys, caf::actor server, std::string server_name, std::string server_id,
+                      std::function<account_ptr()> system_account)
       : sys_(sys),
         server_(std::move(server)),
         server_name_(std::move(server_name)),
-        server_id_(std::move(server_id)) {
+        server_id_(std::move(server_id)),
+        system_account_(std::move(system_account)) {
     // Two verifiers, each on its own thread: bcrypt never blocks an I/O loop or the
     // cooperative scheduler, and two logins can be checked at once on two cores.
     for (int i = 0; i < 2; ++i) verifiers_.push_back(sys_.spawn<caf::detached>(password_verifier, i));
@@ -97,6 +99,12 @@ class actor_control_plane final : public control_plane {
   // $SYS.ACCOUNT.<acc>.CONNECT|DISCONNECT, built here (on the I/O thread, where the
   // connection's details are at hand) and published by the server actor.
   void publish_event(client_connection& c, const char* what, const char* type, const close_reason* why) {
+    std::string subject = "$SYS.ACCOUNT." + c.acc().name() + "." + what;
+    // Most servers have no subscriber for these: then a login or a close costs no JSON,
+    // no random id and no message to the server actor. (The subject index is matched
+    // from any thread, as every publish does.)
+    auto sys = system_account_ ? system_account_() : nullptr;
+    if (!sys || sys->subjects().match(subject)->empty()) return;
     auto now = std::chrono::system_clock::now();
     nlohmann::json j;
     j["type"] = type;
@@ -110,13 +118,13 @@ class actor_control_plane final : public control_plane {
       j["received"] = {{"msgs", c.msgs_in.load()}, {"bytes", c.bytes_in.load()}};
       j["reason"] = std::string(to_string(*why));
     }
-    std::string subject = "$SYS.ACCOUNT." + c.acc().name() + "." + what;
     caf::anon_send(server_, event_atom::value, std::move(subject), j.dump());
   }
 
   caf::actor_system& sys_;
   caf::actor server_;
   std::string server_name_, server_id_;
+  std::function<account_ptr()> system_account_;
   std::vector<caf::actor> verifiers_;
   std::atomic<size_t> next_{0};
   std::atomic<uint64_t> event_seq_{0};
@@ -125,8 +133,10 @@ class actor_control_plane final : public control_plane {
 }  // namespace
 
 std::unique_ptr<control_plane> make_actor_control_plane(caf::actor_system& sys, caf::actor server,
-                                                        std::string server_name, std::string server_id) {
-  return std::make_unique<actor_control_plane>(sys, std::move(server), std::move(server_name), std::move(server_id));
+                                                        std::string server_name, std::string server_id,
+                                                        std::function<account_ptr()> system_account) {
+  return std::make_unique<actor_control_plane>(sys, std::move(server), std::move(server_name), std::move(server_id),
+                                               std::move(system_account));
 }
 
 }  // namespace actors

@@ -6,19 +6,23 @@
 // subscription sets to the account's actor, and gives internal clients an actor that
 // drains their inboxes.
 #include <caf/fwd.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 
+#include "actors/account.hpp"
 #include "actors/control_plane.hpp"
 
 namespace actors {
 
 class client_connection;
 
-// `server` receives (event_atom, subject, json) for $SYS events. Account actors are
-// reached through account::actor.
+// `server` receives (event_atom, subject, json) for $SYS events; `system_account` gives
+// the account they are published in (null: none), so an event nobody subscribes to is
+// not built at all. Account actors are reached through account::actor.
 std::unique_ptr<control_plane> make_actor_control_plane(caf::actor_system& sys, caf::actor server,
-                                                        std::string server_name, std::string server_id);
+                                                        std::string server_name, std::string server_id,
+                                                        std::function<account_ptr()> system_account);
 
 }  // namespace actors

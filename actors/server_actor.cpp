@@ -318,7 +318,8 @@ caf::behavior server_actor(caf::stateful_actor<server_state>* self, platform::co
         if (st.core) return "already started";
         st.core = std::make_unique<server_core>(st.opts);
         st.control = make_actor_control_plane(self->system(), caf::actor_cast<caf::actor>(self),
-                                              st.core->server_name(), st.core->server_id());
+                                              st.core->server_name(), st.core->server_id(),
+                                              [core = st.core.get()] { return core->system_account(); });
         st.core->set_control(st.control.get());
         configure(self, st.auth);
         st.sys_client = std::make_shared<internal_client>(receiver::kind::system, st.core->system_account(),

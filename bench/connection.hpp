@@ -1,5 +1,6 @@
 // One load-generator client connection: a non-blocking TCP socket to the server
-// under test, its inbound parser, and a buffer of bytes not yet written.
+// under test (plain, or TLS with OpenSSL when the endpoint names a CA), its inbound
+// parser, and a buffer of bytes not yet written.
 //
 // Owner: one thread at a time. Connections are opened and subscribed on the main
 // thread (so every SUB is registered before any publish), then handed to the
@@ -14,6 +15,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+
+typedef struct ssl_st SSL;
 
 namespace dialtone::bench {
 
@@ -39,6 +42,9 @@ struct endpoint {
   std::uint16_t port = 4222;
   std::string user;  // CONNECT credentials; none are sent while user is empty
   std::string pass;
+  // Non-empty: TLS (as NATS does it: plain INFO, then the handshake), the server's
+  // certificate verified against this CA file. One OpenSSL context per process.
+  std::string tls_ca;
 };
 
 // connect_line, with "user" and "pass" added when ep.user is set.
@@ -79,6 +85,8 @@ public:
   std::uint64_t header_msgs() const { return parser_.header_msgs(); }
   const std::string& error() const { return error_; }
   int fd() const { return fd_; }
+  // TLS: decrypted bytes OpenSSL holds that poll() cannot see.
+  bool buffered() const;
 
   // Parser callbacks.
   void on_msg(std::string_view subject, std::string_view reply, std::size_t payload_size);
@@ -87,10 +95,15 @@ public:
 private:
   explicit connection(int fd);
   bool fail(std::string why);
+  // send()/recv() for plain sockets, SSL_write/SSL_read under TLS: > 0 bytes moved,
+  // 0 end of stream (reads), -1 with errno (EAGAIN: try again after poll()).
+  ssize_t raw_write(const char* p, std::size_t n);
+  ssize_t raw_read(char* p, std::size_t n);
   // Reads until one more PONG than already seen arrives (PING already sent).
   bool ping_pong_reply(bench_clock::time_point deadline);
 
   int fd_;
+  SSL* ssl_ = nullptr;
   inbound_parser<connection> parser_{*this};
   std::unique_ptr<char[]> read_buf_;
   std::string out_;

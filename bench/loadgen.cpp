@@ -47,6 +47,9 @@ Options:
   --subject SUBJ     req/lat: the subject requests go to and responders
                      subscribe to ("svc"); through a service import, the
                      importing account's subject
+  --tls-ca FILE      every connection over TLS (plain INFO, then the handshake, as
+                     NATS clients do), the server's certificate checked against
+                     this CA
   --user NAME        CONNECT user of every connection but the responders (none)
   --pass PASSWORD    CONNECT password that goes with --user
   --responder-user NAME, --responder-pass PASSWORD
@@ -159,6 +162,7 @@ int main(int argc, char** argv) {
       opt.feed = true;
     }
     else if (flag == "--user") opt.server.user = value;
+    else if (flag == "--tls-ca") opt.server.tls_ca = value;
     else if (flag == "--pass") opt.server.pass = value;
     else if (flag == "--responder-user") { opt.responder_user = value; responder_user_given = true; }
     else if (flag == "--responder-pass") { opt.responder_pass = value; responder_pass_given = true; }

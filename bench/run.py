@@ -364,6 +364,14 @@ TLS_CA = ["--tls-ca", "{sec}/ca.pem"]
 LOGIN_RETRIES = [Figure("retries", "refused logins tried again (a libnats 3.4 slip, both servers)",
                         lambda v: f"{v:.0f}", row=False, compare=False)]
 SEC_SCENARIOS = [
+    # The server over TLS, with the raw load generator (OpenSSL on its side): what the
+    # server does, where libnats' own per-message cost would otherwise set both rates.
+    Scenario("rtlspub16", "TLS pub/sub 1→1 16 B, raw loadgen (msgs/s)", ["pubsub", "--subs", "1", "--size", "16"] + TLS_CA,
+             2_000_000, config=TLS_CONF),
+    Scenario("rtlspub1k", "TLS pub/sub 1→1 1 KiB, raw loadgen (msgs/s)", ["pubsub", "--subs", "1", "--size", "1024"] + TLS_CA,
+             500_000, config=TLS_CONF),
+    Scenario("rtlsreq", "TLS req/reply 1 responder, window 256, raw loadgen (req/s)",
+             ["req", "--responders", "1", "--window", "256", "--size", "16"] + TLS_CA, 200_000, config=TLS_CONF),
     Scenario("tlspub16", "TLS pub/sub 1→1 16 B, libnats (msgs/s)", ["tlspubsub", "--size", "16"] + TLS_CA,
              1_000_000, config=TLS_CONF, tool="secbench"),
     Scenario("tlspub1k", "TLS pub/sub 1→1 1 KiB, libnats (msgs/s)", ["tlspubsub", "--size", "1024"] + TLS_CA,
@@ -955,7 +963,7 @@ def find_loadgen(explicit, workdir):
                   if f.endswith(".cpp") and f not in JSBENCH_SOURCES + ["secbench.cpp"])
     cxx = os.environ.get("CXX", "c++")
     print(f"loadgen not built; compiling it with {cxx} into {out}", file=sys.stderr)
-    subprocess.run([cxx, "-std=c++20", "-O2", "-pthread"] + srcs + ["-o", out], check=True)
+    subprocess.run([cxx, "-std=c++20", "-O2", "-pthread"] + srcs + ["-lssl", "-lcrypto", "-o", out], check=True)
     return out
 
 
@@ -1061,6 +1069,7 @@ def main():
             tools["jsbench"] = find_jsbench(args.jsbench, workdir)
         if any(sc.tool == "secbench" for sc in scenarios):
             tools["secbench"] = find_secbench(workdir)
+        if any(sc.key in SEC_KEYS for sc in scenarios):
             prepare_security(workdir)
         for s in servers.values():
             s.start(scenarios[0].config, scenarios[0].jetstream)

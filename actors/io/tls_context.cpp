@@ -46,6 +46,13 @@ tls_context::tls_context(const platform::config::server_options::tls_options& o)
     // OpenSSL would add certificates from ca_file, the client authorities).
     SSL_CTX_set_mode(ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                                SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
+    // Read ahead: one read() takes many records (without it OpenSSL reads each record's
+    // 5-byte header, then its body: two system calls per 16 KiB). What it read ahead
+    // and not yet decrypted is SSL_has_pending(), which tls_transport checks before it
+    // waits for the socket. RELEASE_BUFFERS above keeps an idle connection from holding
+    // the larger buffer.
+    SSL_CTX_set_read_ahead(ctx_, 1);
+    SSL_CTX_set_default_read_buffer_len(ctx_, 64 * 1024);
     if (SSL_CTX_use_certificate_chain_file(ctx_, o.cert_file.c_str()) != 1)
       fail("tls cert_file \"" + o.cert_file + "\"");
     if (SSL_CTX_use_PrivateKey_file(ctx_, o.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
@@ -78,7 +85,13 @@ tls_context::tls_context(const platform::config::server_options::tls_options& o)
       }
       if (SSL_CTX_set_cipher_list(ctx_, list.c_str()) != 1) fail("tls cipher_suites");
     }
-    // One session cache per process is fine; resumption saves a full handshake on reconnect.
+    // No session resumption: NATS clients (libnats, nats.go, nats.js) never offer a
+    // session again, so TLS 1.3 tickets (OpenSSL sends two after every handshake) and
+    // a TLS 1.2 session cache would only cost each login an encryption, a write, and
+    // the client the parsing of tickets it throws away.
+    SSL_CTX_set_num_tickets(ctx_, 0);
+    SSL_CTX_set_options(ctx_, SSL_OP_NO_TICKET);
+    SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_session_id_context(ctx_, reinterpret_cast<const unsigned char*>("dialtone"), 8);
   } catch (...) {
     SSL_CTX_free(ctx_);

@@ -21,7 +21,7 @@ TEST_CASE("internal client on its own actor: an echo service answers through the
   cfg.set("scheduler.max-threads", size_t{2});
   cfg.set("scheduler.policy", caf::atom("sharing"));
   caf::actor_system sys{cfg};
-  auto cp = actors::make_actor_control_plane(sys, caf::actor{}, "test", "NTEST");
+  auto cp = actors::make_actor_control_plane(sys, caf::actor{}, "test", "NTEST", {});
   auto echo = std::make_shared<internal_client>(actors::receiver::kind::service, f.core->global_account(), "echo");
   cp->start_internal_client(echo);
   std::atomic<int> handled{0};
