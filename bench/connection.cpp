@@ -117,33 +117,36 @@ connection::~connection() {
 
 bool connection::buffered() const { return ssl_ && SSL_has_pending(ssl_); }
 
+namespace {
+// An OpenSSL read or write's outcome (`rc`, `n` bytes moved) as a socket call's: the
+// bytes, 0 for the end of the stream (reads), or -1 with errno (EAGAIN: wait, retry).
+ssize_t ssl_outcome(SSL* ssl, int rc, std::size_t n, bool reading) {
+  if (rc == 1) return static_cast<ssize_t>(n);
+  int e = SSL_get_error(ssl, rc);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    errno = EAGAIN;
+    return -1;
+  }
+  if (reading && (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0))) return 0;
+  if (e != SSL_ERROR_SYSCALL || errno == 0) errno = EPROTO;
+  return -1;
+}
+} // namespace
+
 ssize_t connection::raw_write(const char* p, std::size_t n) {
   if (!ssl_) return ::send(fd_, p, n, MSG_NOSIGNAL);
   std::size_t done = 0;
   ERR_clear_error();
-  if (SSL_write_ex(ssl_, p, n, &done) == 1) return static_cast<ssize_t>(done);
-  int e = SSL_get_error(ssl_, 0);
-  if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
-    errno = EAGAIN;
-    return -1;
-  }
-  if (e != SSL_ERROR_SYSCALL || errno == 0) errno = EPROTO;
-  return -1;
+  int rc = SSL_write_ex(ssl_, p, n, &done);
+  return ssl_outcome(ssl_, rc, done, false);
 }
 
 ssize_t connection::raw_read(char* p, std::size_t n) {
   if (!ssl_) return ::recv(fd_, p, n, 0);
   std::size_t got = 0;
   ERR_clear_error();
-  if (SSL_read_ex(ssl_, p, n, &got) == 1) return static_cast<ssize_t>(got);
-  int e = SSL_get_error(ssl_, 0);
-  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-    errno = EAGAIN;
-    return -1;
-  }
-  if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0)) return 0;
-  if (e != SSL_ERROR_SYSCALL) errno = EPROTO;
-  return -1;
+  int rc = SSL_read_ex(ssl_, p, n, &got);
+  return ssl_outcome(ssl_, rc, got, true);
 }
 
 std::unique_ptr<connection> connection::open(const endpoint& ep, bench_clock::time_point deadline,

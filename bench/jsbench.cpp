@@ -12,6 +12,13 @@
 
 #include <nats/nats.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -21,6 +28,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
+#include <functional>
 #include <istream>
 #include <memory>
 #include <mutex>
@@ -73,6 +82,12 @@ Scenarios:
   jspub    js_Publish one at a time to stream BENCH; msgs/s
   jspuba   js_PublishAsync, --window in flight, then js_PublishAsyncComplete;
            msgs/s up to the last ack
+  rawkvputa, rawjspuba
+           kvputa and jspuba with a raw-socket publisher instead of libnats'
+           (the bucket or stream is still made, and checked, through libnats):
+           PUB with a reply subject, --window acks outstanding, every ack
+           checked to be a pub-ack; measures the server rather than libnats'
+           per-message work
   objput   object store (dialtone_objclient on libnats): one object of --size
            bytes into bucket "bench", generated on the fly, 128 KiB chunks
            pipelined (8 MiB unacknowledged), then its meta; MB/s (10^6 B/s)
@@ -86,7 +101,7 @@ Options:
   --msgs N           operations / messages (20000)
   --size BYTES       value or payload size (16); obj*: the object's size
   --keys N           kv*: distinct keys (1000)
-  --window N         kvputa, kvwatch, jspuba: acks outstanding (1000); the
+  --window N         kvputa, kvwatch, jspuba, raw*: acks outstanding (1000); the
                      sync scenarios report 1
   --timeout SECONDS  time budget for the scenario (30)
   --version          print the libnats version
@@ -141,7 +156,9 @@ void print_result(std::string_view scenario, const options& opt, const result& r
       "\"max_us\":%.2f,\"mean_us\":%.2f,\"complete\":%s,\"error\":\"%s\",\"keys\":%llu",
       static_cast<int>(scenario.size()), scenario.data(), opt.port,
       static_cast<unsigned long long>(opt.msgs), opt.size,
-      scenario == "kvputa" || scenario == "kvwatch" || scenario == "jspuba" ? opt.window : 1,
+      scenario == "kvputa" || scenario == "kvwatch" || scenario == "jspuba" || scenario.substr(0, 3) == "raw"
+          ? opt.window
+          : 1,
       static_cast<unsigned long long>(r.target), static_cast<unsigned long long>(r.done), r.seconds,
       r.rate, r.publish_rate, r.p50_us, r.p90_us, r.p99_us, r.p999_us, r.max_us, r.mean_us,
       r.complete ? "true" : "false", json_escape(r.error).c_str(),
@@ -615,6 +632,30 @@ result run_sync(std::string_view scenario, const options& opt, bench_clock::time
   return r;
 }
 
+// The pipelined scenarios' target: bucket "bench" (kv) or stream "BENCH". False with
+// *error if it cannot be made.
+bool create_target(jsCtx* js, bool kv_scenario, kv_ptr& kv, std::string* error) {
+  g_phase.store(kv_scenario ? "creating the bucket" : "creating the stream");
+  if (!kv_scenario) return create_stream(js, error);
+  kv = create_bucket(js, error);
+  return kv != nullptr;
+}
+
+// After n pipelined puts: the bucket holds one value per key written, the stream every
+// message. False with *error otherwise.
+bool check_stored(jsCtx* js, bool kv_scenario, const options& opt, std::string* error) {
+  g_phase.store("checking the stored state");
+  std::uint64_t msgs = 0;
+  std::string stream = kv_scenario ? std::string("KV_") + bucket_name : stream_name;
+  if (!stream_msgs(js, stream.c_str(), &msgs, error)) return false;
+  std::uint64_t expect = kv_scenario ? std::min(opt.keys, opt.msgs) : opt.msgs;
+  if (msgs != expect) {
+    *error = "stream " + stream + " holds " + std::to_string(msgs) + " messages, expected " + std::to_string(expect);
+    return false;
+  }
+  return true;
+}
+
 // kvputa, jspuba: js_PublishAsync with --window acks outstanding.
 result run_async(std::string_view scenario, const options& opt, bench_clock::time_point deadline) {
   result r;
@@ -624,14 +665,8 @@ result run_async(std::string_view scenario, const options& opt, bench_clock::tim
   g_phase.store("connecting");
   if (!c.open(opt, opt.window, &acks, &r.error)) return r;
   const bool kv_scenario = scenario == "kvputa";
-  g_phase.store(kv_scenario ? "creating the bucket" : "creating the stream");
   kv_ptr kv;
-  if (kv_scenario) {
-    kv = create_bucket(c.js.get(), &r.error);
-    if (!kv) return r;
-  } else if (!create_stream(c.js.get(), &r.error)) {
-    return r;
-  }
+  if (!create_target(c.js.get(), kv_scenario, kv, &r.error)) return r;
   const std::string payload = make_payload(opt.size);
   std::vector<std::string> subjects;
   if (kv_scenario)
@@ -651,19 +686,159 @@ result run_async(std::string_view scenario, const options& opt, bench_clock::tim
   probe.finish(r, r.done);
   if (!ok) return r;
 
-  g_phase.store("checking the stored state");
-  std::uint64_t msgs = 0;
-  std::string stream = kv_scenario ? std::string("KV_") + bucket_name : stream_name;
-  if (!stream_msgs(c.js.get(), stream.c_str(), &msgs, &r.error)) return r;
-  std::uint64_t expect = kv_scenario ? std::min(opt.keys, opt.msgs) : opt.msgs;
-  if (msgs != expect) {
-    r.error = "stream " + stream + " holds " + std::to_string(msgs) + " messages, expected " + std::to_string(expect);
-    return r;
-  }
+  if (!check_stored(c.js.get(), kv_scenario, opt, &r.error)) return r;
   if (acks.max_seq.load() != opt.msgs) {
     r.error = "highest ack sequence " + std::to_string(acks.max_seq.load()) + ", expected " + std::to_string(opt.msgs);
     return r;
   }
+  if (async_error(&r.error)) return r;
+  r.complete = true;
+  return r;
+}
+
+// rawkvputa, rawjspuba: one plain socket, pipelined PUBs with reply subject "rawack"
+// (one SUB receives every ack), at most --window unacknowledged. Every reply must be a
+// pub-ack ({"stream":...}; an error reply is {"error":...} on both servers).
+class raw_publisher {
+ public:
+  ~raw_publisher() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  bool open(const options& opt, bench_clock::time_point deadline, std::string* error) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(opt.port));
+    if (fd_ < 0 || ::inet_pton(AF_INET, opt.host.c_str(), &a.sin_addr) != 1 ||
+        ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      *error = "raw connect: " + std::string(std::strerror(errno));
+      return false;
+    }
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+    out_ = "CONNECT {\"verbose\":false,\"pedantic\":false,\"protocol\":1,\"headers\":true,"
+           "\"name\":\"dialtone-jsbench-raw\"}\r\nSUB rawack 1\r\nPING\r\n";
+    while (pongs_ == 0) {
+      if (!step(deadline, error)) return false;
+    }
+    return true;
+  }
+
+  // Publishes n frames (frame_of(i)), keeping at most `window` unacknowledged.
+  bool run(std::uint64_t n, int window, const std::function<const std::string&(std::uint64_t)>& frame_of,
+           bench_clock::time_point deadline, std::string* error) {
+    std::uint64_t sent = 0;
+    auto last_progress = bench_clock::now();
+    std::uint64_t seen = 0;
+    while (acks_ < n) {
+      while (sent < n && sent - acks_ < std::uint64_t(window) && out_.size() < (256u << 10)) out_ += frame_of(sent++);
+      if (!step(deadline, error)) return false;
+      if (acks_ != seen) {
+        seen = acks_;
+        last_progress = bench_clock::now();
+        g_done = seen;
+      } else if (bench_clock::now() - last_progress > stall_limit) {
+        *error = "raw publisher stalled: " + std::to_string(sent - acks_) + " acks never came";
+        return false;
+      }
+    }
+    return true;
+  }
+
+  std::uint64_t acks() const { return acks_; }
+
+ private:
+  // One poll, then whatever reads and writes it allows.
+  bool step(bench_clock::time_point deadline, std::string* error) {
+    if (bench_clock::now() >= deadline) return *error = "raw publisher out of time", false;
+    pollfd p{fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0};
+    if (::poll(&p, 1, 100) < 0 && errno != EINTR) return *error = "poll: " + std::string(std::strerror(errno)), false;
+    if (p.revents & POLLOUT) {
+      ssize_t w = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL);
+      if (w < 0 && errno != EAGAIN && errno != EINTR) return *error = "send: " + std::string(std::strerror(errno)), false;
+      if (w > 0) out_.erase(0, size_t(w));
+    }
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[64 << 10];
+      ssize_t got = ::recv(fd_, buf, sizeof buf, 0);
+      if (got == 0) return *error = "server closed the raw connection", false;
+      if (got < 0 && errno != EAGAIN && errno != EINTR) return *error = "recv: " + std::string(std::strerror(errno)), false;
+      if (got > 0) {
+        in_.append(buf, size_t(got));
+        if (!parse(error)) return false;
+      }
+    }
+    return true;
+  }
+
+  bool parse(std::string* error) {
+    size_t pos = 0;
+    for (;;) {
+      size_t eol = in_.find("\r\n", pos);
+      if (eol == std::string::npos) break;
+      std::string_view line(in_.data() + pos, eol - pos);
+      if (line.rfind("MSG ", 0) == 0) {
+        size_t size = std::strtoull(std::string(line.substr(line.rfind(' ') + 1)).c_str(), nullptr, 10);
+        if (in_.size() < eol + 2 + size + 2) break;  // the payload is not all here yet
+        std::string_view payload(in_.data() + eol + 2, size);
+        if (payload.rfind("{\"stream\"", 0) != 0)
+          return *error = "not a pub-ack: " + std::string(payload.substr(0, 300)), false;
+        ++acks_;
+        pos = eol + 2 + size + 2;
+        continue;
+      }
+      if (line == "PING") out_ += "PONG\r\n";
+      else if (line == "PONG") ++pongs_;
+      else if (line.rfind("-ERR", 0) == 0) return *error = "server: " + std::string(line), false;
+      pos = eol + 2;
+    }
+    in_.erase(0, pos);
+    return true;
+  }
+
+  int fd_ = -1;
+  std::string out_, in_;
+  std::uint64_t acks_ = 0, pongs_ = 0;
+};
+
+result run_raw_async(std::string_view scenario, const options& opt, bench_clock::time_point deadline) {
+  result r;
+  r.target = opt.msgs;
+  client c;
+  g_phase.store("connecting");
+  if (!c.open(opt, 0, nullptr, &r.error)) return r;
+  const bool kv_scenario = scenario == "rawkvputa";
+  kv_ptr kv;
+  if (!create_target(c.js.get(), kv_scenario, kv, &r.error)) return r;
+  const std::string payload = make_payload(opt.size);
+  std::vector<std::string> frames;  // one per key (KV), or the one stream frame
+  auto frame = [&](const std::string& subject) {
+    return "PUB " + subject + " rawack " + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
+  };
+  if (kv_scenario)
+    for (std::uint64_t k = 0; k < opt.keys; ++k) frames.push_back(frame(std::string("$KV.") + bucket_name + "." + key_name(k)));
+  else
+    frames.push_back(frame(stream_subject));
+  raw_publisher pub;
+  g_phase.store("connecting the raw publisher");
+  if (!pub.open(opt, deadline, &r.error)) return r;
+
+  server_probe probe{opt.server_pid};
+  g_phase.store("publishing");
+  probe.start();
+  const auto t0 = bench_clock::now();
+  bool ok = pub.run(opt.msgs, opt.window, [&](std::uint64_t i) -> const std::string& { return frames[i % frames.size()]; },
+                    deadline, &r.error);
+  const auto t1 = bench_clock::now();
+  r.done = pub.acks();
+  r.seconds = seconds_between(t0, t1);
+  r.rate = r.seconds > 0 ? double(r.done) / r.seconds : 0;
+  probe.finish(r, r.done);
+  if (!ok) return r;
+
+  if (!check_stored(c.js.get(), kv_scenario, opt, &r.error)) return r;
   if (async_error(&r.error)) return r;
   r.complete = true;
   return r;
@@ -992,7 +1167,8 @@ int main(int argc, char** argv) {
   }
   const bool obj_scenario = scenario == "objput" || scenario == "objget";
   if (scenario != "kvput" && scenario != "kvputa" && scenario != "kvget" && scenario != "kvwatch" &&
-      scenario != "jspub" && scenario != "jspuba" && !obj_scenario)
+      scenario != "jspub" && scenario != "jspuba" && scenario != "rawkvputa" && scenario != "rawjspuba" &&
+      !obj_scenario)
     usage_error("unknown scenario " + std::string(scenario));
   options opt;
   for (int i = 2; i < argc; ++i) {
@@ -1020,6 +1196,7 @@ int main(int argc, char** argv) {
                                                  std::chrono::duration<double>(opt.timeout_s));
   result r;
   if (scenario == "kvputa" || scenario == "jspuba") r = run_async(scenario, opt, deadline);
+  else if (scenario == "rawkvputa" || scenario == "rawjspuba") r = run_raw_async(scenario, opt, deadline);
   else if (scenario == "kvwatch") r = run_watch(opt, deadline);
   else if (obj_scenario) r = run_obj(scenario, opt);
   else r = run_sync(scenario, opt, deadline);

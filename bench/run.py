@@ -296,7 +296,7 @@ SCENARIOS = [
 ]
 
 
-def js_scenario(key, label, args, msgs, sync, extra=()):
+def js_scenario(key, label, args, msgs, sync, extra=(), publish_rate=True):
     """A JetStream scenario: dialtone-jsbench through libnats, on a fresh -js server.
 
     Rows: the rate, then the server's VmRSS at the end of the run. On the samples
@@ -310,7 +310,7 @@ def js_scenario(key, label, args, msgs, sync, extra=()):
     if sync:
         figures += [Figure("p50_us", "p50 per call (µs)", lambda v: fmt_us(v), row=False),
                     Figure("p99_us", "p99 per call (µs)", lambda v: fmt_us(v), row=False)]
-    else:
+    elif publish_rate:
         figures.append(Figure("publish_rate", "publishing rate, up to the last publish call (msgs/s)"
                               if key != "kvwatch" else "put rate, up to the last put's ack (ops/s)",
                               lambda v: fmt_rate(v), row=False))
@@ -339,6 +339,16 @@ JS_SCENARIOS = [
                 ["jspuba", "--size", "16", "--window", "4096"], 200_000, sync=False),
     js_scenario("jspuba1k", "JS publish, async (js_PublishAsync), 4096 in flight, 1 KiB (msgs/s)",
                 ["jspuba", "--size", "1024", "--window", "4096"], 100_000, sync=False),
+    # The pipelined ones again with a raw-socket publisher (PUB with a reply subject,
+    # every ack checked): what the server does when libnats' own per-message work is
+    # not what sets the rate.
+    js_scenario("rkvputa", "KV put, raw publisher, 1000 in flight, 16 B over 1000 keys (ops/s)",
+                ["rawkvputa", "--size", "16", "--keys", "1000", "--window", "1000"], 200_000, sync=False,
+                publish_rate=False),
+    js_scenario("rjspuba16", "JS publish, raw publisher, 4096 in flight, 16 B (msgs/s)",
+                ["rawjspuba", "--size", "16", "--window", "4096"], 300_000, sync=False, publish_rate=False),
+    js_scenario("rjspuba1k", "JS publish, raw publisher, 4096 in flight, 1 KiB (msgs/s)",
+                ["rawjspuba", "--size", "1024", "--window", "4096"], 200_000, sync=False, publish_rate=False),
 ]
 JS_KEYS = [sc.key for sc in JS_SCENARIOS]
 SCENARIOS += JS_SCENARIOS
