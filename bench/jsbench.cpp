@@ -504,6 +504,15 @@ bool out_of_time(bench_clock::time_point deadline, std::uint64_t done, std::uint
 
 // ---------------------------------------------------------------- scenarios
 
+// A scenario's target: bucket "bench" (kv) or stream "BENCH". False with
+// *error if it cannot be made.
+bool create_target(jsCtx* js, bool kv_scenario, kv_ptr& kv, std::string* error) {
+  g_phase.store(kv_scenario ? "creating the bucket" : "creating the stream");
+  if (!kv_scenario) return create_stream(js, error);
+  kv = create_bucket(js, error);
+  return kv != nullptr;
+}
+
 // kvput, kvget, jspub: one synchronous call at a time, timed one by one.
 result run_sync(std::string_view scenario, const options& opt, bench_clock::time_point deadline) {
   result r;
@@ -512,14 +521,8 @@ result run_sync(std::string_view scenario, const options& opt, bench_clock::time
   g_phase.store("connecting");
   if (!c.open(opt, 0, nullptr, &r.error)) return r;
   const bool kv_scenario = scenario != "jspub";
-  g_phase.store(kv_scenario ? "creating the bucket" : "creating the stream");
   kv_ptr kv;
-  if (kv_scenario) {
-    kv = create_bucket(c.js.get(), &r.error);
-    if (!kv) return r;
-  } else if (!create_stream(c.js.get(), &r.error)) {
-    return r;
-  }
+  if (!create_target(c.js.get(), kv_scenario, kv, &r.error)) return r;
   const std::string payload = make_payload(opt.size);
   std::vector<std::string> keys;
   for (std::uint64_t k = 0; k < opt.keys; ++k) keys.push_back(key_name(k));
@@ -630,15 +633,6 @@ result run_sync(std::string_view scenario, const options& opt, bench_clock::time
   if (async_error(&r.error)) return r;
   r.complete = true;
   return r;
-}
-
-// The pipelined scenarios' target: bucket "bench" (kv) or stream "BENCH". False with
-// *error if it cannot be made.
-bool create_target(jsCtx* js, bool kv_scenario, kv_ptr& kv, std::string* error) {
-  g_phase.store(kv_scenario ? "creating the bucket" : "creating the stream");
-  if (!kv_scenario) return create_stream(js, error);
-  kv = create_bucket(js, error);
-  return kv != nullptr;
 }
 
 // After n pipelined puts: the bucket holds one value per key written, the stream every

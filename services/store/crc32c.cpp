@@ -5,7 +5,7 @@
 // through a byte table. Profiled on 1 KiB stream publishes, that was 24% of the stream's
 // thread (BENCHMARKS.md run 16). RocksDB's checksum functions are ordinary global
 // functions (rocksdb::crc32c::Extend, Crc32cCombine, IsFastCrc32Supported in its
-// util/crc32c.h, which Debian does not install, hence the declarations below); this file
+// util/crc32c.h, which Debian does not install, hence the declarations in crc32c.hpp); this file
 // defines all three, so the linker takes these and never pulls RocksDB's crc32c object
 // from librocksdb.a (with the shared library, the executable's definitions take
 // precedence the same way). A RocksDB that added another function to that object would
@@ -21,12 +21,6 @@
 #include <array>
 #include <cstring>
 #include <string>
-
-namespace rocksdb::crc32c {
-std::string IsFastCrc32Supported();
-uint32_t Extend(uint32_t init_crc, const char* data, size_t n);
-uint32_t Crc32cCombine(uint32_t crc1, uint32_t crc2, size_t crc2len);
-}  // namespace rocksdb::crc32c
 
 namespace store::crc32c {
 

@@ -4,6 +4,7 @@
 // table-driven ones (see there). Thread-safe: pure functions.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace store::crc32c {
 
@@ -19,3 +20,11 @@ uint32_t combine(uint32_t crc1, uint32_t crc2, size_t len2);
 bool hardware();
 
 }  // namespace store::crc32c
+
+// RocksDB's own CRC functions (its util/crc32c.h, which Debian does not install),
+// defined by crc32c.cpp in place of RocksDB's.
+namespace rocksdb::crc32c {
+std::string IsFastCrc32Supported();
+uint32_t Extend(uint32_t init_crc, const char* data, size_t n);
+uint32_t Crc32cCombine(uint32_t crc1, uint32_t crc2, size_t crc2len);
+}  // namespace rocksdb::crc32c

@@ -9,11 +9,6 @@
 
 #include "services/store/crc32c.hpp"
 
-namespace rocksdb::crc32c {
-uint32_t Extend(uint32_t init_crc, const char* data, size_t n);
-uint32_t Crc32cCombine(uint32_t crc1, uint32_t crc2, size_t crc2len);
-}  // namespace rocksdb::crc32c
-
 namespace {
 
 // Bit by bit, straight from the definition: the reference the others are held to.
