@@ -2,6 +2,10 @@
 
 #include <malloc.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
 namespace platform::memory {
 
 void keep_freed_memory() {
@@ -10,9 +14,33 @@ void keep_freed_memory() {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   // Up to 64 MiB free at the top of a heap stays mapped; the scavenger returns the rest.
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  // Two arenas, not glibc's eight per core. Each thread that allocates gets an arena of
+  // its own while there are fewer than the limit, and malloc_trim() cannot give back the
+  // free top of such an arena. Ten seconds after a 1 KiB JetStream publish burst
+  // (memtables, write batches, the stream's inbox, freed on the stream's, the I/O
+  // loop's and RocksDB's threads) 43-69 MiB stayed resident with the default, 36-44 MiB
+  // with two arenas (five and six runs). One arena gave 27-31 MiB but cost KV puts a
+  // fifth of their rate (every allocating thread on one lock); two cost nothing
+  // measurable (BENCHMARKS.md run 17).
+  mallopt(M_ARENA_MAX, 2);
 }
 
 size_t retained_free_bytes() { return mallinfo2().fordblks; }
+
+int arena_count() {
+  // malloc_info writes one <heap nr="N"> element per arena.
+  char* text = nullptr;
+  size_t size = 0;
+  FILE* f = open_memstream(&text, &size);
+  if (f == nullptr) return -1;
+  int rc = malloc_info(0, f);
+  std::fclose(f);
+  int n = 0;
+  if (rc == 0)
+    for (const char* p = text; (p = std::strstr(p, "<heap nr=")) != nullptr; ++p) ++n;
+  std::free(text);
+  return rc == 0 ? n : -1;
+}
 
 bool return_free_memory() { return malloc_trim(0) != 0; }
 

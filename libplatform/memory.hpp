@@ -7,7 +7,7 @@
 // pays a page fault for every 4 KiB it touches, on every burst; on a VM each fault can
 // also cost the host a fault. keep_freed_memory() keeps freed memory in the process for
 // reuse instead, and a scavenger gives it back once it has sat unused for a while (the
-// way Go's runtime does for nats-server).
+// way Go's runtime does for nats-server). Threads share two malloc arenas (memory.cpp).
 #include <cstddef>
 
 namespace platform::memory {
@@ -17,6 +17,9 @@ void keep_freed_memory();
 
 // Free bytes the allocator holds across all its arenas (from mallinfo2).
 size_t retained_free_bytes();
+
+// How many arenas the allocator has made so far (from malloc_info).
+int arena_count();
 
 // Gives the free memory the allocator holds back to the kernel now (malloc_trim): the one
 // way the server returns memory, used by the scavenger below and by code that has just
