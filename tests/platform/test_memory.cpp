@@ -77,9 +77,8 @@ TEST_CASE("return_free_memory gives back what was kept, at once", "[memory]") {
 TEST_CASE("threads allocating at once share two arenas", "[.][memory-arenas]") {
   keep_freed_memory();
   // Eight threads allocating side by side, as a stream's actor, the I/O loops and
-  // RocksDB's flush and compaction threads do: with glibc's default each would meet a
-  // locked arena and get one of its own (up to 8 per core), whose free top stays
-  // resident for good.
+  // RocksDB's flush and compaction threads do: with glibc's default each would get an
+  // arena of its own (up to 8 per core), whose free top stays resident for good.
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) threads.emplace_back([] { churn(size_t(4) << 20); });
   for (auto& t : threads) t.join();
