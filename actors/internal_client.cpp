@@ -107,13 +107,37 @@ bool internal_client::push_job(router::context* ctx, inbox_job&& job) {
     auto& in = next_slot_locked();
     in.sub.reset();
     in.job = std::move(job);
+    inbox_jobs_ = true;
     inbox_bytes_ += 64;
   }
   wake_with(ctx);
   return true;
 }
 
+namespace {
+// Drains running on this thread (a handler may publish into another internal client,
+// whose flush() must then not start a drain inside this one).
+thread_local int drains_on_thread = 0;
+}  // namespace
+
+bool internal_client::try_inline_drain() {
+  auto* loop = io::event_loop::current();
+  if (!loop || drains_on_thread > 0) return false;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    if (inbox_used_ == 0 || wake_pending_) return true;  // nothing new, or the owner is coming
+    if (inbox_jobs_ || inbox_used_ > inline_max_msgs || inbox_bytes_ > inline_max_bytes) return false;
+  }
+  if (!drain_mutex_.try_lock()) return false;  // the owner is draining: wake it again
+  std::lock_guard drain(drain_mutex_, std::adopt_lock);
+  inline_loop_ = loop;
+  drain_locked(false);  // the loop's flush_pending() flushes what the handlers published
+  inline_loop_ = nullptr;
+  return true;
+}
+
 void internal_client::flush() {
+  if (inline_drain_.load(std::memory_order_relaxed) && !drive_loop_ && try_inline_drain()) return;
   if (drive_loop_ && drive_loop_->in_loop_thread() && !in_drain_) {
     // The driving loop flushing its batch: drain right here, after the receivers
     // flushed before this one (answers before their latency reports); what the
@@ -161,16 +185,26 @@ inbound_msg& internal_client::next_slot_locked() {
 size_t internal_client::drain() { return drain_inbox(true); }
 
 size_t internal_client::drain_inbox(bool then_flush) {
+  std::lock_guard drain(drain_mutex_);
+  return drain_locked(then_flush);
+}
+
+size_t internal_client::drain_locked(bool then_flush) {
   {
     std::lock_guard lock(inbox_mutex_);
     draining_.swap(inbox_);
     draining_used_ = inbox_used_;
     inbox_used_ = 0;
     inbox_bytes_ = 0;
+    inbox_jobs_ = false;
     // Messages arriving from now on wake the owner again.
     wake_pending_ = false;
   }
   in_drain_ = true;
+  struct on_thread {
+    on_thread() { ++drains_on_thread; }
+    ~on_thread() { --drains_on_thread; }
+  } counted;
   size_t ran = 0;
   for (size_t i = 0; i < draining_used_; ++i) {
     auto& m = draining_[i];
@@ -227,7 +261,7 @@ void internal_client::flush_published() {
 }
 
 void internal_client::flush_early() {
-  if (!drive_loop_) router::flush_later(flush_list_);
+  if (!drive_loop_ && !inline_loop_) router::flush_later(flush_list_);
 }
 
 size_t internal_client::publish(std::string_view subject, std::string_view reply, std::string_view headers,
@@ -256,8 +290,8 @@ size_t internal_client::publish_to(std::string_view route_subject, std::string_v
   }
   router::context ctx;
   ctx.from = this;
-  if (drive_loop_) {
-    ctx.loop = drive_loop_;
+  if (drive_loop_ || inline_loop_) {
+    ctx.loop = drive_loop_ ? drive_loop_ : inline_loop_;
   } else {
     ctx.flush_list = &flush_list_;
   }

@@ -31,7 +31,9 @@
 // latency report to build and publish), under the same bound.
 //
 // Threads: deliver(), post(), flush(), subscribe(), unsubscribe() and close() from any
-// thread; publish() and drain() from the owner's thread only. set_waker() and
+// thread; publish() and drain() from the owner's thread only, where "the owner's
+// thread" means whoever holds the drain: the owner, or an I/O loop that drains inline
+// (set_inline_drain), never both at once. set_waker() and
 // set_stopper() before the first subscription or post.
 #include <atomic>
 #include <cstddef>
@@ -188,6 +190,18 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   bool backed_up() override;
   // Owner's thread: runs queued handlers and jobs in order; returns how many ran.
   size_t drain();
+  // Owner: may an I/O loop run the drain itself, at the end of the read batch that
+  // filled the inbox, instead of waking the owner? Only when the inbox holds a few
+  // small messages and no jobs, no wake is outstanding, no drain runs (a try-lock of
+  // the drain; the owner's drain() takes the same lock, so drains never overlap and
+  // each sees the last one's writes), and that loop is not already inside a drain.
+  // What the handlers publish joins that loop's pending set (flushed in the same
+  // flush_pending()). A stream turns it on while it has no consumers and does not
+  // fsync per batch: a synchronous publish is then stored and acked without waking
+  // another thread (nats-server stores in the reading goroutine too). Any thread.
+  void set_inline_drain(bool on) { inline_drain_.store(on, std::memory_order_relaxed); }
+  static constexpr size_t inline_max_msgs = 16;
+  static constexpr size_t inline_max_bytes = 64u << 10;
 
   // Any thread: queues `job` to run on the owner's thread. `ctx` (may be null) is the
   // delivery this happens in, for a wake with the batch. Returns false when the inbox
@@ -221,6 +235,10 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   // drain(); `then_flush` false when the driving loop's flush_pending() called it (that
   // call flushes what the handlers published).
   size_t drain_inbox(bool then_flush);
+  size_t drain_locked(bool then_flush);  // drain_mutex_ held
+  // flush() on an I/O loop's thread: drains here if the inbox qualifies and the drain
+  // is free (set_inline_drain). True when it did (or there was nothing to do).
+  bool try_inline_drain();
   void flush_published();
 
   account_ptr acc_;
@@ -235,6 +253,7 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   size_t inbox_used_ = 0;
   size_t inbox_bytes_ = 0;
   bool wake_pending_ = false;
+  bool inbox_jobs_ = false;  // a post()ed job waits in inbox_
   std::atomic<int64_t> last_drop_log_{0};
 
   std::mutex handlers_mutex_;  // subscriptions and their handlers (a handler runs unlocked)
@@ -242,7 +261,12 @@ class internal_client : public receiver, public publisher, public std::enable_sh
       handlers_;
   uint64_t next_sid_ = 0;
 
-  // Owner's thread only.
+  std::atomic<bool> inline_drain_{false};
+  // Held by whoever drains: the owner (drain()), or an I/O loop draining inline.
+  std::mutex drain_mutex_;
+
+  // Owner's thread only (precisely: under drain_mutex_).
+  io::event_loop* inline_loop_ = nullptr;  // the loop draining inline, during that drain
   std::vector<inbound_msg> draining_;  // the swapped-out inbox being drained
   size_t draining_used_ = 0;
   bool in_drain_ = false;

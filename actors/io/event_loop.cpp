@@ -11,6 +11,17 @@
 
 namespace actors::io {
 
+namespace {
+thread_local event_loop* current_loop = nullptr;
+}
+
+event_loop* event_loop::current() noexcept { return current_loop; }
+
+void event_loop::adopt_current_thread() {
+  current_loop = this;
+  thread_id_.store(std::this_thread::get_id(), std::memory_order_release);
+}
+
 event_loop::event_loop(int index, std::chrono::microseconds busy_poll)
     : index_(index),
       busy_poll_(busy_poll),
@@ -24,11 +35,13 @@ event_loop::event_loop(int index, std::chrono::microseconds busy_poll)
 event_loop::~event_loop() {
   stop();
   join();
+  if (current_loop == this) current_loop = nullptr;  // a test's thread that adopted it
 }
 
 void event_loop::start() {
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), ("dialtone-io-" + std::to_string(index_)).c_str());
+    current_loop = this;
     thread_id_.store(std::this_thread::get_id(), std::memory_order_release);
     thread_id_.notify_all();
     schedule_housekeeping();

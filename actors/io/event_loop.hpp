@@ -37,11 +37,14 @@ class event_loop {
   bool in_loop_thread() const noexcept {
     return std::this_thread::get_id() == thread_id_.load(std::memory_order_acquire);
   }
+  // The loop whose thread this is (start() or adopt_current_thread()), or null on any
+  // other thread (actors, RocksDB's, tests' own).
+  static event_loop* current() noexcept;
 
   void start();
   // Instead of start(): the calling thread is this loop's thread and runs it by hand
   // (context().poll()). For tests that drive sessions without a loop thread.
-  void adopt_current_thread() { thread_id_.store(std::this_thread::get_id(), std::memory_order_release); }
+  void adopt_current_thread();
   void stop();  // asks the thread to finish; join() waits
   void join();
   template <class F>

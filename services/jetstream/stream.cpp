@@ -130,6 +130,7 @@ void stream::start(actors::control_plane& cp) {
   // queue a pump on the actor: it touches only consumers this loop is done with, or
   // fields of them that watch_deliver does not write.
   for (auto& [n, c] : consumers_) watch_deliver(*c);
+  update_wants_tick();
   std::weak_ptr<stream> weak = weak_from_this();
   client_->set_after_drain([weak] {
     if (auto s = weak.lock()) s->after_drain();
@@ -180,6 +181,10 @@ void stream::update_wants_tick() {
   wants_tick_.store(cfg_.max_age > 0 || !consumers_.empty() || !dedupe_order_.empty() ||
                         (object_store_ && svc_.opts().orphan_chunk_age_ns > 0),
                     std::memory_order_relaxed);
+  // A few small publishes may be stored and acked by the I/O loop that read them
+  // (internal_client::set_inline_drain): not while consumers could make a drain send
+  // megabytes, nor when every batch waits for an fsync.
+  if (client_) client_->set_inline_drain(consumers_.empty() && !svc_.opts().sync_always);
 }
 
 void stream::refresh_snapshot() {

@@ -2,6 +2,11 @@
 // owner's thread with headers, flushed by the receivers' own loops.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <atomic>
+#include <future>
+#include <thread>
+
 #include "actors/internal_client.hpp"
 #include "fixture.hpp"
 
@@ -106,4 +111,111 @@ TEST_CASE("internal client: posted jobs run in inbox order; close stops deliveri
   CHECK(svc.client->subscription_count() == 0);
   s.feed(pubs("t", 3));
   CHECK(svc.client->inbox_size() == 0);
+}
+
+TEST_CASE("internal client: an inline drain answers within the read batch that asked, without a wake", "[internal]") {
+  core_fixture f;
+  service svc(f);
+  svc.client->set_inline_drain(true);
+  svc.client->subscribe("svc.echo", [](internal_client& c, const inbound_msg& m) { c.publish(m.reply, {}, {}, m.payload()); });
+  auto s = f.connect();
+  s.feed("SUB _INBOX.a 1\r\n");
+  s.feed("PUB svc.echo _INBOX.a 3\r\nabc\r\n");
+  // Drained by the loop that read the request, and the answer flushed in the same
+  // flush_pending(): written before feed() returns, nothing posted, no owner woken.
+  CHECK(s.take() == "MSG _INBOX.a 1 3\r\nabc\r\n");
+  CHECK(svc.wakes == 0);
+  CHECK(svc.client->inbox_size() == 0);
+  // Turned off (a stream with consumers): the owner is woken as before.
+  svc.client->set_inline_drain(false);
+  s.feed("PUB svc.echo _INBOX.a 2\r\nde\r\n");
+  CHECK(svc.wakes == 1);
+  CHECK(s.take().empty());
+  CHECK(svc.client->drain() == 1);
+  CHECK(s.take() == "MSG _INBOX.a 1 2\r\nde\r\n");
+}
+
+TEST_CASE("internal client: large batches and jobs go to the owner, never inline", "[internal]") {
+  core_fixture f;
+  service svc(f);
+  svc.client->set_inline_drain(true);
+  svc.client->subscribe("work", [&](internal_client&, const inbound_msg& m) { svc.got.push_back(std::string(m.payload())); });
+  auto s = f.connect();
+  s.feed(pubs("work", int(internal_client::inline_max_msgs) + 1));
+  CHECK(svc.wakes == 1);
+  CHECK(svc.got.empty());
+  CHECK(svc.client->drain() == internal_client::inline_max_msgs + 1);
+  // One message over the byte bound.
+  std::string big(internal_client::inline_max_bytes + 1, 'x');
+  s.feed("PUB work " + std::to_string(big.size()) + "\r\n" + big + "\r\n");
+  CHECK(svc.wakes == 2);
+  CHECK(svc.client->drain() == 1);
+  // A job (an API request) in the inbox: the owner runs it, and the publishes behind it.
+  svc.got.clear();
+  svc.client->post(nullptr, [&](internal_client&) { svc.got.push_back("job"); });
+  CHECK(svc.wakes == 3);
+  s.feed(pubs("work", 1));
+  CHECK(svc.wakes == 3);  // the wake is outstanding: the owner drains both
+  CHECK(svc.got.empty());
+  CHECK(svc.client->drain() == 2);
+  CHECK(svc.got == std::vector<std::string>{"job", "0"});
+  // Small again: inline.
+  s.feed(pubs("work", 3));
+  CHECK(svc.wakes == 3);
+  CHECK(svc.got.size() == 5);
+}
+
+TEST_CASE("internal client: while the owner drains, the loop wakes it instead of draining beside it", "[internal]") {
+  core_fixture f;
+  service svc(f);
+  std::promise<void> entered, release;
+  auto release_f = release.get_future().share();
+  std::atomic<int> ran{0};
+  svc.client->subscribe("work", [&](internal_client&, const inbound_msg& m) {
+    if (m.payload() == "0" && ran.load() == 0) {
+      entered.set_value();
+      release_f.wait();
+    }
+    ran.fetch_add(1);
+  });
+  auto s = f.connect();
+  s.feed(pubs("work", 1));  // inline off: queued, owner woken
+  CHECK(svc.wakes == 1);
+  svc.client->set_inline_drain(true);
+  std::thread owner([&] { svc.client->drain(); });
+  entered.get_future().wait();
+  s.feed(pubs("work", 1));  // the drain is held by the owner: wake it again
+  CHECK(svc.wakes == 2);
+  CHECK(ran.load() == 0);
+  release.set_value();
+  owner.join();
+  CHECK(ran.load() == 1);
+  CHECK(svc.client->drain() == 1);
+  CHECK(ran.load() == 2);
+}
+
+TEST_CASE("internal client: a handler publishing to another inline client does not nest drains", "[internal]") {
+  core_fixture f;
+  service first(f), second(f);
+  first.client->set_inline_drain(true);
+  second.client->set_inline_drain(true);
+  int depth = 0, max_depth = 0;
+  first.client->subscribe("a", [&](internal_client& c, const inbound_msg& m) {
+    max_depth = std::max(max_depth, ++depth);
+    c.publish("b", m.reply, {}, m.payload());
+    --depth;
+  });
+  second.client->subscribe("b", [&](internal_client& c, const inbound_msg& m) {
+    max_depth = std::max(max_depth, ++depth);
+    c.publish(m.reply, {}, {}, "from b");
+    --depth;
+  });
+  auto s = f.connect();
+  s.feed("SUB r 1\r\nPUB a r 1\r\nx\r\n");
+  // Both drained by the loop, one after the other (the second in the next round of the
+  // same flush_pending()), and the answer written.
+  CHECK(s.take() == "MSG r 1 6\r\nfrom b\r\n");
+  CHECK(max_depth == 1);
+  CHECK(first.wakes == 0);
+  CHECK(second.wakes == 0);
 }
