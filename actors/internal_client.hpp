@@ -200,6 +200,8 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   // fsync per batch: a synchronous publish is then stored and acked without waking
   // another thread (nats-server stores in the reading goroutine too). Any thread.
   void set_inline_drain(bool on) { inline_drain_.store(on, std::memory_order_relaxed); }
+  // Owner's thread (in a handler or after_drain): is an I/O loop running this drain?
+  bool draining_inline() const noexcept { return inline_loop_ != nullptr; }
   static constexpr size_t inline_max_msgs = 16;
   static constexpr size_t inline_max_bytes = 64u << 10;
 

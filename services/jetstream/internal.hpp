@@ -314,6 +314,10 @@ class stream : public std::enable_shared_from_this<stream> {
   std::map<std::string, std::unique_ptr<consumer>> consumers_;
   bool store_failed_logged_ = false;
   bool state_dirty_ = false;
+  // An I/O loop's inline drain could not write without waiting (another write, a
+  // stall): the batch and its acks wait for the actor's drain, which writes them, and
+  // until then every drain is the actor's.
+  bool commit_deferred_ = false;
 };
 
 class js_account : public std::enable_shared_from_this<js_account> {
@@ -360,7 +364,9 @@ class service {
   actors::control_plane& control() { return cp_; }
   uint64_t next_stream_id() { return next_id_.fetch_add(1); }
   // Writes the pending batch; on failure logs once per 10 s and returns the error.
-  store::store_status write(store::stream_store& st, store::write_batch& b);
+  // Writes `b` (fsync per options). `may_wait` false: stream_store::try_write (an I/O
+  // loop storing a batch itself); a would_block status is not an error and not logged.
+  store::store_status write(store::stream_store& st, store::write_batch& b, bool may_wait = true);
   std::atomic<int64_t> memory_used{0}, store_used{0};
   uint64_t disk_usage();
 

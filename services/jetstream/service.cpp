@@ -71,9 +71,9 @@ void service::ticker() {
   }
 }
 
-store::store_status service::write(store::stream_store& st, store::write_batch& b) {
-  auto status = st.write(b, opts_.sync_always);
-  if (!status) {
+store::store_status service::write(store::stream_store& st, store::write_batch& b, bool may_wait) {
+  auto status = may_wait ? st.write(b, opts_.sync_always) : st.try_write(b);
+  if (!status && !status.would_block) {
     auto now = steady_ns();
     auto last = last_error_log_.load();
     if (now - last > 10'000'000'000 && last_error_log_.compare_exchange_strong(last, now))

@@ -184,7 +184,7 @@ void stream::update_wants_tick() {
   // A few small publishes may be stored and acked by the I/O loop that read them
   // (internal_client::set_inline_drain): not while consumers could make a drain send
   // megabytes, nor when every batch waits for an fsync.
-  if (client_) client_->set_inline_drain(consumers_.empty() && !svc_.opts().sync_always);
+  if (client_) client_->set_inline_drain(consumers_.empty() && !svc_.opts().sync_always && !commit_deferred_);
 }
 
 void stream::refresh_snapshot() {
@@ -773,7 +773,23 @@ void stream::commit() {
         save_consumer(*c, batch());
         c->dirty = false;
       }
-    auto status = batch_pending() ? svc_.write(*store_, *batch_) : store::store_status{};
+    // Drained inline by an I/O loop (internal_client::set_inline_drain): write only if
+    // that needs no waiting, so the loop's other connections are never held up by the
+    // store; otherwise the actor writes it, with this drain's acks, in its next drain.
+    const bool inline_drain = client_ && client_->draining_inline();
+    auto status = batch_pending() ? svc_.write(*store_, *batch_, !inline_drain) : store::store_status{};
+    if (status.would_block) {
+      if (!commit_deferred_) {
+        commit_deferred_ = true;
+        client_->set_inline_drain(false);
+        std::weak_ptr<stream> weak = weak_from_this();
+        client_->post(nullptr, [weak](internal_client&) {
+          if (auto s = weak.lock()) s->commit();
+        });
+      }
+      return;
+    }
+    commit_deferred_ = false;
     batch_.reset();
     state_dirty_ = false;
     if (!status) {

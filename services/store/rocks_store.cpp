@@ -367,7 +367,10 @@ class rocks_store final : public stream_store {
     return std::make_unique<rocks_batch>(messages_, subjects_, meta_, vlog_.get());
   }
 
-  store_status write(write_batch& b, bool sync) override {
+  store_status write(write_batch& b, bool sync) override { return apply(b, sync, true); }
+  store_status try_write(write_batch& b) override { return apply(b, false, false); }
+
+  store_status apply(write_batch& b, bool sync, bool may_wait) {
     no_perf_counters();
     auto* rb = dynamic_cast<rocks_batch*>(&b);
     if (rb == nullptr) return store_status::failure("write: batch was made by another store");
@@ -376,15 +379,25 @@ class rocks_store final : public stream_store {
     // A failed write (disk full) leaves RocksDB in a read-only "background error" state
     // until Resume() succeeds. Try to leave it first, but not more than every 100 ms:
     // Resume flushes memtables, which is wasted I/O on a disk that is still full.
-    if (failed_.load(std::memory_order_acquire)) try_resume();
+    if (failed_.load(std::memory_order_acquire)) {
+      if (!may_wait) return would_block();
+      try_resume();
+    }
     rocksdb::WriteOptions wo;
     wo.sync = sync;
+    // Instead of sleeping in a write stall, RocksDB fails the write with Incomplete.
+    wo.no_slowdown = !may_wait;
     // One writer at a time. RocksDB would otherwise group concurrent writers and let
     // one thread apply the others' batches, handing them over through atomics inside
     // the library that ThreadSanitizer cannot see (make tsan). Each stream already
     // writes a whole drain as one batch, so this costs little: the WAL append is
     // serialized inside RocksDB anyway.
-    std::lock_guard lock(write_mutex_);
+    std::unique_lock lock(write_mutex_, std::defer_lock);
+    if (may_wait) {
+      lock.lock();
+    } else if (!lock.try_lock()) {
+      return would_block();
+    }
     std::map<uint32_t, value_log::file_counts> looked_up;
     if (vlog_ && !rb->lookups().empty() && !vlog_->empty()) {
       // Deleted messages from earlier batches: their references, if any.
@@ -417,12 +430,19 @@ class rocks_store final : public stream_store {
         delta[file].live -= d.live;
         delta[file].bytes -= d.bytes;
       }
+      if (!may_wait && s.IsIncomplete()) return would_block();  // a stall: nothing written
       failed_.store(true, std::memory_order_release);
       return to_status(s, "write");
     }
     rb->committed();
     failed_.store(false, std::memory_order_release);
     return {};
+  }
+
+  static store_status would_block() {
+    store_status st = store_status::failure("write: would wait");
+    st.would_block = true;
+    return st;
   }
 
   // A record's message, reading a large payload from the value log.

@@ -52,6 +52,7 @@ struct store_status {
   bool ok = true;
   bool no_space = false;  // the device is full (or over a configured size)
   std::string error;      // for logs and JetStream error descriptions
+  bool would_block = false;  // try_write(): not applied, since applying it meant waiting
   explicit operator bool() const noexcept { return ok; }
   static store_status failure(std::string text, bool no_space = false) { return {false, no_space, std::move(text)}; }
 };
@@ -105,6 +106,13 @@ class stream_store {
   // Without it the batch is in the WAL (the OS's page cache) on return, which survives
   // a kill -9 of the server but not a power loss.
   virtual store_status write(write_batch& b, bool sync) = 0;
+  // As write(b, false), but only if that needs no waiting: while another write is in
+  // progress, the store throttles writes (RocksDB's write stall) or it is recovering
+  // from a failed write, nothing is applied and the status says would_block (not an
+  // error: write() it later, from a thread that may wait). For an I/O loop that stores
+  // a small batch itself (internal_client::set_inline_drain) and must not stop serving
+  // its other connections.
+  virtual store_status try_write(write_batch& b) { return write(b, false); }
 
   // The message at `seq`, if stored.
   virtual std::optional<stored_message> get(uint64_t stream_id, uint64_t seq) = 0;

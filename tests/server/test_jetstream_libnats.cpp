@@ -5,6 +5,7 @@
 #include <nats/nats.h>
 
 #include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <memory>
@@ -544,6 +545,48 @@ TEST_CASE("jetstream: add a stream and publish with acks", "[jetstream]") {
   CHECK(js_GetStreamInfo(&gone, c.js.get(), "ORDERS", nullptr, &jerr) == NATS_NOT_FOUND);
   CHECK(jerr == JSStreamNotFoundErr);
   CHECK(js_DeleteStream(c.js.get(), "ORDERS", nullptr, nullptr) == NATS_NOT_FOUND);
+}
+
+TEST_CASE("jetstream: synchronous publishes beside a flood into another stream are all stored and acked in order",
+          "[jetstream]") {
+  // A synchronous publish is stored by the I/O loop that read it when the store is
+  // free, and by the stream's actor when another stream's large batches hold the store
+  // (the loop must not wait): either way every ack comes after its message is stored,
+  // with the next sequence.
+  js_server srv;
+  js_client flood(srv.s), sync(srv.s);
+  add_stream(flood.js.get(), "FLOOD", {"flood"});
+  add_stream(sync.js.get(), "SYNC", {"sync.*"});
+  const int flood_msgs = 20000, sync_msgs = 1000;
+  std::atomic<int> flood_errors{0};
+  std::thread flooder([&] {
+    std::string body(1024, 'f');
+    for (int i = 0; i < flood_msgs; ++i)
+      if (js_PublishAsync(flood.js.get(), "flood", body.data(), int(body.size()), nullptr) != NATS_OK) ++flood_errors;
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = 30000;
+    if (js_PublishAsyncComplete(flood.js.get(), &po) != NATS_OK) ++flood_errors;
+  });
+  int wrong = 0;
+  for (int i = 1; i <= sync_msgs; ++i) {
+    jsPubAck* raw = nullptr;
+    std::string subject = "sync." + std::to_string(i % 7), body = "m" + std::to_string(i);
+    auto st = js_Publish(&raw, sync.js.get(), subject.c_str(), body.data(), int(body.size()), nullptr, nullptr);
+    pub_ack_ptr pa(raw);
+    if (st != NATS_OK || !pa || pa->Sequence != uint64_t(i)) ++wrong;
+  }
+  flooder.join();
+  CHECK(wrong == 0);
+  CHECK(flood_errors.load() == 0);
+  auto si = stream_info(sync.js.get(), "SYNC");
+  CHECK(si->State.Msgs == uint64_t(sync_msgs));
+  CHECK(si->State.LastSeq == uint64_t(sync_msgs));
+  CHECK(stream_info(flood.js.get(), "FLOOD")->State.Msgs == uint64_t(flood_msgs));
+  natsMsg* m = nullptr;
+  REQUIRE(js_GetMsg(&m, sync.js.get(), "SYNC", 500, nullptr, nullptr) == NATS_OK);
+  CHECK(data_of(m) == "m500");
+  natsMsg_Destroy(m);
 }
 
 TEST_CASE("jetstream: duplicate message ids are stored once", "[jetstream]") {

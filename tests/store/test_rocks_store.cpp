@@ -175,6 +175,15 @@ TEST_CASE("rocks: a full disk fails writes with no_space and the store recovers"
     CHECK_FALSE(again.ok);
     CHECK(again.no_space);
   }
+  // A write that must not wait (an I/O loop's) does not try to recover the store: it
+  // reports would_block and leaves the recovery to a writer that may wait.
+  {
+    auto b = s->make_batch();
+    b->put_meta("k", "v");
+    auto tried = s->try_write(*b);
+    CHECK_FALSE(tried.ok);
+    CHECK(tried.would_block);
+  }
   // Reads still work while writes fail.
   CHECK(s->get(1, 1));
   CHECK(s->get(1, *acked.rbegin()));

@@ -92,6 +92,54 @@ TEST_CASE("empty batch and foreign batch", "[store]") {
   CHECK_FALSE(f.s->get_meta("k"));
 }
 
+TEST_CASE("try_write applies a batch or reports would_block with nothing applied", "[store]") {
+  fixture f(STORE_KINDS);
+  INFO(f.kind);
+  auto& s = *f.s;
+  auto b = s.make_batch();
+  b->put_message(1, msg(1, "a", "quiet"));
+  auto st = s.try_write(*b);
+  REQUIRE(st.ok);
+  CHECK_FALSE(st.would_block);
+  CHECK(s.get(1, 1)->payload == "quiet");
+
+  // Beside a writer of large batches: every try either applied its message or left it
+  // out entirely, and what would block can be written (waiting) afterwards.
+  std::atomic<bool> stop{false};
+  std::atomic<int> writer_failed{0};
+  std::thread writer([&] {
+    uint64_t seq = 1;
+    while (!stop.load()) {
+      auto big = s.make_batch();
+      for (int i = 0; i < 200; ++i) big->put_message(2, msg(seq++, "big", std::string(1024, 'x')));
+      if (!s.write(*big, false).ok) writer_failed.fetch_add(1);
+    }
+  });
+  int applied = 0, blocked = 0;
+  for (uint64_t seq = 2; seq < 2000; ++seq) {
+    auto t = s.make_batch();
+    t->put_message(1, msg(seq, "a", "try"));
+    auto r = s.try_write(*t);
+    if (r.ok) {
+      ++applied;
+      CHECK(s.get(1, seq));
+    } else {
+      REQUIRE(r.would_block);
+      ++blocked;
+      CHECK_FALSE(s.get(1, seq));
+      REQUIRE(s.write(*t, false).ok);
+      CHECK(s.get(1, seq));
+    }
+  }
+  stop = true;
+  writer.join();
+  CHECK(applied + blocked == 1998);
+  CHECK(writer_failed.load() == 0);
+  std::vector<stored_message> all;
+  s.scan(1, 1, 5000, 0, "", all);
+  CHECK(all.size() == 1999);
+}
+
 TEST_CASE("scan order, limits and filters", "[store]") {
   fixture f(STORE_KINDS);
   INFO(f.kind);
