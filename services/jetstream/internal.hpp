@@ -16,7 +16,10 @@
 //                  after the write returns.
 //   consumer       state inside its stream (same thread): deliveries, acks, pulls.
 //
-// Threads: a stream's state is touched only by its drain (its actor's thread); a
+// Threads: a stream's state is touched only by its drain: its actor's, or an I/O loop's
+// inline drain of a few small publishes (internal_client::set_inline_drain), never both
+// at once (the client's drain lock), and such a drain never waits for the store
+// (stream_store::try_write; a batch that would wait is left to the actor); a
 // js_account's stream table only by its API actor, except `streams_mutex` readers (the
 // ticker and LIST). Requests reach a stream as inbox jobs (internal_client::post).
 #include <atomic>
@@ -318,6 +321,7 @@ class stream : public std::enable_shared_from_this<stream> {
   // stall): the batch and its acks wait for the actor's drain, which writes them, and
   // until then every drain is the actor's.
   bool commit_deferred_ = false;
+  uint64_t batch_bytes_ = 0;  // message bytes put in batch_ since the last write
 };
 
 class js_account : public std::enable_shared_from_this<js_account> {
