@@ -81,6 +81,7 @@ void internal_client::wake_with(router::context* ctx) {
 
 size_t internal_client::deliver(router::context& ctx, const platform::subscription_ptr& sub,
                                 const platform::protocol::message_args& m) {
+  if (deliver_filter_ && !deliver_filter_(m.subject)) return 1;
   size_t bytes = m.subject.size() + m.reply.size() + m.data.size();
   {
     // The bound is checked before anything is copied: a flood costs no allocation.

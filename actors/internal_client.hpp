@@ -142,6 +142,13 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   account& acc() noexcept { return *acc_; }
   const account_ptr& acc_ptr() const noexcept { return acc_; }
 
+  // Owner: which subjects its wildcard subscriptions take. A message the filter
+  // refuses is dropped before it is queued (it still counts as delivered: the
+  // subscription did match, so the requester sees a timeout, not "no responders"). The
+  // JetStream API leaves $JS.API.DIRECT.GET.* to the streams: without the filter every
+  // direct get would also wake the API's actor. Runs in publishers' threads: a pure
+  // function of the subject. Set before the first subscription.
+  void set_deliver_filter(std::function<bool(std::string_view subject)> f) { deliver_filter_ = std::move(f); }
   // Owner: how to wake it when the inbox has work (called from any thread, at most once
   // until the next drain()). Set before the first subscription.
   void set_waker(std::function<void()> wake) { waker_ = std::move(wake); }
@@ -248,6 +255,7 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   inbox_limits limits_;
   size_t backpressure_bytes_ = 0;
   std::function<void()> waker_, stopper_, after_drain_;
+  std::function<bool(std::string_view)> deliver_filter_;
   io::event_loop* drive_loop_ = nullptr;
 
   std::mutex inbox_mutex_;  // guards the four below

@@ -172,6 +172,10 @@ void js_account::restore() {
 
 void js_account::start(actors::control_plane& cp) {
   api = std::make_shared<internal_client>(actors::receiver::kind::service, acc, "JetStream API", api_inbox);
+  // Direct gets are the streams' own subscriptions (allow_direct): the API does not
+  // queue them. One to a stream without allow_direct is answered by nobody and times
+  // out, as with nats-server (whose accounts import $JS.API.> as a service).
+  api->set_deliver_filter([](std::string_view subject) { return subject.rfind("$JS.API.DIRECT.GET.", 0) != 0; });
   cp.start_internal_client(api);
   std::weak_ptr<js_account> weak = weak_from_this();
   api->subscribe("$JS.API.>", [weak](internal_client& c, const inbound_msg& m) {
@@ -249,8 +253,8 @@ void js_account::on_request(internal_client&, const inbound_msg& m) {
       return forward(t[3], r, t[2] == "GET" ? "stream_msg_get_response" : "stream_msg_delete_response");
   }
   if (t[0] == "DIRECT" && t.size() >= 3 && t[1] == "GET") {
-    // Answered by the stream's own subscription while allow_direct is set; otherwise
-    // nobody answers here either (as nats-server: no responders).
+    // Not delivered here (the deliver filter in start()): the stream's own subscription
+    // answers while allow_direct is set; otherwise nobody does (a timeout).
     return;
   }
   if (t[0] == "CONSUMER" && t.size() >= 3) {

@@ -219,3 +219,24 @@ TEST_CASE("internal client: a handler publishing to another inline client does n
   CHECK(first.wakes == 0);
   CHECK(second.wakes == 0);
 }
+
+TEST_CASE("internal client: a deliver filter drops refused subjects before the inbox", "[internal]") {
+  core_fixture f;
+  service svc(f);
+  svc.client->set_deliver_filter([](std::string_view s) { return s.rfind("api.skip.", 0) != 0; });
+  svc.client->subscribe("api.>", [&](internal_client&, const inbound_msg& m) { svc.got.push_back(m.subject); });
+  auto s = f.connect();
+  s.feed("PUB api.skip.x 1\r\na\r\nPUB api.take 1\r\nb\r\n");
+  CHECK(svc.wakes == 1);
+  CHECK(svc.client->inbox_size() == 1);
+  CHECK(svc.client->drain() == 1);
+  CHECK(svc.got == std::vector<std::string>{"api.take"});
+  // Refused but matched: the requester is not told "no responders" (it times out),
+  // unlike a request nothing matches.
+  auto r = f.connect("CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true}\r\n");
+  r.feed("SUB _INBOX.r 9\r\nPUB api.skip.y _INBOX.r 0\r\n\r\n");
+  CHECK(r.take().empty());
+  CHECK(svc.wakes == 1);
+  r.feed("PUB nothing.here _INBOX.r 0\r\n\r\n");
+  CHECK(r.take().rfind("HMSG _INBOX.r 9", 0) == 0);
+}

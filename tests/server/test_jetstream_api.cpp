@@ -1051,6 +1051,18 @@ TEST_CASE("jetstream api: DIRECT.GET", "[jetstream]") {
   CHECK(status("$JS.API.DIRECT.GET.S", "") == "408 Empty Request");
   CHECK(status("$JS.API.DIRECT.GET.S", "{}") == "408 Empty Request");
   CHECK(status("$JS.API.DIRECT.GET.S", "{x") == "408 Malformed Request");
+
+  // A stream without allow_direct: nobody answers a direct get, neither the stream nor
+  // the account's API; the requester times out, as with nats-server.
+  c.create_stream({{"name", "ND"}, {"subjects", {"nd.>"}}});
+  c.publish("nd.a", "x");
+  for (auto [subject, body] : {std::pair<std::string, std::string>{"$JS.API.DIRECT.GET.ND", R"({"seq":1})"},
+                                {"$JS.API.DIRECT.GET.ND.nd.a", ""}}) {
+    natsStatus st = NATS_OK;
+    CHECK_FALSE(c.request(subject, body, {}, 300, &st));
+    INFO(subject << ": " << natsStatus_GetText(st));
+    CHECK(st == NATS_TIMEOUT);
+  }
 }
 
 TEST_CASE("jetstream api: MSG.GET last_by_subj with a wildcard", "[jetstream]") {
