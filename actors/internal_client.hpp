@@ -258,7 +258,7 @@ class internal_client : public receiver, public publisher, public std::enable_sh
   std::function<bool(std::string_view)> deliver_filter_;
   io::event_loop* drive_loop_ = nullptr;
 
-  std::mutex inbox_mutex_;  // guards the four below
+  std::mutex inbox_mutex_;  // guards the five below
   std::vector<inbound_msg> inbox_;  // slots [0, inbox_used_) hold messages; the rest are kept for reuse
   size_t inbox_used_ = 0;
   size_t inbox_bytes_ = 0;

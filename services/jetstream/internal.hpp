@@ -367,9 +367,9 @@ class service {
   const options& opts() const { return opts_; }
   actors::control_plane& control() { return cp_; }
   uint64_t next_stream_id() { return next_id_.fetch_add(1); }
-  // Writes the pending batch; on failure logs once per 10 s and returns the error.
-  // Writes `b` (fsync per options). `may_wait` false: stream_store::try_write (an I/O
-  // loop storing a batch itself); a would_block status is not an error and not logged.
+  // Writes `b` (fsync per options); on failure logs once per 10 s and returns the
+  // error. `may_wait` false: stream_store::try_write (an I/O loop storing a batch
+  // itself); a would_block status is not an error and not logged.
   store::store_status write(store::stream_store& st, store::write_batch& b, bool may_wait = true);
   std::atomic<int64_t> memory_used{0}, store_used{0};
   uint64_t disk_usage();
