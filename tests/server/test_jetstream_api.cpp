@@ -592,6 +592,51 @@ TEST_CASE("jetstream api: publish acks", "[jetstream]") {
   CHECK(status == NATS_NO_RESPONDERS);
 }
 
+TEST_CASE("jetstream api: a publisher that never waits is paced to the store and loses nothing", "[jetstream]") {
+  // A million publishes without reply subjects, written as fast as the socket takes
+  // them: a server that read them faster than the stream stores them would fill the
+  // stream's inbox (262144 messages) and shed some (it does, with pacing turned off:
+  // the count below falls short). nats-server stores in
+  // the goroutine that reads; dialtone pauses reading the connection while 2 MiB wait
+  // for the stream (kv/README.md), and the kernel's socket buffers then hold the rest.
+  js_server srv;
+  api_client c(srv.s);
+  c.create_stream({{"name", "F"}, {"subjects", {"f.>"}}});
+  raw_client pub(srv.s.port());
+  pub.send("CONNECT {\"verbose\":false,\"pedantic\":false}\r\n");
+  constexpr int total = 1000000;
+  std::string chunk;
+  for (int i = 0; i < total; ++i) {
+    chunk += "PUB f.x 16\r\n0123456789abcdef\r\n";
+    if (chunk.size() >= (1u << 20)) {
+      pub.send(chunk);
+      chunk.clear();
+    }
+  }
+  pub.send(chunk + "PING\r\n");
+  // The PONG comes after the server has read every publish.
+  REQUIRE(pub.read_until("PONG", 120s).find("PONG") != std::string::npos);
+  // Stored now or soon: the stream may still be working through its last 2 MiB (a
+  // request waits behind them, for seconds under the sanitizers).
+  json st;
+  CHECK(eventually(
+      [&] {
+        natsStatus status = NATS_OK;
+        auto r = c.request("$JS.API.STREAM.INFO.F", "", {}, 10000, &status);
+        if (!r) return false;
+        auto j = json::parse(data_of(r.get()), nullptr, false);
+        if (!j.is_object() || !j.contains("state")) return false;
+        st = j["state"];
+        return st["messages"] == total;
+      },
+      60s));
+  CHECK(st["first_seq"] == 1);
+  CHECK(st["last_seq"] == total);
+  // The connection is still served.
+  pub.send("PING\r\n");
+  CHECK(pub.read_until("PONG").find("PONG") != std::string::npos);
+}
+
 TEST_CASE("jetstream api: duplicate Nats-Msg-Id within the window", "[jetstream]") {
   js_server srv;
   api_client c(srv.s);
