@@ -25,9 +25,9 @@ constexpr actors::inbox_limits stream_inbox{262144, 256u << 20};
 // Publishers pause reading while this much waits in the stream's inbox: paced to the
 // store instead of filling the inbox (whose limit then only guards against misuse).
 // 2 MiB is two commits' worth (commit_batch_bytes): the store never waits for input,
-// and a burst of pipelined 1 KiB publishes holds 2 MiB of copies, not 8 (with 8 MiB,
-// 4096 publishes in flight made the inbox a quarter of the heap's peak; BENCHMARKS.md
-// run 19 measures both).
+// and 4096 pipelined 1 KiB publishes in flight peaked at 4.2 MiB of message copies
+// (the inbox and the batch being drained) instead of 5.9, a quarter of the heap's
+// peak (heaptrack, BENCHMARKS.md run 19).
 constexpr size_t stream_backpressure = 2u << 20;
 constexpr uint64_t commit_batch_bytes = 1u << 20;  // a drain writes at least every MiB
 constexpr int64_t default_inactive = 5'000'000'000;  // ephemeral consumers: 5 s
