@@ -929,12 +929,6 @@ std::unique_ptr<stream_store> open_rocks_store(const std::string& dir, std::stri
   db.max_total_wal_size = 64 << 20;
   // Write back SST data in 1 MiB steps rather than in one burst at fsync.
   db.bytes_per_sync = 1 << 20;
-  // Each open file (two WALs around a memtable switch, a flush's and a compaction's
-  // SST) buffers at most 64 KiB instead of RocksDB's 1 MiB: a write batch larger than
-  // the buffer goes to write(2) directly. Measured on 200k pipelined 1 KiB publishes,
-  // the 1 MiB buffers (and the copies as they grew) were 4 MiB of the heap's peak,
-  // and the smaller ones cost no measurable rate (BENCHMARKS.md run 19).
-  db.writable_file_max_buffer_size = 64 << 10;
   // RocksDB's own diagnostic LOG, through a logger that survives a full disk (above).
   db.info_log = std::make_shared<info_logger>(dir, rocksdb::InfoLogLevel::INFO_LEVEL);
   db.listeners.push_back(std::make_shared<manual_recovery>());
