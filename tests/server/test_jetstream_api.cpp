@@ -596,9 +596,9 @@ TEST_CASE("jetstream api: a publisher that never waits is paced to the store and
   // A million publishes without reply subjects, written as fast as the socket takes
   // them: a server that read them faster than the stream stores them would fill the
   // stream's inbox (262144 messages) and shed some (it does, with pacing turned off:
-  // the count below falls short). nats-server stores in
-  // the goroutine that reads; dialtone pauses reading the connection while 2 MiB wait
-  // for the stream (kv/README.md), and the kernel's socket buffers then hold the rest.
+  // the count below falls short). nats-server stores in the goroutine that reads;
+  // dialtone pauses reading the connection while 2 MiB wait for the stream
+  // (kv/README.md), and the kernel's socket buffers then hold the rest.
   js_server srv;
   api_client c(srv.s);
   c.create_stream({{"name", "F"}, {"subjects", {"f.>"}}});
