@@ -53,9 +53,9 @@ class stream_import final : public internal_subscriber {
     hop h(ctx);
     if (!h) return 0;
     account& importer = *importer_;
-    std::string subject = transform_.apply(m.subject);
     message_args out = m;
-    out.subject = subject;
+    std::string mapped;
+    if (!transform_.identity()) out.subject = mapped = transform_.apply(m.subject);
     bool was = ctx.clients_only;
     ctx.clients_only = true;
     size_t n = router::deliver_in(importer, ctx, out);
@@ -88,10 +88,10 @@ class service_import final : public internal_subscriber {
     if (!h) return 0;
     account& importer = *importer_;
     account& exporter = *exporter_;
-    std::string subject = transform_.apply(m.subject);
     message_args out = m;
-    out.subject = subject;
-    std::string reply;
+    std::string mapped;
+    if (!transform_.identity()) out.subject = mapped = transform_.apply(m.subject);
+    reply_subject reply;
     if (!m.reply.empty()) {
       auto now = std::chrono::steady_clock::now();
       pending_response r;
@@ -112,7 +112,7 @@ class service_import final : public internal_subscriber {
       }
       reply = exporter.responses().add(std::move(r), now);
       if (reply.empty()) return 0;  // too many requests in flight: shed this one
-      out.reply = reply;
+      out.reply = reply.view();
     }
     // The exporter's request recording sees the request as it arrives in its account
     // (with the importer's client as the requester).
@@ -121,7 +121,7 @@ class service_import final : public internal_subscriber {
     if (tap) recorded = tap->request(exporter, ctx.from, out);
     size_t n = router::deliver_in(exporter, ctx, out);
     if (recorded) tap->delivered(recorded, n);
-    if (n == 0 && !reply.empty()) exporter.responses().remove(reply);
+    if (n == 0 && !reply.empty()) exporter.responses().remove(reply.view());
     return n;
   }
 

@@ -4,7 +4,8 @@
 // publisher and used only on the one thread that publishes for it (a client
 // connection's I/O thread, an internal client's owner), so it needs no lock. An entry
 // is reused while its generation equals the sublist's; otherwise that one entry is
-// re-matched. Bounded: past max_entries an arbitrary entry is evicted.
+// re-matched. Bounded: past max_entries an arbitrary entry is evicted. One-off subjects
+// (one_off()) are matched every time and never stored.
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -35,11 +36,17 @@ class match_cache {
       last_ = &*it;
       return *it->second.result;
     }
+    auto res = index.match(subject);
+    if (one_off(subject)) {
+      // Matched but not kept: it would only push out an entry that is used again.
+      uncached_ = std::move(res);
+      last_ = nullptr;
+      return *uncached_;
+    }
     if (entries_.size() >= max_entries) {
       entries_.erase(entries_.begin());
       last_ = nullptr;
     }
-    auto res = index.match(subject);
     auto [pos, inserted] = entries_.try_emplace(std::string(subject));
     pos->second.generation = gen;
     pos->second.result = std::move(res);
@@ -50,13 +57,18 @@ class match_cache {
   // As lookup(), but shares ownership of the result: safe to hold across other lookups.
   match_result_ptr lookup_ptr(const sublist& index, std::string_view subject) {
     lookup(index, subject);
-    return last_->second.result;
+    return last_ ? last_->second.result : uncached_;
   }
 
   void clear() {
     entries_.clear();
     last_ = nullptr;
+    uncached_.reset();
   }
+
+  // Subjects published once and never again: the reply subjects of service-import
+  // response routes ("_R_.<account>.<id>", actors/response_table.hpp), one per request.
+  static bool one_off(std::string_view subject) noexcept { return subject.substr(0, 4) == "_R_."; }
   size_t size() const { return entries_.size(); }
 
  private:
@@ -67,6 +79,7 @@ class match_cache {
   using map = std::unordered_map<std::string, entry, string_hash, std::equal_to<>>;
   map entries_;
   map::value_type* last_ = nullptr;  // the entry looked up last (nodes are stable)
+  match_result_ptr uncached_;         // the last one_off() subject's result
 };
 
 }  // namespace platform

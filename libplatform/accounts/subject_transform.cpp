@@ -142,6 +142,16 @@ std::optional<subject_transform> subject_transform::create(std::string_view from
   if (t.source_has_rest_ && (t.parts_.empty() || t.parts_.back().type != part::rest))
     return fail("the source " + quoted(from) + " ends in '>' but the destination " + quoted(to) + " does not");
   t.uses_every_wildcard_ = std::all_of(used.begin(), used.end(), [](bool u) { return u; });
+  // Identity: the destination repeats the source token by token, each wildcard in its
+  // own place (a subject matching the source then has the source's shape).
+  subject::tokenize(from, tokens);
+  t.identity_ = t.parts_.size() == tokens.size();
+  for (size_t i = 0; t.identity_ && i < tokens.size(); ++i) {
+    const part& p = t.parts_[i];
+    if (p.type == part::literal) t.identity_ = tokens[i] != "*" && tokens[i] != ">" && p.text == tokens[i];
+    else if (p.type == part::wildcard) t.identity_ = t.wildcard_positions_[size_t(p.index)] == int(i);
+    else t.identity_ = tokens[i] == ">";
+  }
   return t;
 }
 
@@ -190,8 +200,7 @@ bool subject_transform::matches(std::string_view subject) const { return subject
 
 std::string subject_transform::apply(std::string_view subject) const {
   if (!prefix_.empty()) return prefix_ + std::string(subject);
-  std::vector<std::string_view> tokens;
-  subject::tokenize(subject, tokens);
+  subject::token_list tokens(subject);
   std::string out;
   out.reserve(to_.size() + subject.size());
   for (size_t i = 0; i < parts_.size(); ++i) {

@@ -23,6 +23,9 @@ class subject_transform {
   bool matches(std::string_view subject) const;
   // `subject` must match the source pattern (check with matches()).
   std::string apply(std::string_view subject) const;
+  // True when apply() returns every subject unchanged ("svc.*" -> "svc.$1"): callers
+  // then use the subject they have instead of building a copy per message.
+  bool identity() const { return identity_; }
   const std::string& from() const { return from_; }
   const std::string& to() const { return to_; }
   // True when the destination places every wildcard of the source. Imports need this
@@ -45,6 +48,7 @@ class subject_transform {
   std::vector<part> parts_;
   std::string prefix_;                   // prefix mode when non-empty
   bool uses_every_wildcard_ = true;
+  bool identity_ = false;
 };
 
 }  // namespace platform::accounts

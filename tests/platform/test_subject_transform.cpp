@@ -151,3 +151,25 @@ TEST_CASE("reverse() maps back, as a service import runs", "[transform]") {
   // A wildcard the destination drops cannot be recovered.
   CHECK_FALSE(make("a.*.*", "b.$1").reverse());
 }
+
+TEST_CASE("identity() is true only when every subject comes out unchanged", "[transform]") {
+  // Identity mappings: the service import forwards the subject it has.
+  for (auto [from, to] : {std::pair{"svc.plain", "svc.plain"}, std::pair{"svc.*", "svc.$1"},
+                          std::pair{"svc.*.x.*", "svc.*.x.*"}, std::pair{"a.*.>", "a.$1.>"}}) {
+    auto t = make(from, to);
+    INFO(from << " -> " << to);
+    CHECK(t.identity());
+    auto back = t.reverse();
+    REQUIRE(back);
+    CHECK(back->identity());
+  }
+  CHECK(make("svc.*", "svc.$1").apply("svc.x") == "svc.x");
+  // Anything else builds the new subject.
+  for (auto [from, to] : {std::pair{"svc.*", "other.$1"}, std::pair{"a.*.*", "a.$2.$1"}, std::pair{"a.*", "a.$1.$1"},
+                          std::pair{"a.*", "a.x"}, std::pair{"a.b", "a"}, std::pair{"a.>", "a.b.>"}}) {
+    INFO(from << " -> " << to);
+    CHECK_FALSE(make(from, to).identity());
+  }
+  CHECK_FALSE(subject_transform::prefix("imports").identity());
+  CHECK_FALSE(subject_transform::prefix("imports").reverse()->identity());
+}

@@ -656,3 +656,25 @@ TEST_CASE("request log pairs answers in order when open requests share a reply s
   }
   CHECK(ok_count == 20);
 }
+
+TEST_CASE("request log pairs an answer with a request whose reply subject is long", "[reqlog]") {
+  // Reply subjects past the recorder's 256-byte key buffer take its other path.
+  temp_dir store;
+  server_process s({"-sd", store.path}, tenants(basic_log));
+  auto svc = connect_as(s, "a");
+  responder ok(svc.get(), "orders.long", "fine");
+  auto a = connect_as(s, "a");
+  std::string reply = "answers." + std::string(300, 'r') + ".1";
+  natsSubscription* p = nullptr;
+  REQUIRE(natsConnection_SubscribeSync(&p, a.get(), reply.c_str()) == NATS_OK);
+  sub_ptr answers(p);
+  REQUIRE(natsConnection_PublishRequestString(a.get(), "orders.long", reply.c_str(), "q") == NATS_OK);
+  natsMsg* m = nullptr;
+  REQUIRE(natsSubscription_NextMsg(&m, answers.get(), 2000) == NATS_OK);
+  CHECK(std::string(natsMsg_GetData(m), natsMsg_GetDataLength(m)) == "fine");
+  natsMsg_Destroy(m);
+  auto r = query_until(a.get(), {{"status", "ok"}}, 1);
+  REQUIRE(r["records"].size() == 1);
+  CHECK(r["records"][0]["reply"] == reply);
+  CHECK(b64decode(r["records"][0]["response"]["data"]) == "fine");
+}
