@@ -36,13 +36,18 @@ class match_cache {
       last_ = &*it;
       return *it->second.result;
     }
-    auto res = index.match(subject);
     if (one_off(subject)) {
-      // Matched but not kept: it would only push out an entry that is used again.
-      uncached_ = std::move(res);
+      // Matched but not kept: it would only push out an entry that is used again. The
+      // router may ask twice in a row (lookup, then lookup_ptr): answered from here.
+      if (!(uncached_ && uncached_generation_ == gen && subject == uncached_subject_)) {
+        uncached_ = index.match(subject);
+        uncached_generation_ = gen;
+        uncached_subject_.assign(subject);  // reuses its capacity
+      }
       last_ = nullptr;
       return *uncached_;
     }
+    auto res = index.match(subject);
     if (entries_.size() >= max_entries) {
       entries_.erase(entries_.begin());
       last_ = nullptr;
@@ -80,6 +85,8 @@ class match_cache {
   map entries_;
   map::value_type* last_ = nullptr;  // the entry looked up last (nodes are stable)
   match_result_ptr uncached_;         // the last one_off() subject's result
+  std::string uncached_subject_;
+  uint64_t uncached_generation_ = 0;
 };
 
 }  // namespace platform

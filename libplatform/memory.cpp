@@ -14,15 +14,19 @@ void keep_freed_memory() {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   // Up to 64 MiB free at the top of a heap stays mapped; the scavenger returns the rest.
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  // Two arenas, not glibc's eight per core. Each thread that allocates gets an arena of
-  // its own while there are fewer than the limit, and malloc_trim() cannot give back the
-  // free top of such an arena. Ten seconds after a 1 KiB JetStream publish burst
-  // (memtables, write batches, the stream's inbox, freed on the stream's, the I/O
-  // loop's and RocksDB's threads) 43-69 MiB stayed resident with the default, 36-44 MiB
-  // with two arenas (five and six runs). One arena gave 27-31 MiB but cost KV puts a
-  // fifth of their rate (every allocating thread on one lock); two cost nothing
-  // measurable (BENCHMARKS.md run 17).
-  mallopt(M_ARENA_MAX, 2);
+  // One arena, not glibc's eight per core. Each thread that allocates gets an arena of
+  // its own while there are fewer than the limit; memory freed in one arena is not
+  // reused by the others, and malloc_trim() cannot give back the free top of a thread's
+  // arena. After a 1 KiB JetStream publish burst (memtables, write batches, the
+  // stream's inbox, freed on the stream's, the I/O loops' and RocksDB's threads) the
+  // server stayed at 43-69 MiB with the default, 37-56 with two arenas and 36-41 with
+  // one; peak RSS 58 MiB with two, 41 with one (BENCHMARKS.md runs 17, 19 and 20).
+  // One arena shares one lock among all threads, which cost service-import requests a
+  // third of their rate while each request allocated about twelve times on one I/O
+  // thread and freed on the other; they now allocate twice (actors/response_table.hpp)
+  // and run as fast with one arena as with two (run 20). The data path of plain
+  // messages does not allocate per message.
+  mallopt(M_ARENA_MAX, 1);
 }
 
 size_t retained_free_bytes() { return mallinfo2().fordblks; }

@@ -7,7 +7,7 @@
 // pays a page fault for every 4 KiB it touches, on every burst; on a VM each fault can
 // also cost the host a fault. keep_freed_memory() keeps freed memory in the process for
 // reuse instead, and a scavenger gives it back once it has sat unused for a while (the
-// way Go's runtime does for nats-server). Threads share two malloc arenas (memory.cpp).
+// way Go's runtime does for nats-server). Threads share one malloc arena (memory.cpp).
 #include <cstddef>
 
 namespace platform::memory {

@@ -6,6 +6,8 @@
 // each publisher keeps a match_cache keyed by subject and validated against
 // generation(), which every change bumps. Results are immutable and shared, so a cached
 // result stays valid to read even after the subscriptions in it are removed.
+#include <absl/container/inlined_vector.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -80,7 +82,8 @@ struct match_result {
     std::string_view name;  // points into a member's subscription
     std::vector<subscription_ptr> members;
   };
-  std::vector<subscription_ptr> plain;
+  // Most subjects have one plain subscriber (a reply inbox, a service): held inline.
+  absl::InlinedVector<subscription_ptr, 1> plain;
   std::vector<group> queues;
   // Some subscription here is internal (an import): delivering to it can re-enter the
   // router, so a caller iterating this result must hold it by pointer (match_result_ptr)

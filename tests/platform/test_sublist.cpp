@@ -261,3 +261,28 @@ TEST_CASE("interest watches fire for subscriptions that match the watched subjec
   sl2.insert(make_sub("a.b"));
   CHECK(sl2.count() == 2);
 }
+
+TEST_CASE("match cache: response-route subjects are matched every time and never stored", "[sublist]") {
+  sublist sl;
+  match_cache cache;
+  auto routes = make_sub("_R_.abcdef.>", "", "router");
+  auto all = make_sub(">", "", "all");
+  sl.insert(routes);
+  cache.lookup(sl, "orders.new");
+  CHECK(cache.size() == 1);
+  for (int i = 0; i < 1000; ++i) {
+    std::string subject = "_R_.abcdef." + std::to_string(i) + "wxyz";
+    CHECK(collect(cache.lookup(sl, subject)).plain == std::multiset<std::string>{"router"});
+    auto held = cache.lookup_ptr(sl, subject);  // the router's second look: the same result
+    REQUIRE(held);
+    CHECK(held.get() == &cache.lookup(sl, subject));
+  }
+  CHECK(cache.size() == 1);  // only orders.new
+  // A change to the index is seen by the next look at the same subject.
+  std::string subject = "_R_.abcdef.7wxyz";
+  CHECK(collect(cache.lookup(sl, subject)).plain.size() == 1);
+  sl.insert(all);
+  CHECK(collect(cache.lookup(sl, subject)).plain == std::multiset<std::string>{"router", "all"});
+  sl.remove(routes);
+  CHECK(collect(cache.lookup(sl, subject)).plain == std::multiset<std::string>{"all"});
+}
