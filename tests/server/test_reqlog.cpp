@@ -116,6 +116,13 @@ json record_for(const json& records, const std::string& subject) {
   return {};
 }
 
+// A synchronous subscription on `subject`.
+sub_ptr subscribe_sync(natsConnection* nc, const std::string& subject) {
+  natsSubscription* p = nullptr;
+  REQUIRE(natsConnection_SubscribeSync(&p, nc, subject.c_str()) == NATS_OK);
+  return sub_ptr(p);
+}
+
 // A responder on `subject` in its connection: answers with `answer` (and the
 // Nats-Service-Error header when `fail`), or never when `answer` is null.
 struct responder {
@@ -398,13 +405,9 @@ TEST_CASE("request log publishes each record on $RLOG.EVENTS in its account", "[
   server_process s({"-sd", store.path}, tenants(basic_log));
   auto a = connect_as(s, "a");
   responder ok(a.get(), "orders.new", "accepted");
-  natsSubscription* p = nullptr;
-  REQUIRE(natsConnection_SubscribeSync(&p, a.get(), "$RLOG.EVENTS.>") == NATS_OK);
-  sub_ptr feed(p);
+  sub_ptr feed = subscribe_sync(a.get(), "$RLOG.EVENTS.>");
   auto b = connect_as(s, "b");
-  natsSubscription* pb = nullptr;
-  REQUIRE(natsConnection_SubscribeSync(&pb, b.get(), "$RLOG.EVENTS.>") == NATS_OK);
-  sub_ptr feed_b(pb);
+  sub_ptr feed_b = subscribe_sync(b.get(), "$RLOG.EVENTS.>");
   REQUIRE(natsConnection_Flush(a.get()) == NATS_OK);
   REQUIRE(natsConnection_Flush(b.get()) == NATS_OK);
   CHECK(request(a.get(), "orders.new", "1") == "accepted");
@@ -475,9 +478,7 @@ request_log { record: [ { account: A, subjects: ["orders.>"] } ], auditor: AUDIT
   auto a = connect_as(s, "a");
   // Requests pipelined on one connection: with room for only 4 records in the
   // recorder's queue, some records must be dropped; every request is still answered.
-  natsSubscription* p = nullptr;
-  REQUIRE(natsConnection_SubscribeSync(&p, a.get(), "answers.*") == NATS_OK);
-  sub_ptr answers(p);
+  sub_ptr answers = subscribe_sync(a.get(), "answers.*");
   const int n = 3000;
   for (int i = 0; i < n; ++i) REQUIRE(natsConnection_PublishRequestString(a.get(), "orders.new", "answers.x", "q") == NATS_OK);
   REQUIRE(natsConnection_Flush(a.get()) == NATS_OK);
@@ -634,9 +635,7 @@ TEST_CASE("request log pairs answers in order when open requests share a reply s
   auto svc = connect_as(s, "a");
   responder ok(svc.get(), "orders.*", "fine");
   auto a = connect_as(s, "a");
-  natsSubscription* p = nullptr;
-  REQUIRE(natsConnection_SubscribeSync(&p, a.get(), "answers.shared") == NATS_OK);
-  sub_ptr answers(p);
+  sub_ptr answers = subscribe_sync(a.get(), "answers.shared");
   for (int i = 0; i < 20; ++i) {
     std::string subject = "orders.n" + std::to_string(i);
     REQUIRE(natsConnection_PublishRequestString(a.get(), subject.c_str(), "answers.shared", "q") == NATS_OK);
@@ -665,9 +664,7 @@ TEST_CASE("request log pairs an answer with a request whose reply subject is lon
   responder ok(svc.get(), "orders.long", "fine");
   auto a = connect_as(s, "a");
   std::string reply = "answers." + std::string(300, 'r') + ".1";
-  natsSubscription* p = nullptr;
-  REQUIRE(natsConnection_SubscribeSync(&p, a.get(), reply.c_str()) == NATS_OK);
-  sub_ptr answers(p);
+  sub_ptr answers = subscribe_sync(a.get(), reply);
   REQUIRE(natsConnection_PublishRequestString(a.get(), "orders.long", reply.c_str(), "q") == NATS_OK);
   natsMsg* m = nullptr;
   REQUIRE(natsSubscription_NextMsg(&m, answers.get(), 2000) == NATS_OK);
