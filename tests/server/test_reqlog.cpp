@@ -160,6 +160,21 @@ struct responder {
   }
 };
 
+// A server recording account A, a service there answering "fine" on orders.*, and a
+// requester `a` in the same account.
+struct orders_service {
+  temp_dir store;
+  server_process s;
+  conn_ptr svc;
+  responder ok;
+  conn_ptr a;
+  orders_service()
+      : s({"-sd", store.path}, tenants(basic_log)),
+        svc(connect_as(s, "a")),
+        ok(svc.get(), "orders.*", "fine"),
+        a(connect_as(s, "a")) {}
+};
+
 }  // namespace
 
 TEST_CASE("request log records answered - failing - unanswered and slow requests alike", "[reqlog]") {
@@ -630,11 +645,8 @@ TEST_CASE("dialtone reqlog: query - show - replay - tail and rules from the comm
 TEST_CASE("request log pairs answers in order when open requests share a reply subject", "[reqlog]") {
   // A client that reuses reply subjects (as a ring of inboxes) with several requests
   // open on one: each gets an answer, none is recorded as a timeout.
-  temp_dir store;
-  server_process s({"-sd", store.path}, tenants(basic_log));
-  auto svc = connect_as(s, "a");
-  responder ok(svc.get(), "orders.*", "fine");
-  auto a = connect_as(s, "a");
+  orders_service o;
+  auto& a = o.a;
   sub_ptr answers = subscribe_sync(a.get(), "answers.shared");
   for (int i = 0; i < 20; ++i) {
     std::string subject = "orders.n" + std::to_string(i);
@@ -658,11 +670,8 @@ TEST_CASE("request log pairs answers in order when open requests share a reply s
 
 TEST_CASE("request log pairs an answer with a request whose reply subject is long", "[reqlog]") {
   // Reply subjects past the recorder's 256-byte key buffer take its other path.
-  temp_dir store;
-  server_process s({"-sd", store.path}, tenants(basic_log));
-  auto svc = connect_as(s, "a");
-  responder ok(svc.get(), "orders.long", "fine");
-  auto a = connect_as(s, "a");
+  orders_service o;
+  auto& a = o.a;
   std::string reply = "answers." + std::string(300, 'r') + ".1";
   sub_ptr answers = subscribe_sync(a.get(), reply);
   REQUIRE(natsConnection_PublishRequestString(a.get(), "orders.long", reply.c_str(), "q") == NATS_OK);
