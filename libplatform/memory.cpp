@@ -19,13 +19,15 @@ void keep_freed_memory() {
   // reused by the others, and malloc_trim() cannot give back the free top of a thread's
   // arena. After a 1 KiB JetStream publish burst (memtables, write batches, the
   // stream's inbox, freed on the stream's, the I/O loops' and RocksDB's threads) the
-  // server stayed at 43-69 MiB with the default, 37-56 with two arenas and 36-41 with
+  // server stayed at 43-69 MiB with the default, 37-58 with two arenas and 36-41 with
   // one; peak RSS 58 MiB with two, 41 with one (BENCHMARKS.md runs 17, 19 and 20).
   // One arena shares one lock among all threads, which cost service-import requests a
   // third of their rate while each request allocated about twelve times on one I/O
   // thread and freed on the other; they now allocate twice (actors/response_table.hpp)
   // and run as fast with one arena as with two (run 20). The data path of plain
-  // messages does not allocate per message.
+  // messages does not allocate per message. Run 17 saw KV puts lose a fifth of their
+  // rate with one arena; runs 19 and 20 (after the stream changes since) saw no loss
+  // beyond the spread between runs.
   mallopt(M_ARENA_MAX, 1);
 }
 
