@@ -252,6 +252,47 @@ void internal_client::recycle_drained() {
   draining_used_ = 0;
 }
 
+namespace {
+size_t slot_bytes(const inbound_msg& m) {
+  constexpr size_t sso = std::string().capacity();  // a string without a buffer of its own
+  size_t n = 0;
+  for (const auto* s : {&m.subject, &m.reply, &m.data})
+    if (s->capacity() > sso) n += s->capacity();
+  return n;
+}
+
+size_t spare_in(const std::vector<inbound_msg>& v, size_t used) {
+  size_t n = (v.capacity() - used) * sizeof(inbound_msg);
+  for (size_t i = used; i < v.size(); ++i) n += slot_bytes(v[i]);
+  return n;
+}
+}  // namespace
+
+size_t internal_client::spare_bytes_held() {
+  std::lock_guard drain(drain_mutex_);
+  std::lock_guard lock(inbox_mutex_);
+  return spare_in(inbox_, inbox_used_) + spare_in(draining_, draining_used_);
+}
+
+size_t internal_client::release_spare() {
+  // The drain lock first, as drains take it: the slots being drained are the drain's.
+  std::unique_lock drain(drain_mutex_, std::try_to_lock);
+  if (!drain.owns_lock()) return 0;
+  size_t released = spare_in(draining_, draining_used_);
+  std::vector<inbound_msg>().swap(draining_);  // draining_used_ is 0 outside a drain
+  std::lock_guard lock(inbox_mutex_);
+  if (inbox_used_ == 0) {
+    released += spare_in(inbox_, 0);
+    std::vector<inbound_msg>().swap(inbox_);
+  } else if (inbox_.size() > inbox_used_) {
+    // Messages arrived meanwhile: they stay; the slots after them go.
+    released += spare_in(inbox_, inbox_used_);
+    inbox_.resize(inbox_used_);
+    inbox_.shrink_to_fit();
+  }
+  return released;
+}
+
 void internal_client::flush_published() {
   // Once: by the driving loop, or by the receivers' own loops (one post each).
   if (drive_loop_) {

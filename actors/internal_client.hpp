@@ -230,6 +230,14 @@ class internal_client : public receiver, public publisher, public std::enable_sh
 
   size_t inbox_size();
   size_t subscription_count();
+  // String buffers and slots kept for reuse (not the messages waiting), in bytes.
+  // Any thread; takes the drain lock (not from a handler).
+  size_t spare_bytes_held();
+  // The owner went idle: gives back the slots kept for reuse and their buffers, which
+  // after a burst of large messages can be megabytes (a drain keeps up to twice its
+  // slots). Skipped (0) while a drain runs. Returns the bytes released. Any thread
+  // but a handler's (JetStream's ticker calls it once the store has been idle).
+  size_t release_spare();
 
   // Counters, readable from any thread.
   std::atomic<uint64_t> msgs_in{0}, bytes_in{0}, msgs_out{0}, bytes_out{0}, dropped_msgs{0};

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "libplatform/accounts/subject_relations.hpp"
+#include "libplatform/memory.hpp"
 #include "libplatform/subject.hpp"
 #include "services/jetstream/internal.hpp"
 #include "services/jetstream/records.hpp"
@@ -17,6 +18,13 @@ namespace {
 // The API's inbox: requests beyond this wait nowhere (the requester times out).
 constexpr actors::inbox_limits api_inbox{16384, 64u << 20};
 constexpr auto tick_interval = std::chrono::milliseconds(50);
+// After this long without a store write, JetStream gives back the memory a burst left
+// (release_idle_memory): nats-server drops its message block caches after a few
+// seconds idle too.
+constexpr auto idle_release_after = std::chrono::seconds(2);
+// Memtables smaller than this stay (an idle flush of a few records would only make
+// small files for compaction to merge).
+constexpr size_t idle_flush_min = 256u << 10;
 }  // namespace
 
 // ---- service ----
@@ -48,6 +56,9 @@ bool service::open(std::string& error) {
 
 void service::ticker() {
   std::unique_lock lock(tick_mutex_);
+  uint64_t writes_seen = writes_.load(std::memory_order_relaxed);
+  auto quiet_since = std::chrono::steady_clock::now();
+  bool released = true;  // nothing to give back before the first write
   while (!stopping_) {
     tick_cv_.wait_for(lock, tick_interval);
     if (stopping_) break;
@@ -67,11 +78,36 @@ void service::ticker() {
         if (auto st = weak.lock()) st->tick();
       });
     }
+    auto now = std::chrono::steady_clock::now();
+    if (uint64_t w = writes_.load(std::memory_order_relaxed); w != writes_seen) {
+      writes_seen = w;
+      quiet_since = now;
+      released = false;
+    } else if (!released && now - quiet_since >= idle_release_after) {
+      released = true;
+      release_idle_memory(all);
+    }
     lock.lock();
   }
 }
 
+size_t service::release_idle_memory(const std::vector<std::shared_ptr<stream>>& streams) {
+  size_t flushed = file_->release_memory(idle_flush_min);
+  size_t slots = 0;
+  for (auto& s : streams)
+    if (s->client()) slots += s->client()->release_spare();
+  // Most of it sits in the allocator now: hand it to the kernel at once rather than
+  // at the server's next scavenger round (5-10 s).
+  size_t total = flushed + slots;
+  if (total >= (1u << 20)) platform::memory::return_free_memory();
+  if (total > 0)
+    spdlog::debug("JetStream idle: released {} KiB of write buffers and {} KiB of spare inbox slots",
+                  flushed >> 10, slots >> 10);
+  return total;
+}
+
 store::store_status service::write(store::stream_store& st, store::write_batch& b, bool may_wait) {
+  writes_.fetch_add(1, std::memory_order_relaxed);
   auto status = may_wait ? st.write(b, opts_.sync_always) : st.try_write(b);
   if (!status && !status.would_block) {
     auto now = steady_ns();

@@ -154,6 +154,16 @@ class stream_store {
   // Bytes the store takes on disk (0 for memory); for $JS.API.INFO and limits. Shared
   // by all streams (one RocksDB), and refreshed at most once a second.
   virtual uint64_t disk_usage() = 0;
+
+  // The store has been idle: write what it buffers in memory out to disk, so that
+  // memory can go back to the system (rocks_store: the memtables of each family
+  // holding at least `min_bytes`, up to 8 MiB in all). Returns about how many bytes
+  // were released. May block for the flush; any thread. A store with nothing to write
+  // out (memory) does nothing.
+  virtual size_t release_memory(size_t min_bytes) {
+    (void)min_bytes;
+    return 0;
+  }
 };
 
 // Opens (creating if needed) the RocksDB store in `dir`. Returns null and sets `error`

@@ -240,3 +240,39 @@ TEST_CASE("internal client: a deliver filter drops refused subjects before the i
   r.feed("PUB nothing.here _INBOX.r 0\r\n\r\n");
   CHECK(r.take().rfind("HMSG _INBOX.r 9", 0) == 0);
 }
+
+TEST_CASE("internal client: slots kept after a burst of large messages are given back when idle", "[internal]") {
+  core_fixture f;
+  service svc(f);
+  size_t bytes = 0;
+  svc.client->subscribe("bulk", [&](internal_client&, const inbound_msg& m) { bytes += m.payload().size(); });
+  auto s = f.connect();
+  const std::string body(1024, 'x');
+  std::string burst;
+  for (int i = 0; i < 3000; ++i)
+    burst += "PUB bulk _INBOX.reply.subject.of.some.length." + std::to_string(i) + " 1024\r\n" + body + "\r\n";
+  // Two bursts, so both slot vectors (the inbox and the one drained) have held one.
+  for (int round = 0; round < 2; ++round) {
+    s.feed(burst + "PING\r\n");
+    CHECK(s.take() == "PONG\r\n");
+    CHECK(svc.client->inbox_size() == 3000);
+    CHECK(svc.client->drain() == 3000);
+  }
+  CHECK(bytes == 6000u * 1024u);
+  // Kept for the next burst: each slot's copy buffers (1 KiB payload, the reply).
+  size_t held = svc.client->spare_bytes_held();
+  CHECK(held >= 2 * 3000 * 1024u);
+  size_t released = svc.client->release_spare();
+  CHECK(released == held);
+  CHECK(svc.client->spare_bytes_held() == 0);
+  // Messages waiting at release time stay; only the slots after them go.
+  std::vector<std::string> got;
+  svc.client->subscribe("small", [&](internal_client&, const inbound_msg& m) { got.push_back(std::string(m.payload())); });
+  s.feed(pubs("small", 3) + "PING\r\n");
+  CHECK(s.take() == "PONG\r\n");
+  svc.client->release_spare();
+  s.feed(pubs("small", 2) + "PING\r\n");
+  CHECK(s.take() == "PONG\r\n");
+  CHECK(svc.client->drain() == 5);
+  CHECK(got == std::vector<std::string>{"0", "1", "2", "0", "1"});
+}
