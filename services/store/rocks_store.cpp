@@ -959,11 +959,6 @@ std::unique_ptr<stream_store> open_rocks_store(const std::string& dir, std::stri
   db.max_total_wal_size = 64 << 20;
   // Write back SST data in 1 MiB steps rather than in one burst at fsync.
   db.bytes_per_sync = 1 << 20;
-  // The WAL's (and SST writers') buffer: RocksDB grows it to fit each write up to 1 MiB
-  // by default, and keeps one per live WAL file (up to four here). Larger writes go
-  // straight to the file. 64 KiB cut the server's RSS after 4096 pipelined 1 KiB
-  // publishes by 2.5 MiB at the same rate (BENCHMARKS.md run 21).
-  db.writable_file_max_buffer_size = 64 << 10;
   // RocksDB's own diagnostic LOG, through a logger that survives a full disk (above).
   db.info_log = std::make_shared<info_logger>(dir, rocksdb::InfoLogLevel::INFO_LEVEL);
   db.listeners.push_back(std::make_shared<manual_recovery>());
