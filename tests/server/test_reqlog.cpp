@@ -684,3 +684,32 @@ TEST_CASE("request log pairs an answer with a request whose reply subject is lon
   CHECK(r["records"][0]["reply"] == reply);
   CHECK(b64decode(r["records"][0]["response"]["data"]) == "fine");
 }
+
+TEST_CASE("request log gives its write buffers back once idle - records stay", "[reqlog][memory]") {
+  temp_dir store;
+  server_process s({"-sd", store.path, "-D"}, tenants(basic_log));
+  auto svc = connect_as(s, "a");
+  responder ok(svc.get(), "orders.*", std::string(512, 'r'));
+  auto a = connect_as(s, "a");
+  // About 1.6 KB per record (request and answer, base64): 300 of them fill the store's
+  // memtable well past the 256 KiB below which an idle store keeps it.
+  for (int i = 0; i < 300; ++i)
+    REQUIRE(request(a.get(), "orders." + std::to_string(i), std::string(512, 'q')).size() == 512);
+  REQUIRE(query_until(a.get(), {{"subject", "orders.299"}}, 1)["records"].size() == 1);
+  // Two seconds after the last record was written the recorder flushes the memtable.
+  std::string line;
+  for (int i = 0; i < 80 && line.empty(); ++i) {
+    std::this_thread::sleep_for(100ms);
+    auto log = s.log();
+    if (auto at = log.find("Request log idle: released "); at != std::string::npos)
+      line = log.substr(at, log.find('\n', at) - at);
+  }
+  INFO(line);
+  REQUIRE(!line.empty());
+  CHECK(std::stoll(line.substr(std::string("Request log idle: released ").size())) >= 256);
+  // Every record is still there (now read from the flushed files), and recording goes on.
+  auto all = api(a.get(), "$RLOG.API.QUERY", {{"limit", 1000}});
+  CHECK(all["records"].size() == 300);
+  REQUIRE(request(a.get(), "orders.after", "x").size() == 512);
+  CHECK(query_until(a.get(), {{"subject", "orders.after"}}, 1)["records"].size() == 1);
+}
