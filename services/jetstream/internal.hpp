@@ -376,7 +376,7 @@ class service {
 
  private:
   void ticker();
-  // The ticker, once nothing was written for idle_release_after: the store's write
+  // The ticker, once nothing was written for store::idle_release_after: the store's write
   // buffers go to disk, the streams' spare inbox slots are freed, and the freed memory
   // goes back to the system. Returns the bytes released.
   size_t release_idle_memory(const std::vector<std::shared_ptr<stream>>& streams);

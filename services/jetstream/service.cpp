@@ -4,10 +4,10 @@
 #include <filesystem>
 
 #include "libplatform/accounts/subject_relations.hpp"
-#include "libplatform/memory.hpp"
 #include "libplatform/subject.hpp"
 #include "services/jetstream/internal.hpp"
 #include "services/jetstream/records.hpp"
+#include "services/store/idle_release.hpp"
 
 namespace jetstream {
 
@@ -18,13 +18,6 @@ namespace {
 // The API's inbox: requests beyond this wait nowhere (the requester times out).
 constexpr actors::inbox_limits api_inbox{16384, 64u << 20};
 constexpr auto tick_interval = std::chrono::milliseconds(50);
-// After this long without a store write, JetStream gives back the memory a burst left
-// (release_idle_memory): nats-server drops its message block caches after a few
-// seconds idle too.
-constexpr auto idle_release_after = std::chrono::seconds(2);
-// Memtables smaller than this stay (an idle flush of a few records would only make
-// small files for compaction to merge).
-constexpr size_t idle_flush_min = 256u << 10;
 }  // namespace
 
 // ---- service ----
@@ -56,9 +49,10 @@ bool service::open(std::string& error) {
 
 void service::ticker() {
   std::unique_lock lock(tick_mutex_);
-  uint64_t writes_seen = writes_.load(std::memory_order_relaxed);
-  auto quiet_since = std::chrono::steady_clock::now();
-  bool released = true;  // nothing to give back before the first write
+  // After store::idle_release_after without a store write, the memory a burst left goes
+  // back (release_idle_memory): nats-server drops its message block caches after a few
+  // seconds idle too.
+  store::idle_watch idle;
   while (!stopping_) {
     tick_cv_.wait_for(lock, tick_interval);
     if (stopping_) break;
@@ -78,28 +72,18 @@ void service::ticker() {
         if (auto st = weak.lock()) st->tick();
       });
     }
-    auto now = std::chrono::steady_clock::now();
-    if (uint64_t w = writes_.load(std::memory_order_relaxed); w != writes_seen) {
-      writes_seen = w;
-      quiet_since = now;
-      released = false;
-    } else if (!released && now - quiet_since >= idle_release_after) {
-      released = true;
+    if (idle.due(writes_.load(std::memory_order_relaxed), std::chrono::steady_clock::now()))
       release_idle_memory(all);
-    }
     lock.lock();
   }
 }
 
 size_t service::release_idle_memory(const std::vector<std::shared_ptr<stream>>& streams) {
-  size_t flushed = file_->release_memory(idle_flush_min);
   size_t slots = 0;
   for (auto& s : streams)
     if (s->client()) slots += s->client()->release_spare();
-  // Most of it sits in the allocator now: hand it to the kernel at once rather than
-  // at the server's next scavenger round (5-10 s).
+  size_t flushed = store::release_idle(*file_, slots);
   size_t total = flushed + slots;
-  if (total >= (1u << 20)) platform::memory::return_free_memory();
   if (total > 0)
     spdlog::debug("JetStream idle: released {} KiB of write buffers and {} KiB of spare inbox slots",
                   flushed >> 10, slots >> 10);

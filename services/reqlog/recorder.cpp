@@ -30,10 +30,10 @@
 #include "actors/request_tap.hpp"
 #include "actors/server_core.hpp"
 #include "libplatform/config/conf_parser.hpp"
-#include "libplatform/memory.hpp"
 #include "libplatform/subject.hpp"
 #include "services/jetstream/api.hpp"
 #include "services/reqlog/reqlog.hpp"
+#include "services/store/idle_release.hpp"
 #include "services/store/stream_store.hpp"
 
 namespace reqlog {
@@ -49,10 +49,6 @@ constexpr uint64_t records_stream = 1;  // the one "stream" of records in the st
 constexpr const char* state_key = "reqlog/state";
 constexpr const char* rules_key = "reqlog/rules";
 constexpr int64_t tick_ns = 50'000'000;  // timeouts, pending records, retention, gap records
-// After this long without a record written, the store's memtables of at least
-// idle_flush_min are flushed and the memory given back (release_when_idle).
-constexpr int64_t idle_release_ns = 2'000'000'000;
-constexpr size_t idle_flush_min = 256u << 10;
 constexpr int64_t provisional_after_ns = 50'000'000;  // an unanswered request is written then
 constexpr int64_t drain_interval_ns = 2'000'000;      // while busy, the recorder takes the queue this often
 
@@ -819,7 +815,7 @@ class recorder : public std::enable_shared_from_this<recorder> {
     }
     write_pending();
     enforce_limits(now);
-    release_when_idle(now);
+    release_when_idle();
   }
 
   void note_drops(uint64_t n, int64_t first, int64_t last) {
@@ -964,18 +960,10 @@ class recorder : public std::enable_shared_from_this<recorder> {
 
   // Two seconds without a record written: the store's memtables go to disk and the
   // memory back to the system, as JetStream does (services/jetstream/service.cpp).
-  void release_when_idle(int64_t now) {
-    if (writes_done_ != writes_seen_) {
-      writes_seen_ = writes_done_;
-      quiet_since_ns_ = now;
-      idle_released_ = false;
-      return;
-    }
-    if (idle_released_ || now - quiet_since_ns_ < idle_release_ns) return;
-    idle_released_ = true;
-    size_t n = store_->release_memory(idle_flush_min);
-    if (n >= (1u << 20)) platform::memory::return_free_memory();
-    if (n > 0) spdlog::debug("Request log idle: released {} KiB of write buffers", n >> 10);
+  void release_when_idle() {
+    if (!idle_.due(writes_done_, std::chrono::steady_clock::now())) return;
+    if (size_t n = store::release_idle(*store_); n > 0)
+      spdlog::debug("Request log idle: released {} KiB of write buffers", n >> 10);
   }
 
   // ---- the API ----
@@ -1188,11 +1176,9 @@ class recorder : public std::enable_shared_from_this<recorder> {
   std::vector<to_write> pending_writes_;
   uint64_t gap_count_ = 0;
   int64_t gap_logged_ns_ = 0;
-  // release_when_idle (recorder thread): writes made, the count at the last tick, since
-  // when it has not moved, and whether that quiet spell was used already.
-  uint64_t writes_done_ = 0, writes_seen_ = 0;
-  int64_t quiet_since_ns_ = 0;
-  bool idle_released_ = true;
+  // release_when_idle (recorder thread): store writes made, watched for a quiet spell.
+  uint64_t writes_done_ = 0;
+  store::idle_watch idle_;
   bool write_failed_ = false;
   // Written by the recorder's thread, read by the API clients' actors (a query may miss
   // the newest records of a write in progress).

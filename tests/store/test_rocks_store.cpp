@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "services/store/idle_release.hpp"
 #include "store_fixture.hpp"
 
 using namespace store_test;
@@ -63,6 +64,42 @@ TEST_CASE("rocks: everything written is there after reopening", "[store][rocks]"
     if (round == 0) put(s, 2, {msg(2, "after")});
     CHECK(s.get(2, 2));
   }
+}
+
+TEST_CASE("rocks: an idle store writes its memtables out and keeps every message", "[store][rocks][memory]") {
+  fixture f("rocks");
+  // Below the threshold nothing is flushed.
+  put(*f.s, 1, {msg(1, "small", "x")});
+  CHECK(f.s->release_memory(store::idle_flush_min) == 0);
+  // 2 MiB of messages in the memtable: released (about their size), and still there.
+  const std::string body(1024, 'p');
+  auto b = f.s->make_batch();
+  for (uint64_t seq = 2; seq <= 2049; ++seq) b->put_message(1, msg(seq, "big." + std::to_string(seq % 7), body));
+  REQUIRE(f.s->write(*b, false).ok);
+  size_t released = f.s->release_memory(store::idle_flush_min);
+  CHECK(released >= 2u << 20);
+  CHECK(f.s->release_memory(store::idle_flush_min) == 0);  // nothing left to write out
+  CHECK(f.s->get(1, 1)->payload == "x");
+  CHECK(f.s->get(1, 2049)->payload == body);
+  CHECK(f.s->last_on_subject(1, "big.4", 2049) == 2048u);  // 2048 % 7 == 4
+  f.reopen();
+  std::vector<stored_message> out;
+  f.s->scan(1, 0, 0, 0, "", out);
+  CHECK(out.size() == 2049);
+}
+
+TEST_CASE("idle_watch: due once per quiet spell, never before the first write", "[store][memory]") {
+  using clock = std::chrono::steady_clock;
+  store::idle_watch w;
+  auto t = clock::now();
+  CHECK_FALSE(w.due(0, t));
+  CHECK_FALSE(w.due(0, t + std::chrono::seconds(10)));  // nothing written yet
+  CHECK_FALSE(w.due(5, t));                              // writes moved: the spell starts
+  CHECK_FALSE(w.due(5, t + store::idle_release_after - std::chrono::milliseconds(1)));
+  CHECK(w.due(5, t + store::idle_release_after));
+  CHECK_FALSE(w.due(5, t + std::chrono::seconds(60)));  // once
+  CHECK_FALSE(w.due(6, t + std::chrono::seconds(61)));  // a write starts a new spell
+  CHECK(w.due(6, t + std::chrono::seconds(61) + store::idle_release_after));
 }
 
 TEST_CASE("rocks: open failure is reported, not thrown", "[store][rocks]") {
