@@ -378,8 +378,8 @@ class service {
   void ticker();
   // The ticker, once nothing was written for store::idle_release_after: the store's write
   // buffers go to disk, the streams' spare inbox slots are freed, and the freed memory
-  // goes back to the system. Returns the bytes released.
-  size_t release_idle_memory(const std::vector<std::shared_ptr<stream>>& streams);
+  // goes back to the system.
+  void release_idle_memory(const std::vector<std::shared_ptr<stream>>& streams);
   std::atomic<uint64_t> writes_{0};  // write() calls, for the ticker's idle check
   options opts_;
   actors::control_plane& cp_;

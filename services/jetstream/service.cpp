@@ -78,16 +78,14 @@ void service::ticker() {
   }
 }
 
-size_t service::release_idle_memory(const std::vector<std::shared_ptr<stream>>& streams) {
+void service::release_idle_memory(const std::vector<std::shared_ptr<stream>>& streams) {
   size_t slots = 0;
   for (auto& s : streams)
     if (s->client()) slots += s->client()->release_spare();
   size_t flushed = store::release_idle(*file_, slots);
-  size_t total = flushed + slots;
-  if (total > 0)
+  if (flushed + slots > 0)
     spdlog::debug("JetStream idle: released {} KiB of write buffers and {} KiB of spare inbox slots",
                   flushed >> 10, slots >> 10);
-  return total;
 }
 
 store::store_status service::write(store::stream_store& st, store::write_batch& b, bool may_wait) {

@@ -741,17 +741,23 @@ class rocks_store final : public stream_store {
   size_t release_memory(size_t min_bytes) override {
     // Not while writes fail (a full disk): the flush would fail the same way.
     if (failed_.load(std::memory_order_acquire)) return 0;
+    // Bytes of all memtables (active, flushing, pinned) of all families.
+    auto memtable_bytes = [this] {
+      uint64_t total = 0;
+      for (auto* h : handles_) {
+        uint64_t all = 0;
+        if (db_->GetIntProperty(h, rocksdb::DB::Properties::kSizeAllMemTables, &all)) total += all;
+      }
+      return total;
+    };
     std::vector<rocksdb::ColumnFamilyHandle*> full;
-    uint64_t before = 0;
     for (auto* h : handles_) {
-      uint64_t active = 0, all = 0;
-      if (!db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeActiveMemTable, &active) ||
-          !db_->GetIntProperty(h, rocksdb::DB::Properties::kSizeAllMemTables, &all))
-        continue;
-      before += all;
-      if (active >= min_bytes) full.push_back(h);
+      uint64_t active = 0;
+      if (db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeActiveMemTable, &active) && active >= min_bytes)
+        full.push_back(h);
     }
     if (full.empty()) return 0;
+    uint64_t before = memtable_bytes();
     rocksdb::FlushOptions fo;
     fo.wait = true;
     fo.allow_write_stall = true;
@@ -760,11 +766,7 @@ class rocks_store final : public stream_store {
       rocksdb::Log(rocksdb::InfoLogLevel::WARN_LEVEL, log_, "dialtone: idle flush failed: %s", st.ToString().c_str());
       return 0;
     }
-    uint64_t after = 0;
-    for (auto* h : handles_) {
-      uint64_t all = 0;
-      if (db_->GetIntProperty(h, rocksdb::DB::Properties::kSizeAllMemTables, &all)) after += all;
-    }
+    uint64_t after = memtable_bytes();
     return before > after ? size_t(before - after) : 0;
   }
 
