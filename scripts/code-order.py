@@ -12,7 +12,7 @@ touches are not mapped: `idle RSS after start with -js` in BENCHMARKS.md.
 
 Usage: scripts/code-order.py [--build build] [--out apps/dialtone-server/code-order.txt]
 Needs valgrind (scripts/install-deps.sh --bench) and a release build with the bench
-tools. Takes 2-3 minutes (the server runs 20-50x slower under callgrind).
+tools. Takes under a minute (the server runs 20-50x slower under callgrind).
 """
 import argparse
 import os
