@@ -8,13 +8,16 @@
 #ifdef DIALTONE_CODE_ORDER_FILE
 
 #include <catch2/catch.hpp>
-#include <cstdio>
+#include <chrono>
 #include <fstream>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <unordered_set>
 #include <vector>
+
+#include "server_process.hpp"
 
 namespace {
 
@@ -25,17 +28,15 @@ struct text_symbol {
 
 // Functions defined in the binary (nm: address, size, type, name).
 std::vector<text_symbol> binary_functions(const std::string& binary) {
+  auto nm = testing_support::run_command({"/usr/bin/nm", "--defined-only", "-S", binary}, std::chrono::seconds(60));
+  REQUIRE(nm.exit_code == 0);
   std::vector<text_symbol> out;
-  std::string cmd = "nm --defined-only -S '" + binary + "' 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char line[8192];
-  std::regex row(R"(^([0-9a-f]+) [0-9a-f]+ ([tTwW]) (\S+)\s*$)");
-  while (fgets(line, sizeof line, p)) {
-    std::cmatch m;
+  std::regex row(R"(^([0-9a-f]+) [0-9a-f]+ ([tTwW]) (\S+)$)");
+  std::istringstream lines(nm.output);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
     if (std::regex_match(line, m, row)) out.push_back({std::stoull(m[1].str(), nullptr, 16), m[3].str()});
   }
-  REQUIRE(pclose(p) == 0);
   return out;
 }
 
