@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config
   libcaf-dev librocksdb-dev libssl-dev catch2 libcereal-dev
   libabsl-dev libasio-dev libcrypt-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-  libnats-dev nats-server nodejs npm libxxhash-dev openssl libsodium-dev lld
+  libnats-dev nats-server nodejs npm libxxhash-dev openssl libsodium-dev lld-16
 )
 if [ "${1:-}" = "--bench" ]; then PKGS+=(linux-perf valgrind); fi
 
