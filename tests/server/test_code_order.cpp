@@ -7,6 +7,7 @@
 // only their files move; the bench measures the effect (idle RSS, BENCHMARKS.md).
 #ifdef DIALTONE_CODE_ORDER_FILE
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
@@ -100,6 +101,57 @@ TEST_CASE("the server's code that runs is laid out first - its traced order", "[
   REQUIRE(own_unlisted > 0);
   INFO("last listed " << last_listed_name << ", first not listed " << first_unlisted_name);
   CHECK(last_listed < first_unlisted);
+}
+
+TEST_CASE("the release server loads no shared library it takes from an archive - and packs its relocations",
+          "[build]") {
+  // readelf -d: the libraries the loader opens (NEEDED) and the dynamic tags.
+  auto dyn = testing_support::run_command({"/usr/bin/readelf", "-dW", DIALTONE_SERVER_BIN}, std::chrono::seconds(60));
+  REQUIRE(dyn.exit_code == 0);
+  std::vector<std::string> needed;
+  std::regex row(R"(\(NEEDED\)\s+Shared library: \[([^\]]+)\])");
+  for (std::sregex_iterator it(dyn.output.begin(), dyn.output.end(), row), end; it != end; ++it)
+    needed.push_back((*it)[1].str());
+  INFO("NEEDED: " << [&] {
+    std::string all;
+    for (auto& n : needed) all += n + " ";
+    return all;
+  }());
+  // The server still needs the libraries with no archive (CAF) and the C++ runtime.
+  REQUIRE(std::find_if(needed.begin(), needed.end(), [](const std::string& n) { return n.rfind("libcaf_core.so", 0) == 0; }) !=
+          needed.end());
+  // spdlog and fmt are compiled in from their headers (every build).
+  for (auto& n : needed) {
+    CHECK(n.rfind("libspdlog.so", 0) != 0);
+    CHECK(n.rfind("libfmt.so", 0) != 0);
+  }
+  // Each library linked from its archive (libssl, libcrypto, libsodium, ...): not opened.
+  std::string names = DIALTONE_STATIC_NAMES;
+  std::vector<std::string> statics;
+  for (size_t at = 0; at < names.size();) {
+    size_t comma = names.find(',', at);
+    if (comma == std::string::npos) comma = names.size();
+    statics.push_back(names.substr(at, comma - at));
+    at = comma + 1;
+  }
+  REQUIRE(!statics.empty());
+  for (auto& base : statics)
+    for (auto& n : needed) {
+      INFO(base << " is linked from its archive");
+      CHECK(n.rfind(base + ".so", 0) != 0);
+    }
+#ifdef DIALTONE_PACKED_RELOCS
+  // lld 15 and later: relative relocations in a RELR table (DT_RELR), few left in RELA.
+  CHECK(dyn.output.find("(RELR)") != std::string::npos);
+  auto rela = testing_support::run_command({"/usr/bin/readelf", "-rW", DIALTONE_SERVER_BIN}, std::chrono::seconds(60));
+  REQUIRE(rela.exit_code == 0);
+  size_t relative = 0;
+  for (size_t at = rela.output.find("R_X86_64_RELATIVE"); at != std::string::npos;
+       at = rela.output.find("R_X86_64_RELATIVE", at + 1))
+    ++relative;
+  INFO("R_X86_64_RELATIVE entries left in RELA: " << relative);
+  CHECK(relative < 1000);
+#endif
 }
 
 #endif  // DIALTONE_CODE_ORDER_FILE
