@@ -116,7 +116,7 @@ def main():
                          ["jspuba", "--msgs", "3000", "--size", "1024"], ["rawjspuba", "--msgs", "3000"]):
             run([jsbench, *scenario, *common])
             run([cli, *url, "kv", "rm", "-f", "bench"], check=False)
-            run([cli, *url, "stream", "rm", "BENCH"], check=False)
+            run([cli, *url, "stream", "rm", "-f", "BENCH"], check=False)
         time.sleep(3)  # the idle release (2 s without a write)
         run(["callgrind_control", "-d", str(proc.pid)], check=False)  # part 2: the workload
     finally:

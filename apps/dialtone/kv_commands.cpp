@@ -290,6 +290,7 @@ void jetstream_commands::impl::add_to(CLI::App& app) {
 
   st_rm = stream->add_subcommand("rm", "Delete a stream and all its messages");
   st_rm->add_option("name", name, "Stream name")->required();
+  st_rm->add_flag("-f,--force", force, "Do not ask for confirmation");
 
   st_view = stream->add_subcommand("view", "Print a stream's messages");
   st_view->add_option("name", name, "Stream name")->required();
@@ -729,7 +730,18 @@ int jetstream_commands::impl::run_stream_rm() {
   check_stream_name(name);
   session s(server, "stream rm");
   jsErrCode jerr = jsErrCode(0);
-  natsStatus st = js_DeleteStream(s.js, name.c_str(), nullptr, &jerr);
+  natsStatus st;
+  {
+    // "stream not found" before asking anything, and the question says what goes.
+    stream_info_handle si;
+    st = js_GetStreamInfo(&si.si, s.js, name.c_str(), nullptr, &jerr);
+    if (st == NATS_NOT_FOUND) die("stream not found: " + name);
+    if (st != NATS_OK) fail("cannot read stream \"" + name + "\"", st, jerr);
+    if (!force)
+      confirm_or_die("Delete stream \"" + name + "\" and its " + std::to_string(si.si->State.Msgs) + " messages?",
+                     "stream \"" + name + "\"");
+  }
+  st = js_DeleteStream(s.js, name.c_str(), nullptr, &jerr);
   if (st == NATS_NOT_FOUND) die("stream not found: " + name);
   if (st != NATS_OK) fail("cannot delete stream \"" + name + "\"", st, jerr);
   std::cerr << "Deleted stream \"" << name << "\"\n";

@@ -298,7 +298,13 @@ TEST_CASE("cli stream: add, ls, info, view, rm", "[jetstream][cli]") {
   CHECK(bad_name.exit_code == 1);
   CHECK(has(bad_name.output, "invalid stream name \"a.b\""));
 
-  CHECK(ok(s, {"stream", "rm", "ORDERS"}) == "Deleted stream \"ORDERS\"\n");
+  // rm asks for confirmation as kv rm does; without a terminal it needs -f, and the
+  // stream stays.
+  auto refused = dialtone(s, {"stream", "rm", "ORDERS"});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.output == "dialtone: refusing to delete stream \"ORDERS\" without confirmation; use -f\n");
+  CHECK(has(ok(s, {"stream", "info", "ORDERS"}), "ORDERS"));
+  CHECK(ok(s, {"stream", "rm", "ORDERS", "-f"}) == "Deleted stream \"ORDERS\"\n");
   auto gone = dialtone(s, {"stream", "info", "ORDERS"});
   CHECK(gone.exit_code == 1);
   CHECK(gone.output == "dialtone: stream not found: ORDERS\n");
