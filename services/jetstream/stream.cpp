@@ -24,12 +24,13 @@ constexpr size_t max_header_bytes = 64 * 1024;
 constexpr actors::inbox_limits stream_inbox{262144, 256u << 20};
 // Publishers pause reading while this much waits in the stream's inbox: paced to the
 // store instead of filling the inbox (whose limit then only guards against misuse).
-// 2 MiB is two commits' worth (commit_batch_bytes): the store never waits for input,
-// and 4096 pipelined 1 KiB publishes in flight peaked at 4.2 MiB of message copies
-// (the inbox and the batch being drained) instead of 5.9, a quarter of the heap's
-// peak (heaptrack, BENCHMARKS.md run 19).
-constexpr size_t stream_backpressure = 2u << 20;
-constexpr uint64_t commit_batch_bytes = 1u << 20;  // a drain writes at least every MiB
+// 1 MiB is two commits' worth (commit_batch_bytes): the store never waits for input.
+// With 4096 pipelined 1 KiB publishes in flight, the message copies (the inbox and the
+// batch being drained) peaked at 5.9 MiB with 8 MiB here, 4.2 with 2 MiB (heaptrack,
+// BENCHMARKS.md run 19); with 1 MiB the server ends those runs 3-4 MiB lower at the
+// same rate (interleaved runs, BENCHMARKS.md run 23).
+constexpr size_t stream_backpressure = 1u << 20;
+constexpr uint64_t commit_batch_bytes = 512u << 10;  // a drain writes at least every 512 KiB
 constexpr int64_t default_inactive = 5'000'000'000;  // ephemeral consumers: 5 s
 
 std::string hex16(uint64_t v) {
@@ -545,10 +546,10 @@ void stream::on_publish(const inbound_msg& m) {
   }
   enforce_limits(m.subject);
   reply_ack(reply, ack_text(seq));
-  // A drain of a backed-up inbox holds up to 8 MiB (and twice that while the next
-  // fills): writing it in 1 MiB batches keeps the batch, RocksDB's copy of it and the
+  // A drain of a backed-up inbox holds a MiB and more (and as much again while the next
+  // fills): writing it in 512 KiB batches keeps the batch, RocksDB's copy of it and the
   // memory they leave behind small, and the first acks go out sooner. Still one write
-  // per MiB, not per message.
+  // per 512 KiB, not per message.
   if (batch_bytes_ >= commit_batch_bytes) commit();
 }
 

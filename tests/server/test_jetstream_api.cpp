@@ -597,7 +597,7 @@ TEST_CASE("jetstream api: a publisher that never waits is paced to the store and
   // them: a server that read them faster than the stream stores them would fill the
   // stream's inbox (262144 messages) and shed some (it does, with pacing turned off:
   // the count below falls short). nats-server stores in the goroutine that reads;
-  // dialtone pauses reading the connection while 2 MiB wait for the stream
+  // dialtone pauses reading the connection while 1 MiB waits for the stream
   // (kv/README.md), and the kernel's socket buffers then hold the rest.
   js_server srv;
   api_client c(srv.s);
@@ -616,7 +616,7 @@ TEST_CASE("jetstream api: a publisher that never waits is paced to the store and
   pub.send(chunk + "PING\r\n");
   // The PONG comes after the server has read every publish.
   REQUIRE(pub.read_until("PONG", 120s).find("PONG") != std::string::npos);
-  // Stored now or soon: the stream may still be working through its last 2 MiB (a
+  // Stored now or soon: the stream may still be working through its last MiB (a
   // request waits behind them, for seconds under the sanitizers).
   json st;
   CHECK(eventually(
