@@ -21,18 +21,21 @@
 #include <rocksdb/write_batch.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "libplatform/subject.hpp"
@@ -217,7 +220,7 @@ class rocks_batch final : public write_batch {
     if (vlog_ && m.payload.size() >= external_min && !failed_) {
       // Large: written once to the value log, from where it is; the record refers to it.
       vlog_ref ref;
-      if (!vlog_->append(m.payload, ref, error_, no_space_)) {
+      if (!vlog_->append(std::string_view(key, sizeof key), m.payload, ref, error_, no_space_)) {
         failed_ = true;
         return;
       }
@@ -345,6 +348,14 @@ class rocks_store final : public stream_store {
   }
 
   ~rocks_store() override {
+    if (compactor_.joinable()) {
+      {
+        std::lock_guard lk(compact_wait_mutex_);
+        stopping_.store(true, std::memory_order_relaxed);
+      }
+      compact_cv_.notify_all();
+      compactor_.join();
+    }
     // Handles must go before the DB. Close() waits for background work; no flush is
     // needed since everything written is in the WAL.
     for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
@@ -353,14 +364,16 @@ class rocks_store final : public stream_store {
   }
 
   // Opens the value log with the file counts stored in `meta` (after the DB opened).
-  bool open_value_log(std::string& error) {
+  bool open_value_log(const rocks_options& options, std::string& error) {
     std::map<uint32_t, value_log::file_counts> counts;
     for (auto& [k, v] : list_meta(std::string_view("\0vlog\0", 6))) {
       if (k.size() != 10 || v.size() != 16) continue;
       counts[read_be32(k.data() + 6)] = {int64_t(read_be64(v.data())), int64_t(read_be64(v.data() + 8)), 0};
     }
-    vlog_ = value_log::open(dir_ + "/vlog", counts, 64 << 20, error);
-    return vlog_ != nullptr;
+    vlog_ = value_log::open(dir_ + "/vlog", counts, options.value_log_file_size, error);
+    if (!vlog_) return false;
+    if (options.background_compaction) start_compactor(!vlog_->garbage().empty());
+    return true;
   }
 
   std::unique_ptr<write_batch> make_batch() override {
@@ -434,8 +447,11 @@ class rocks_store final : public stream_store {
       failed_.store(true, std::memory_order_release);
       return to_status(s, "write");
     }
+    bool freed = false;
+    for (auto& [file, d] : delta) freed = freed || d.live < 0;
     rb->committed();
     failed_.store(false, std::memory_order_release);
+    if (freed) want_compaction();
     return {};
   }
 
@@ -445,11 +461,13 @@ class rocks_store final : public stream_store {
     return st;
   }
 
-  // A record's message, reading a large payload from the value log.
-  bool decode(uint64_t seq, rocksdb::Slice v, stored_message& m) {
+  // A record's message, reading a large payload from the value log. `key` is the
+  // record's: when compaction moved the payload after the record was read (its old
+  // file is gone), the record is read again and the payload from where it is now.
+  bool decode(rocksdb::Slice key, rocksdb::Slice v, stored_message& m) {
     record_view r;
     if (!parse_record(v, r)) return false;
-    m.seq = seq;
+    m.seq = read_be64(key.data() + 8);
     m.time_ns = r.time_ns;
     m.subject.assign(r.subject);
     m.headers.assign(r.headers);
@@ -458,8 +476,18 @@ class rocks_store final : public stream_store {
       return true;
     }
     std::string error;
-    if (vlog_ && vlog_->read(vlog_ref::decode(r.payload.data()), m.payload, error)) return true;
-    rocksdb::Log(rocksdb::InfoLogLevel::ERROR_LEVEL, log_, "message %llu: %s", (unsigned long long)seq,
+    auto ref = vlog_ref::decode(r.payload.data());
+    if (vlog_ && vlog_->read(ref, m.payload, error)) return true;
+    if (vlog_) {
+      rocksdb::PinnableSlice again;
+      record_view r2;
+      if (db_->Get(rocksdb::ReadOptions(), messages_, key, &again).ok() && parse_record(again, r2) && r2.external) {
+        auto moved = vlog_ref::decode(r2.payload.data());
+        std::string error2;
+        if ((moved.file != ref.file || moved.offset != ref.offset) && vlog_->read(moved, m.payload, error2)) return true;
+      }
+    }
+    rocksdb::Log(rocksdb::InfoLogLevel::ERROR_LEVEL, log_, "message %llu: %s", (unsigned long long)m.seq,
                  vlog_ ? error.c_str() : "value log not open");
     return false;
   }
@@ -467,10 +495,11 @@ class rocks_store final : public stream_store {
   std::optional<stored_message> get(uint64_t stream_id, uint64_t seq) override {
     no_perf_counters();
     rocksdb::PinnableSlice v;
-    auto s = db_->Get(rocksdb::ReadOptions(), messages_, message_key(stream_id, seq), &v);
+    const std::string key = message_key(stream_id, seq);
+    auto s = db_->Get(rocksdb::ReadOptions(), messages_, key, &v);
     if (!s.ok()) return std::nullopt;
     stored_message m;
-    if (!decode(seq, v, m)) return std::nullopt;
+    if (!decode(key, v, m)) return std::nullopt;
     return m;
   }
 
@@ -508,7 +537,7 @@ class rocks_store final : public stream_store {
         if (!record_subject(it->value(), subj) || !platform::subject::matches(filter, subj)) continue;
       }
       stored_message m;
-      if (!decode(read_be64(k.data() + 8), it->value(), m)) continue;
+      if (!decode(k, it->value(), m)) continue;
       bytes += message_bytes(m);
       out.push_back(std::move(m));
       if (limit_reached(out.size(), bytes, max_msgs, max_bytes)) break;
@@ -594,7 +623,10 @@ class rocks_store final : public stream_store {
       failed_.store(true, std::memory_order_release);
       return to_status(s, "drop stream");
     }
-    if (!delta.empty()) vlog_->settle({}, delta, true);
+    if (!delta.empty()) {
+      vlog_->settle({}, delta, true);
+      want_compaction();
+    }
     // The range tombstones hide the data at once; the space comes back when compaction
     // reaches it. SST files wholly inside the range can go now (cheap, metadata only),
     // which matters when a stream is dropped to free a full disk. Best effort.
@@ -602,6 +634,17 @@ class rocks_store final : public stream_store {
     (void)rocksdb::DeleteFilesInRange(db_, messages_, &b, &e, false);
     (void)rocksdb::DeleteFilesInRange(db_, subjects_, &b, &e, false);
     return {};
+  }
+
+  size_t compact_value_log() override {
+    if (!vlog_) return 0;
+    std::lock_guard one(compact_mutex_);  // the background thread or a caller, not both
+    size_t emptied = 0;
+    for (uint32_t file : vlog_->garbage()) {
+      if (stopping_.load(std::memory_order_relaxed) || failed_.load(std::memory_order_acquire)) break;
+      if (compact_file(file)) ++emptied;
+    }
+    return emptied;
   }
 
   std::vector<std::pair<std::string, std::string>> list_meta(std::string_view prefix) override {
@@ -674,9 +717,10 @@ class rocks_store final : public stream_store {
     rocksdb::PinnableSlice v;
     walk_subject(stream_id, subject, from, [&](uint64_t seq) {
       v.Reset();
-      if (!db_->Get(rocksdb::ReadOptions(), messages_, message_key(stream_id, seq), &v).ok()) return true;
+      const std::string key = message_key(stream_id, seq);
+      if (!db_->Get(rocksdb::ReadOptions(), messages_, key, &v).ok()) return true;
       stored_message m;
-      if (!decode(seq, v, m)) return true;
+      if (!decode(key, v, m)) return true;
       bytes += message_bytes(m);
       out.push_back(std::move(m));
       return !limit_reached(out.size(), bytes, max_msgs, max_bytes);
@@ -738,6 +782,123 @@ class rocks_store final : public stream_store {
     return to_status(s, "drop stream");
   }
 
+  // Moves the live payloads of value log file `file` to the active file, in groups:
+  // each group is one RocksDB write (synced, after the copies are) of the records with
+  // their new references and both files' counts, under write_mutex_ so no stream's
+  // write interleaves (a message deleted meanwhile is not brought back: its record is
+  // read under the same lock). The old file goes when its count reaches zero. True
+  // when every live payload moved.
+  bool compact_file(uint32_t file) {
+    struct entry {
+      std::string key;
+      uint64_t offset;
+    };
+    std::vector<entry> entries;
+    std::string error;
+    if (!vlog_->for_each_entry(
+            file, [&](std::string_view key, const vlog_ref& ref) { entries.push_back({std::string(key), ref.offset}); },
+            error)) {
+      rocksdb::Log(rocksdb::InfoLogLevel::WARN_LEVEL, log_, "dialtone: value log compaction: %s", error.c_str());
+      return false;
+    }
+    std::string payload;
+    bool all = true;
+    for (size_t i = 0; i < entries.size();) {
+      if (stopping_.load(std::memory_order_relaxed)) return false;
+      std::lock_guard lock(write_mutex_);
+      if (failed_.load(std::memory_order_acquire)) return false;
+      rocksdb::WriteBatch wb;
+      std::map<uint32_t, int64_t> appended;
+      std::map<uint32_t, value_log::file_counts> delta;
+      size_t moved_count = 0, moved_bytes = 0;
+      for (; i < entries.size() && moved_count < 64 && moved_bytes < (8u << 20); ++i) {
+        const auto& e = entries[i];
+        rocksdb::PinnableSlice v;
+        record_view r;
+        if (!db_->Get(rocksdb::ReadOptions(), messages_, e.key, &v).ok() || !parse_record(v, r) || !r.external)
+          continue;
+        auto ref = vlog_ref::decode(r.payload.data());
+        if (ref.file != file || ref.offset != e.offset) continue;  // dead: deleted, or a later copy
+        if (!vlog_->read(ref, payload, error)) {
+          // Damaged on disk: left where it is (reads report it), and so is the file.
+          rocksdb::Log(rocksdb::InfoLogLevel::ERROR_LEVEL, log_, "dialtone: value log compaction: %s", error.c_str());
+          all = false;
+          continue;
+        }
+        vlog_ref moved;
+        bool no_space = false;
+        if (!vlog_->append(e.key, payload, moved, error, no_space)) {
+          rocksdb::Log(rocksdb::InfoLogLevel::WARN_LEVEL, log_, "dialtone: value log compaction: %s", error.c_str());
+          vlog_->settle(appended, {}, false);
+          return false;
+        }
+        appended[moved.file]++;
+        delta[file].live--;
+        delta[file].bytes -= ref.length;
+        delta[moved.file].live++;
+        delta[moved.file].bytes += moved.length;
+        // The same record with the new reference (its last bytes).
+        std::string record(v.data(), v.size());
+        char encoded[vlog_ref::encoded_size];
+        moved.encode(encoded);
+        record.replace(record.size() - sizeof encoded, sizeof encoded, encoded, sizeof encoded);
+        (void)wb.Put(messages_, e.key, record);
+        ++moved_count;
+        moved_bytes += ref.length;
+      }
+      if (moved_count == 0) continue;
+      put_vlog_counts(delta, wb);
+      // The copies are on disk before the records point at them, and the records
+      // before the old file can go: after a power loss either one is found.
+      if (!vlog_->sync(error)) {
+        rocksdb::Log(rocksdb::InfoLogLevel::WARN_LEVEL, log_, "dialtone: value log compaction: %s", error.c_str());
+        vlog_->settle(appended, {}, false);
+        return false;
+      }
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      auto s = db_->Write(wo, &wb);
+      if (!s.ok()) {
+        vlog_->settle(appended, {}, false);
+        failed_.store(true, std::memory_order_release);
+        rocksdb::Log(rocksdb::InfoLogLevel::WARN_LEVEL, log_, "dialtone: value log compaction: %s",
+                     s.ToString().c_str());
+        return false;
+      }
+      vlog_->settle(appended, delta, true);
+    }
+    return all;
+  }
+
+  // The compaction thread: waits until a write has left dead payloads, lets a second
+  // pass (deletes come in runs), then compacts what is at least half dead.
+  void start_compactor(bool now) {
+    compact_wanted_ = now;
+    compactor_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "dialtone-vlog");
+      std::unique_lock lk(compact_wait_mutex_);
+      for (;;) {
+        compact_cv_.wait(lk, [this] { return stopping_.load(std::memory_order_relaxed) || compact_wanted_; });
+        if (stopping_.load(std::memory_order_relaxed)) return;
+        compact_cv_.wait_for(lk, std::chrono::seconds(1), [this] { return stopping_.load(std::memory_order_relaxed); });
+        if (stopping_.load(std::memory_order_relaxed)) return;
+        compact_wanted_ = false;
+        lk.unlock();
+        compact_value_log();
+        lk.lock();
+      }
+    });
+  }
+
+  void want_compaction() {
+    if (!compactor_.joinable()) return;
+    {
+      std::lock_guard lk(compact_wait_mutex_);
+      compact_wanted_ = true;
+    }
+    compact_cv_.notify_one();
+  }
+
   size_t release_memory(size_t min_bytes) override {
     // Not while writes fail (a full disk): the flush would fail the same way.
     if (failed_.load(std::memory_order_acquire)) return 0;
@@ -794,6 +955,15 @@ class rocks_store final : public stream_store {
   std::mutex resume_mutex_;
   bool resume_tried_ = false;
   std::chrono::steady_clock::time_point last_resume_;
+
+  // Value log compaction (compact_value_log): one at a time; the thread that runs it
+  // when writes left garbage, and how it is woken and stopped.
+  std::mutex compact_mutex_;
+  std::mutex compact_wait_mutex_;
+  std::condition_variable compact_cv_;
+  bool compact_wanted_ = false;  // guarded by compact_wait_mutex_
+  std::atomic<bool> stopping_{false};
+  std::thread compactor_;
 
   std::mutex usage_mutex_;
   bool usage_valid_ = false;
@@ -944,6 +1114,11 @@ rocksdb::ColumnFamilyOptions cf_options(const std::shared_ptr<rocksdb::Cache>& c
 }  // namespace
 
 std::unique_ptr<stream_store> open_rocks_store(const std::string& dir, std::string& error) {
+  return open_rocks_store(dir, rocks_options{}, error);
+}
+
+std::unique_ptr<stream_store> open_rocks_store(const std::string& dir, const rocks_options& options,
+                                               std::string& error) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
@@ -989,7 +1164,7 @@ std::unique_ptr<stream_store> open_rocks_store(const std::string& dir, std::stri
   rocksdb::Log(rocksdb::InfoLogLevel::INFO_LEVEL, db.info_log, "dialtone: CRC-32C %s",
                crc32c::hardware() ? "with the SSE 4.2 crc32 instruction" : "by table (no SSE 4.2)");
   auto st = std::make_unique<rocks_store>(dir, raw, std::move(handles), db.info_log);
-  if (!st->open_value_log(error)) return nullptr;
+  if (!st->open_value_log(options, error)) return nullptr;
   return st;
 }
 

@@ -164,11 +164,25 @@ class stream_store {
     (void)min_bytes;
     return 0;
   }
+
+  // Compacts the value log (rocks store): copies the live payloads of files that are at
+  // least half dead to the file being appended to, moving their references in the same
+  // RocksDB writes, so the old files go. The store runs it by itself a second after
+  // writes that left such files; tests call it directly. Returns how many files it
+  // emptied. Any thread; blocks writers briefly (a group of up to 64 payloads at a time).
+  virtual size_t compact_value_log() { return 0; }
+};
+
+struct rocks_options {
+  uint64_t value_log_file_size = uint64_t(64) << 20;  // a value log file is closed past this
+  bool background_compaction = true;                 // compact_value_log() by itself
 };
 
 // Opens (creating if needed) the RocksDB store in `dir`. Returns null and sets `error`
 // on failure. Memory use is bounded (small write buffers, one shared block cache).
 std::unique_ptr<stream_store> open_rocks_store(const std::string& dir, std::string& error);
+std::unique_ptr<stream_store> open_rocks_store(const std::string& dir, const rocks_options& options,
+                                               std::string& error);
 // A store held in memory (storage: memory streams).
 std::unique_ptr<stream_store> make_memory_store();
 

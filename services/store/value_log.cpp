@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <algorithm>
 #include <system_error>
 #include <vector>
 
@@ -28,6 +30,24 @@ uint64_t get_be(const char* p, int n) {
   uint64_t v = 0;
   for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
   return v;
+}
+
+// The first bytes of every file, and of every entry (see value_log.hpp).
+constexpr char file_tag[] = "DTVLOG2\n";
+constexpr uint64_t file_tag_size = 8;
+constexpr char entry_tag[] = "DTE1";
+constexpr size_t key_size = 16;
+constexpr uint64_t entry_header = 4 + 4 + key_size;
+
+bool read_fully(int fd, char* out, size_t n, uint64_t offset) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd, out + done, n - done, off_t(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    done += size_t(r);
+  }
+  return true;
 }
 
 std::string file_name(const std::string& dir, uint32_t number) {
@@ -101,6 +121,15 @@ std::unique_ptr<value_log> value_log::open(const std::string& dir, const std::ma
       continue;
     }
     log->counts_[number] = file_counts{c->second.live, c->second.bytes, 0};
+    // Readable through (entry headers) when it starts with the tag: compaction may take it.
+    int fd = ::open(it->path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      char tag[file_tag_size];
+      struct stat st {};
+      if (read_fully(fd, tag, sizeof tag, 0) && std::memcmp(tag, file_tag, file_tag_size) == 0 && ::fstat(fd, &st) == 0)
+        log->sizes_[number] = uint64_t(st.st_size);
+      ::close(fd);
+    }
   }
   if (ec) {
     error = "cannot list value log directory " + dir + ": " + ec.message();
@@ -120,37 +149,69 @@ bool value_log::start_file(std::string& error) {
     error = errno_text("cannot create value log file", f->path, errno);
     return false;
   }
+  if (!write_file_tag(f->fd, f->path, error)) {
+    int err = errno;
+    ::unlink(f->path.c_str());
+    errno = err;  // for append(): a full disk
+    return false;
+  }
   uint32_t old = active_;
+  if (old != 0 && open_.count(old)) sizes_[old] = active_size_;
   active_ = number;
-  active_size_ = 0;
+  active_size_ = file_tag_size;
   open_[number] = std::move(f);
   counts_[number];
   if (old != 0) remove_unused_locked(old);
   return true;
 }
 
-bool value_log::append(std::string_view data, vlog_ref& out, std::string& error, bool& no_space) {
+bool value_log::write_file_tag(int fd, const std::string& path, std::string& error) {
+  ssize_t n;
+  do n = ::pwrite(fd, file_tag, file_tag_size, 0);
+  while (n < 0 && errno == EINTR);
+  if (n == ssize_t(file_tag_size)) return true;
+  if (n >= 0) errno = ENOSPC;
+  error = errno_text("cannot write value log file", path, errno);
+  return false;
+}
+
+bool value_log::append(std::string_view key, std::string_view data, vlog_ref& out, std::string& error,
+                       bool& no_space) {
   no_space = false;
   const uint64_t sum = payload_checksum(data.data(), data.size());
+  char head[entry_header] = {};
+  std::memcpy(head, entry_tag, 4);
+  put_be(head + 4, data.size(), 4);
+  std::memcpy(head + 8, key.data(), std::min(key.size(), key_size));
   std::lock_guard lock(mutex_);
-  if (active_size_ >= file_size_ && !start_file(error)) return false;
+  if (active_size_ >= file_size_ && !start_file(error)) {
+    no_space = errno == ENOSPC || errno == EDQUOT;  // the new file's tag did not fit
+    return false;
+  }
   auto& f = *open_[active_];
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::pwrite(f.fd, data.data() + done, data.size() - done, off_t(active_size_ + done));
+  // Header and payload in one write, the payload straight from where it is.
+  const uint64_t total = entry_header + data.size();
+  uint64_t done = 0;
+  while (done < total) {
+    iovec iov[2];
+    int n_iov = 0;
+    if (done < entry_header) iov[n_iov++] = {head + done, size_t(entry_header - done)};
+    uint64_t from = done > entry_header ? done - entry_header : 0;
+    iov[n_iov++] = {const_cast<char*>(data.data()) + from, size_t(data.size() - from)};
+    ssize_t n = ::pwritev(f.fd, iov, n_iov, off_t(active_size_ + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       int err = n < 0 ? errno : ENOSPC;
       no_space = err == ENOSPC || err == EDQUOT;
       error = errno_text("cannot write value log file", f.path, err);
-      // Cut the partial payload off, so the next append starts where this one did.
+      // Cut the partial entry off, so the next append starts where this one did.
       (void)::ftruncate(f.fd, off_t(active_size_));
       return false;
     }
-    done += size_t(n);
+    done += uint64_t(n);
   }
-  out = vlog_ref{active_, active_size_, static_cast<uint32_t>(data.size()), sum};
-  active_size_ += data.size();
+  out = vlog_ref{active_, active_size_ + entry_header, static_cast<uint32_t>(data.size()), sum};
+  active_size_ += total;
   counts_[active_].pending++;
   unsynced_.insert(active_);
   return true;
@@ -234,10 +295,12 @@ void value_log::remove_unused_locked(uint32_t number) {
   if (number == active_) {
     // Everything in it is dead: start it over (what frees a full disk once a stream
     // is purged). No reader can be inside: nothing refers to it.
-    if (active_size_ > 0 && ::ftruncate(open_[active_]->fd, 0) == 0) active_size_ = 0;
+    if (active_size_ > file_tag_size && ::ftruncate(open_[active_]->fd, off_t(file_tag_size)) == 0)
+      active_size_ = file_tag_size;
     return;
   }
   if (it != counts_.end()) counts_.erase(it);
+  sizes_.erase(number);
   open_.erase(number);  // a read in flight keeps its descriptor until it finishes
   ::unlink(file_name(dir_, number).c_str());
   unsynced_.erase(number);
@@ -256,6 +319,69 @@ bool value_log::empty() const {
   std::lock_guard lock(mutex_);
   for (auto& [n, c] : counts_)
     if (c.live > 0 || c.pending > 0) return false;
+  return true;
+}
+
+std::vector<uint32_t> value_log::garbage() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<uint64_t, uint32_t>> found;  // (dead bytes, file)
+  for (auto& [number, size] : sizes_) {
+    if (number == active_) continue;
+    auto c = counts_.find(number);
+    if (c == counts_.end() || c->second.pending > 0 || c->second.live <= 0) continue;
+    uint64_t live = file_tag_size + uint64_t(c->second.bytes) + uint64_t(c->second.live) * entry_header;
+    if (live >= size) continue;
+    uint64_t dead = size - live;
+    if (dead * 2 >= size) found.emplace_back(dead, number);
+  }
+  std::sort(found.rbegin(), found.rend());
+  std::vector<uint32_t> out;
+  for (auto& [dead, number] : found) out.push_back(number);
+  return out;
+}
+
+bool value_log::for_each_entry(uint32_t number,
+                               const std::function<void(std::string_view key, const vlog_ref& ref)>& fn,
+                               std::string& error) {
+  uint64_t size = 0;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = sizes_.find(number);
+    if (it == sizes_.end()) {
+      error = "value log file " + std::to_string(number) + " cannot be read through";
+      return false;
+    }
+    size = it->second;
+  }
+  auto f = file_for_read(number, error);
+  if (!f) return false;
+  // Entry headers are read through a window of the file; payloads are skipped.
+  std::vector<char> buf(256 << 10);
+  uint64_t buf_at = 0, buf_len = 0;
+  auto header_at = [&](uint64_t pos, const char*& out) {
+    if (pos < buf_at || pos + entry_header > buf_at + buf_len) {
+      uint64_t want = std::min<uint64_t>(buf.size(), size - pos);
+      if (want < entry_header || !read_fully(f->fd, buf.data(), size_t(want), pos)) return false;
+      buf_at = pos;
+      buf_len = want;
+    }
+    out = buf.data() + (pos - buf_at);
+    return true;
+  };
+  for (uint64_t pos = file_tag_size; pos < size;) {
+    const char* h = nullptr;
+    if (!header_at(pos, h) || std::memcmp(h, entry_tag, 4) != 0) {
+      error = "value log file " + f->path + ": no entry header at offset " + std::to_string(pos);
+      return false;
+    }
+    uint64_t length = get_be(h + 4, 4);
+    if (pos + entry_header + length > size) {
+      error = "value log file " + f->path + ": entry at offset " + std::to_string(pos) + " runs past the end";
+      return false;
+    }
+    fn(std::string_view(h + 8, key_size), vlog_ref{number, pos + entry_header, uint32_t(length), 0});
+    pos += entry_header + length;
+  }
   return true;
 }
 

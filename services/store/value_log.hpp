@@ -9,13 +9,19 @@
 // README.md, "Storage").
 //
 // Files: <dir>/<number, 10 digits>.vlog, appended until they pass `file_size`, then a
-// new one starts. A file is deleted when no stored message refers to it any more: the
-// store counts live references per file and keeps the counts in the same RocksDB write
-// as the references (see rocks_store.cpp), so they survive a crash exactly as the data
-// does. A file without a count after a restart holds only payloads whose write batch
-// never committed (a kill -9 between the append and the WAL write): it is deleted.
-// Known limit: a file is not compacted while any message in it lives, so a few
-// long-lived large messages can keep up to `file_size` of dead data each.
+// new one starts. A file begins with an 8-byte tag ("DTVLOG2\n"); each payload follows
+// a 24-byte entry header (tag "DTE1", payload length, the 16-byte message key), so a
+// file can be read through without RocksDB. A file is deleted when no stored message
+// refers to it any more: the store counts live references per file and keeps the
+// counts in the same RocksDB write as the references (see rocks_store.cpp), so they
+// survive a crash exactly as the data does. A file without a count after a restart
+// holds only payloads whose write batch never committed (a kill -9 between the append
+// and the WAL write): it is deleted.
+// Compaction: a file that is at least half dead (garbage() lists them) has its live
+// payloads copied to the active file by the store (rocks_store::compact_value_log), which
+// moves each reference in one RocksDB write with the counts; once nothing refers to the
+// old file it goes like any other. Files written before entry headers existed (no tag)
+// cannot be read through and are only deleted once wholly dead.
 //
 // Durability: an append is in the page cache when append() returns (it survives a kill
 // -9 of the server, like RocksDB's WAL); sync() fdatasyncs the files appended to since
@@ -24,12 +30,14 @@
 // Thread safety: all methods may be called from any thread; appends are serialized by
 // a mutex, reads use pread on shared descriptors.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace store {
 
@@ -62,9 +70,10 @@ class value_log {
                                          uint64_t file_size, std::string& error);
   ~value_log();
 
-  // Appends `data`; on success `out` refers to it and the file counts one pending
-  // append (release with settle()). A short write (disk full) is cut off again.
-  bool append(std::string_view data, vlog_ref& out, std::string& error, bool& no_space);
+  // Appends `data`, stored under the message key `key` (16 bytes: what compaction
+  // looks up); on success `out` refers to it and the file counts one pending append
+  // (release with settle()). A short write (disk full) is cut off again.
+  bool append(std::string_view key, std::string_view data, vlog_ref& out, std::string& error, bool& no_space);
   // Reads a payload back into `out`, checking its length and checksum.
   bool read(const vlog_ref& r, std::string& out, std::string& error);
   // fdatasync of every file appended to since the last sync.
@@ -80,6 +89,14 @@ class value_log {
   // the batch that causes them.
   file_counts counts_after(uint32_t file, const file_counts& delta);
   bool empty() const;  // nothing live or pending anywhere: deletes need no lookups
+  // Files worth compacting: not the active one, nothing pending, readable through, and
+  // at least half of their bytes dead. Most garbage first.
+  std::vector<uint32_t> garbage() const;
+  // Reads file `number` through, calling fn(key, ref) for each entry (the reference
+  // carries no checksum: read() of it is not checked). False on a read error or a
+  // damaged entry header; entries before it were passed on.
+  bool for_each_entry(uint32_t number, const std::function<void(std::string_view key, const vlog_ref& ref)>& fn,
+                      std::string& error);
   uint64_t disk_usage();
   const std::string& dir() const { return dir_; }
 
@@ -89,11 +106,13 @@ class value_log {
   bool start_file(std::string& error);
   std::shared_ptr<open_file> file_for_read(uint32_t number, std::string& error);
   void remove_unused_locked(uint32_t number);
+  bool write_file_tag(int fd, const std::string& path, std::string& error);
 
   const std::string dir_;
   const uint64_t file_size_;
   mutable std::mutex mutex_;
   std::map<uint32_t, file_counts> counts_;               // every existing file
+  std::map<uint32_t, uint64_t> sizes_;                   // closed files with entry headers: their size
   std::map<uint32_t, std::shared_ptr<open_file>> open_;  // descriptors (read and active)
   uint32_t active_ = 0;
   uint64_t active_size_ = 0;
