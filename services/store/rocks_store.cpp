@@ -782,12 +782,14 @@ class rocks_store final : public stream_store {
     return to_status(s, "drop stream");
   }
 
-  // Moves the live payloads of value log file `file` to the active file, in groups:
-  // each group is one RocksDB write (synced, after the copies are) of the records with
-  // their new references and both files' counts, under write_mutex_ so no stream's
-  // write interleaves (a message deleted meanwhile is not brought back: its record is
-  // read under the same lock). The old file goes when its count reaches zero. True
-  // when every live payload moved.
+  // Moves the live payloads of value log file `file` to the active file, in groups of
+  // up to 64 payloads or 8 MiB. For each group, without the writers' lock: copy the
+  // payloads whose records still point at `file`, and sync the copies. Then under
+  // write_mutex_ (no stream's write interleaves): read each record again, point the
+  // ones still unchanged at their copies (a message deleted or moved meanwhile keeps
+  // its state; its copy is dead space), and write them with both files' counts in one
+  // synced RocksDB write. Streams wait for that write only, not for the copying. The
+  // old file goes when its count reaches zero. True when every live payload moved.
   bool compact_file(uint32_t file) {
     struct entry {
       std::string key;
@@ -795,79 +797,107 @@ class rocks_store final : public stream_store {
     };
     std::vector<entry> entries;
     std::string error;
+    auto warn = [this](const char* what, const std::string& text) {
+      rocksdb::Log(rocksdb::InfoLogLevel::WARN_LEVEL, log_, "dialtone: value log compaction: %s%s", what, text.c_str());
+    };
     if (!vlog_->for_each_entry(
             file, [&](std::string_view key, const vlog_ref& ref) { entries.push_back({std::string(key), ref.offset}); },
             error)) {
-      rocksdb::Log(rocksdb::InfoLogLevel::WARN_LEVEL, log_, "dialtone: value log compaction: %s", error.c_str());
+      warn("", error);
       return false;
     }
+    struct copy {
+      const entry* from;
+      vlog_ref old_ref, new_ref;
+    };
     std::string payload;
     bool all = true;
     for (size_t i = 0; i < entries.size();) {
-      if (stopping_.load(std::memory_order_relaxed)) return false;
-      std::lock_guard lock(write_mutex_);
-      if (failed_.load(std::memory_order_acquire)) return false;
-      rocksdb::WriteBatch wb;
+      if (stopping_.load(std::memory_order_relaxed) || failed_.load(std::memory_order_acquire)) return false;
+      std::vector<copy> copies;
       std::map<uint32_t, int64_t> appended;
-      std::map<uint32_t, value_log::file_counts> delta;
-      size_t moved_count = 0, moved_bytes = 0;
-      for (; i < entries.size() && moved_count < 64 && moved_bytes < (8u << 20); ++i) {
+      size_t bytes = 0;
+      for (; i < entries.size() && copies.size() < 64 && bytes < (8u << 20); ++i) {
         const auto& e = entries[i];
-        rocksdb::PinnableSlice v;
-        record_view r;
-        if (!db_->Get(rocksdb::ReadOptions(), messages_, e.key, &v).ok() || !parse_record(v, r) || !r.external)
-          continue;
-        auto ref = vlog_ref::decode(r.payload.data());
-        if (ref.file != file || ref.offset != e.offset) continue;  // dead: deleted, or a later copy
-        if (!vlog_->read(ref, payload, error)) {
+        auto ref = current_ref(e.key);
+        if (!ref || ref->file != file || ref->offset != e.offset) continue;  // dead: deleted, or a later copy
+        if (!vlog_->read(*ref, payload, error)) {
           // Damaged on disk: left where it is (reads report it), and so is the file.
-          rocksdb::Log(rocksdb::InfoLogLevel::ERROR_LEVEL, log_, "dialtone: value log compaction: %s", error.c_str());
+          warn("", error);
           all = false;
           continue;
         }
         vlog_ref moved;
         bool no_space = false;
         if (!vlog_->append(e.key, payload, moved, error, no_space)) {
-          rocksdb::Log(rocksdb::InfoLogLevel::WARN_LEVEL, log_, "dialtone: value log compaction: %s", error.c_str());
+          warn("", error);
           vlog_->settle(appended, {}, false);
           return false;
         }
         appended[moved.file]++;
-        delta[file].live--;
-        delta[file].bytes -= ref.length;
-        delta[moved.file].live++;
-        delta[moved.file].bytes += moved.length;
-        // The same record with the new reference (its last bytes).
-        std::string record(v.data(), v.size());
-        char encoded[vlog_ref::encoded_size];
-        moved.encode(encoded);
-        record.replace(record.size() - sizeof encoded, sizeof encoded, encoded, sizeof encoded);
-        (void)wb.Put(messages_, e.key, record);
-        ++moved_count;
-        moved_bytes += ref.length;
+        copies.push_back({&e, *ref, moved});
+        bytes += ref->length;
       }
-      if (moved_count == 0) continue;
-      put_vlog_counts(delta, wb);
-      // The copies are on disk before the records point at them, and the records
-      // before the old file can go: after a power loss either one is found.
+      if (copies.empty()) continue;
+      // The copies are on disk before any record points at them.
       if (!vlog_->sync(error)) {
-        rocksdb::Log(rocksdb::InfoLogLevel::WARN_LEVEL, log_, "dialtone: value log compaction: %s", error.c_str());
+        warn("", error);
         vlog_->settle(appended, {}, false);
         return false;
       }
+      std::lock_guard lock(write_mutex_);
+      if (failed_.load(std::memory_order_acquire)) {
+        vlog_->settle(appended, {}, false);
+        return false;
+      }
+      rocksdb::WriteBatch wb;
+      std::map<uint32_t, value_log::file_counts> delta;
+      for (auto& c : copies) {
+        rocksdb::PinnableSlice v;
+        record_view r;
+        if (!db_->Get(rocksdb::ReadOptions(), messages_, c.from->key, &v).ok() || !parse_record(v, r) || !r.external)
+          continue;
+        auto now = vlog_ref::decode(r.payload.data());
+        if (now.file != c.old_ref.file || now.offset != c.old_ref.offset) continue;
+        delta[file].live--;
+        delta[file].bytes -= c.old_ref.length;
+        delta[c.new_ref.file].live++;
+        delta[c.new_ref.file].bytes += c.new_ref.length;
+        // The same record with the new reference (its last bytes).
+        std::string record(v.data(), v.size());
+        char encoded[vlog_ref::encoded_size];
+        c.new_ref.encode(encoded);
+        record.replace(record.size() - sizeof encoded, sizeof encoded, encoded, sizeof encoded);
+        (void)wb.Put(messages_, c.from->key, record);
+      }
+      if (delta.empty()) {
+        vlog_->settle(appended, {}, false);
+        continue;
+      }
+      put_vlog_counts(delta, wb);
+      // Synced: the old file goes once its count is zero, so the records pointing away
+      // from it must survive a power loss too.
       rocksdb::WriteOptions wo;
       wo.sync = true;
       auto s = db_->Write(wo, &wb);
       if (!s.ok()) {
         vlog_->settle(appended, {}, false);
         failed_.store(true, std::memory_order_release);
-        rocksdb::Log(rocksdb::InfoLogLevel::WARN_LEVEL, log_, "dialtone: value log compaction: %s",
-                     s.ToString().c_str());
+        warn("", s.ToString());
         return false;
       }
       vlog_->settle(appended, delta, true);
     }
     return all;
+  }
+
+  // Where a message's payload is now, if it is in the value log.
+  std::optional<vlog_ref> current_ref(const std::string& key) {
+    rocksdb::PinnableSlice v;
+    record_view r;
+    if (!db_->Get(rocksdb::ReadOptions(), messages_, key, &v).ok() || !parse_record(v, r) || !r.external)
+      return std::nullopt;
+    return vlog_ref::decode(r.payload.data());
   }
 
   // The compaction thread: waits until a write has left dead payloads, lets a second
