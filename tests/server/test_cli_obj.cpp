@@ -10,7 +10,9 @@
 
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -248,6 +250,54 @@ TEST_CASE("cli obj: 100 MiB round trip, ls, info, and the stored form", "[jetstr
   CHECK(replaced["digest"] == small_digest);
   auto status2 = ok(s, {"obj", "info", "FILES"});
   CHECK(has(status2, "Size: 5.7 MiB"));
+}
+
+// Bytes in the server's value log files (<store_dir>/jetstream/vlog).
+static uint64_t value_log_bytes(const std::string& store_dir) {
+  uint64_t n = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(store_dir + "/jetstream/vlog", ec), end; !ec && it != end;
+       it.increment(ec))
+    n += it->file_size(ec);
+  return n;
+}
+
+TEST_CASE("cli obj: deleting objects gives their disk space back, also from files shared with kept ones",
+          "[cli][vlog]") {  // dialtone's storage layout: not in [obj] (which nats-server passes too)
+  // Chunks go to 64 MiB value log files in the order they arrive: objects of 40, 40,
+  // 40 and 10 MiB fill the first file with A and most of B, the second with the rest
+  // of B, C and most of D. Deleting A and C leaves both files mostly dead, but not
+  // empty: the server compacts them (moves B's and D's chunks) by itself.
+  constexpr uint64_t mib = 1 << 20;
+  temp_dir files;
+  std::vector<std::pair<std::string, uint64_t>> objects = {{"a", 40}, {"b", 40}, {"c", 40}, {"d", 10}};
+  std::map<std::string, std::string> digests;
+  js_server srv;
+  auto& s = srv.s;
+  ok(s, {"obj", "add", "BIG"});
+  for (auto& [name, size] : objects) {
+    std::string path = files.path + "/" + name;
+    digests[name] = write_random_file(path, size * mib, size + name[0]);
+    ok(s, {"obj", "put", "BIG", path, "--name", name}, 180s);
+  }
+  uint64_t before = value_log_bytes(srv.store.path);
+  CHECK(before >= 128 * mib);
+  ok(s, {"obj", "rm", "BIG", "a"});
+  ok(s, {"obj", "rm", "BIG", "c"});
+  // B and D (50 MiB) are what stays; without compaction both 64 MiB files would.
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (value_log_bytes(srv.store.path) > 56 * mib && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
+  uint64_t after = value_log_bytes(srv.store.path);
+  INFO("value log bytes before " << before << ", after " << after);
+  CHECK(after <= 56 * mib);
+  for (std::string name : {"b", "d"}) {
+    std::string back = files.path + "/" + name + ".back";
+    auto get = ok(s, {"obj", "get", "BIG", name, "-o", back}, 180s);
+    CHECK(has(get, digests[name] + " verified"));
+    CHECK(same_files(files.path + "/" + name, back));
+  }
+  CHECK(dialtone(s, {"obj", "get", "BIG", "a", "-o", files.path + "/a.back"}).exit_code != 0);
 }
 
 TEST_CASE("cli obj: empty objects, rm, seal", "[jetstream][cli][obj]") {
