@@ -35,6 +35,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -642,7 +643,12 @@ class rocks_store final : public stream_store {
     size_t emptied = 0;
     for (uint32_t file : vlog_->garbage()) {
       if (stopping_.load(std::memory_order_relaxed) || failed_.load(std::memory_order_acquire)) break;
-      if (compact_file(file)) ++emptied;
+      if (uncompactable_.count(file)) continue;
+      switch (compact_file(file)) {
+        case compacted::all: ++emptied; break;
+        case compacted::not_all: uncompactable_.insert(file); break;  // damaged: not again until a restart
+        case compacted::stopped: break;  // a full disk, a failed write: again after the next deletes
+      }
     }
     return emptied;
   }
@@ -789,8 +795,9 @@ class rocks_store final : public stream_store {
   // ones still unchanged at their copies (a message deleted or moved meanwhile keeps
   // its state; its copy is dead space), and write them with both files' counts in one
   // synced RocksDB write. Streams wait for that write only, not for the copying. The
-  // old file goes when its count reaches zero. True when every live payload moved.
-  bool compact_file(uint32_t file) {
+  // old file goes when its count reaches zero.
+  enum class compacted { all, not_all, stopped };
+  compacted compact_file(uint32_t file) {
     struct entry {
       std::string key;
       uint64_t offset;
@@ -804,7 +811,7 @@ class rocks_store final : public stream_store {
             file, [&](std::string_view key, const vlog_ref& ref) { entries.push_back({std::string(key), ref.offset}); },
             error)) {
       warn("", error);
-      return false;
+      return compacted::not_all;
     }
     struct copy {
       const entry* from;
@@ -813,7 +820,7 @@ class rocks_store final : public stream_store {
     std::string payload;
     bool all = true;
     for (size_t i = 0; i < entries.size();) {
-      if (stopping_.load(std::memory_order_relaxed) || failed_.load(std::memory_order_acquire)) return false;
+      if (stopping_.load(std::memory_order_relaxed) || failed_.load(std::memory_order_acquire)) return compacted::stopped;
       std::vector<copy> copies;
       std::map<uint32_t, int64_t> appended;
       size_t bytes = 0;
@@ -832,7 +839,7 @@ class rocks_store final : public stream_store {
         if (!vlog_->append(e.key, payload, moved, error, no_space)) {
           warn("", error);
           vlog_->settle(appended, {}, false);
-          return false;
+          return compacted::stopped;
         }
         appended[moved.file]++;
         copies.push_back({&e, *ref, moved});
@@ -843,12 +850,12 @@ class rocks_store final : public stream_store {
       if (!vlog_->sync(error)) {
         warn("", error);
         vlog_->settle(appended, {}, false);
-        return false;
+        return compacted::stopped;
       }
       std::lock_guard lock(write_mutex_);
       if (failed_.load(std::memory_order_acquire)) {
         vlog_->settle(appended, {}, false);
-        return false;
+        return compacted::stopped;
       }
       rocksdb::WriteBatch wb;
       std::map<uint32_t, value_log::file_counts> delta;
@@ -884,11 +891,11 @@ class rocks_store final : public stream_store {
         vlog_->settle(appended, {}, false);
         failed_.store(true, std::memory_order_release);
         warn("", s.ToString());
-        return false;
+        return compacted::stopped;
       }
       vlog_->settle(appended, delta, true);
     }
-    return all;
+    return all ? compacted::all : compacted::not_all;
   }
 
   // Where a message's payload is now, if it is in the value log.
@@ -989,6 +996,7 @@ class rocks_store final : public stream_store {
   // Value log compaction (compact_value_log): one at a time; the thread that runs it
   // when writes left garbage, and how it is woken and stopped.
   std::mutex compact_mutex_;
+  std::set<uint32_t> uncompactable_;  // damaged files (guarded by compact_mutex_)
   std::mutex compact_wait_mutex_;
   std::condition_variable compact_cv_;
   bool compact_wanted_ = false;  // guarded by compact_wait_mutex_

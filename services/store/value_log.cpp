@@ -369,16 +369,15 @@ bool value_log::for_each_entry(uint32_t number,
     return true;
   };
   for (uint64_t pos = file_tag_size; pos < size;) {
+    // An entry cut off at the end is an append a kill interrupted: never referenced.
+    if (pos + entry_header > size) break;
     const char* h = nullptr;
     if (!header_at(pos, h) || std::memcmp(h, entry_tag, 4) != 0) {
       error = "value log file " + f->path + ": no entry header at offset " + std::to_string(pos);
       return false;
     }
     uint64_t length = get_be(h + 4, 4);
-    if (pos + entry_header + length > size) {
-      error = "value log file " + f->path + ": entry at offset " + std::to_string(pos) + " runs past the end";
-      return false;
-    }
+    if (pos + entry_header + length > size) break;
     fn(std::string_view(h + 8, key_size), vlog_ref{number, pos + entry_header, uint32_t(length), 0});
     pos += entry_header + length;
   }

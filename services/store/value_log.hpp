@@ -94,7 +94,8 @@ class value_log {
   std::vector<uint32_t> garbage() const;
   // Reads file `number` through, calling fn(key, ref) for each entry (the reference
   // carries no checksum: read() of it is not checked). False on a read error or a
-  // damaged entry header; entries before it were passed on.
+  // damaged entry header; entries before it were passed on. An entry cut off at the
+  // end (an append a kill interrupted) ends the file.
   bool for_each_entry(uint32_t number, const std::function<void(std::string_view key, const vlog_ref& ref)>& fn,
                       std::string& error);
   uint64_t disk_usage();
