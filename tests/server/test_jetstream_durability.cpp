@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -62,6 +63,45 @@ kvStore* bucket(js_conn& c, const char* name, bool create) {
   return kv;
 }
 
+// Writers putting to one KV bucket, each on its own connection, until stopped or the
+// server dies: next(w, n) gives writer w's n-th key and value, acked(key, revision, n)
+// is called (under a lock) for each put the server acknowledged. Connections are made
+// in the constructor: Catch2's assertions are for the test's own thread.
+struct kv_writers {
+  using next_fn = std::function<std::pair<std::string, std::string>(int w, int n)>;
+  using acked_fn = std::function<void(const std::string& key, uint64_t rev, int n)>;
+  std::atomic<bool> stop{false};
+  std::atomic<int> total{0};
+  std::mutex acked_mutex;
+  std::vector<std::unique_ptr<js_conn>> conns;
+  std::vector<std::thread> threads;
+
+  kv_writers(const server_process& s, const char* bucket_name, int writers, next_fn next, acked_fn acked) {
+    for (int w = 0; w < writers; ++w) conns.push_back(std::make_unique<js_conn>(s));
+    for (int w = 0; w < writers; ++w)
+      threads.emplace_back([this, w, bucket_name, next, acked] {
+        js_conn& c = *conns[size_t(w)];
+        kvStore* kv = nullptr;
+        if (js_KeyValue(&kv, c.js, bucket_name) != NATS_OK) return;
+        for (int n = 0; !stop.load(); ++n) {
+          auto [key, value] = next(w, n);
+          uint64_t rev = 0;
+          if (kvStore_Put(&rev, kv, key.c_str(), value.data(), int(value.size())) != NATS_OK) break;  // killed
+          std::lock_guard lock(acked_mutex);
+          acked(key, rev, n);
+          total++;
+        }
+        kvStore_Destroy(kv);
+      });
+  }
+  void join() {
+    stop = true;
+    for (auto& t : threads) t.join();
+    threads.clear();
+  }
+  ~kv_writers() { join(); }
+};
+
 }  // namespace
 
 TEST_CASE("jetstream: kill -9 during acked puts loses no acknowledged put", "[jetstream][durability]") {
@@ -70,7 +110,6 @@ TEST_CASE("jetstream: kill -9 during acked puts loses no acknowledged put", "[je
   constexpr int writers = 4;
   // key -> revision, for every put the server acknowledged.
   std::map<std::string, uint64_t> acked;
-  std::mutex acked_mutex;
   uint64_t consumed_upto = 0;
   {
     server_process s(args);
@@ -112,35 +151,18 @@ TEST_CASE("jetstream: kill -9 during acked puts loses no acknowledged put", "[je
       natsSubscription_Destroy(sub);
     }
 
-    std::atomic<bool> stop{false};
-    std::atomic<int> total{0};
-    // Connections are made here: Catch2's assertions are for the test's own thread.
-    std::vector<std::unique_ptr<js_conn>> conns;
-    for (int w = 0; w < writers; ++w) conns.push_back(std::make_unique<js_conn>(s));
-    std::vector<std::thread> threads;
-    for (int w = 0; w < writers; ++w) {
-      threads.emplace_back([&, w] {
-        js_conn& c = *conns[size_t(w)];
-        kvStore* kv = nullptr;
-        if (js_KeyValue(&kv, c.js, "durable") != NATS_OK) return;
-        for (int n = 0; !stop.load(); ++n) {
+    kv_writers puts(
+        s, "durable", writers,
+        [](int w, int n) {
           std::string key = "w" + std::to_string(w) + ".k" + std::to_string(n);
-          std::string value = "value of " + key;
-          uint64_t rev = 0;
-          if (kvStore_PutString(&rev, kv, key.c_str(), value.c_str()) != NATS_OK) break;  // the server died
-          std::lock_guard lock(acked_mutex);
-          acked[key] = rev;
-          total++;
-        }
-        kvStore_Destroy(kv);
-      });
-    }
+          return std::pair{key, "value of " + key};
+        },
+        [&](const std::string& key, uint64_t rev, int) { acked[key] = rev; });
     // Kill while the puts are in full flow.
     auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (total.load() < 2000 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+    while (puts.total.load() < 2000 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
     s.kill9();
-    stop = true;
-    for (auto& t : threads) t.join();
+    puts.join();
   }
   REQUIRE(acked.size() >= 2000);
 
@@ -535,7 +557,6 @@ TEST_CASE("jetstream: kill -9 while large KV values are overwritten and their fi
   const std::string vlog = store.path + "/jetstream/vlog";
   constexpr int writers = 4;
   std::map<std::string, std::pair<uint64_t, int>> acked;  // key -> revision, round
-  std::mutex acked_mutex;
   uint64_t written_bytes = 0;
   bool compacted_before_kill = false;
   {
@@ -545,41 +566,25 @@ TEST_CASE("jetstream: kill -9 while large KV values are overwritten and their fi
       kvStore* kv = bucket(setup, "large", true);
       kvStore_Destroy(kv);
     }
-    std::atomic<bool> stop{false};
-    std::atomic<int> total{0};
-    std::vector<std::unique_ptr<js_conn>> conns;
-    for (int w = 0; w < writers; ++w) conns.push_back(std::make_unique<js_conn>(s));
-    std::vector<std::thread> threads;
-    for (int w = 0; w < writers; ++w) {
-      threads.emplace_back([&, w] {
-        js_conn& c = *conns[size_t(w)];
-        kvStore* kv = nullptr;
-        if (js_KeyValue(&kv, c.js, "large") != NATS_OK) return;
-        for (int n = 0; !stop.load(); ++n) {
+    kv_writers puts(
+        s, "large", writers,
+        [](int w, int n) {
           std::string key = n % 200 == 199 ? "w" + std::to_string(w) + ".cold" + std::to_string(n / 200)
                                            : "w" + std::to_string(w) + ".hot" + std::to_string(n % 8);
-          std::string value = big_value(key, n);
-          uint64_t rev = 0;
-          if (kvStore_Put(&rev, kv, key.c_str(), value.data(), int(value.size())) != NATS_OK) break;  // killed
-          std::lock_guard lock(acked_mutex);
-          acked[key] = {rev, n};
-          total++;
-        }
-        kvStore_Destroy(kv);
-      });
-    }
+          return std::pair{key, big_value(key, n)};
+        },
+        [&](const std::string& key, uint64_t rev, int n) { acked[key] = {rev, n}; });
     // At least 12,000 puts of 24 KiB (280 MiB, five value log files), and on until the
     // files on disk are under half of what was put: compaction runs along with the
     // writes. Then the kill. (Bounded: a server that never compacts fails after 2 GiB.)
-    auto put_bytes = [&] { return uint64_t(total.load()) * (24 << 10); };
+    auto put_bytes = [&] { return uint64_t(puts.total.load()) * (24 << 10); };
     auto deadline = std::chrono::steady_clock::now() + 120s;
-    while ((total.load() < 12000 || dir_bytes(vlog) >= put_bytes() / 2) && put_bytes() < (2ull << 30) &&
+    while ((puts.total.load() < 12000 || dir_bytes(vlog) >= put_bytes() / 2) && put_bytes() < (2ull << 30) &&
            std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(5ms);
-    compacted_before_kill = total.load() >= 12000 && dir_bytes(vlog) < put_bytes() / 2;
+    compacted_before_kill = puts.total.load() >= 12000 && dir_bytes(vlog) < put_bytes() / 2;
     s.kill9();
-    stop = true;
-    for (auto& t : threads) t.join();
+    puts.join();
     written_bytes = put_bytes();
   }
   INFO(acked.size() << " keys acknowledged before kill -9, " << written_bytes << " bytes put");
