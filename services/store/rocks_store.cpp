@@ -415,15 +415,12 @@ class rocks_store final : public stream_store {
     std::map<uint32_t, value_log::file_counts> looked_up;
     if (vlog_ && !rb->lookups().empty() && !vlog_->empty()) {
       // Deleted messages from earlier batches: their references, if any.
-      rocksdb::PinnableSlice v;
       for (auto& key : rb->lookups()) {
-        v.Reset();
-        record_view r;
-        if (!db_->Get(rocksdb::ReadOptions(), messages_, key, &v).ok() || !parse_record(v, r) || !r.external) continue;
-        auto ref = vlog_ref::decode(r.payload.data());
-        auto& d = looked_up[ref.file];
+        auto ref = current_ref(key);
+        if (!ref) continue;
+        auto& d = looked_up[ref->file];
         d.live--;
-        d.bytes -= ref.length;
+        d.bytes -= ref->length;
       }
     }
     auto& delta = rb->delta();
@@ -480,13 +477,10 @@ class rocks_store final : public stream_store {
     auto ref = vlog_ref::decode(r.payload.data());
     if (vlog_ && vlog_->read(ref, m.payload, error)) return true;
     if (vlog_) {
-      rocksdb::PinnableSlice again;
-      record_view r2;
-      if (db_->Get(rocksdb::ReadOptions(), messages_, key, &again).ok() && parse_record(again, r2) && r2.external) {
-        auto moved = vlog_ref::decode(r2.payload.data());
-        std::string error2;
-        if ((moved.file != ref.file || moved.offset != ref.offset) && vlog_->read(moved, m.payload, error2)) return true;
-      }
+      std::string error2;
+      auto moved = current_ref(key);
+      if (moved && (moved->file != ref.file || moved->offset != ref.offset) && vlog_->read(*moved, m.payload, error2))
+        return true;
     }
     rocksdb::Log(rocksdb::InfoLogLevel::ERROR_LEVEL, log_, "message %llu: %s", (unsigned long long)m.seq,
                  vlog_ ? error.c_str() : "value log not open");
@@ -899,7 +893,7 @@ class rocks_store final : public stream_store {
   }
 
   // Where a message's payload is now, if it is in the value log.
-  std::optional<vlog_ref> current_ref(const std::string& key) {
+  std::optional<vlog_ref> current_ref(rocksdb::Slice key) {
     rocksdb::PinnableSlice v;
     record_view r;
     if (!db_->Get(rocksdb::ReadOptions(), messages_, key, &v).ok() || !parse_record(v, r) || !r.external)
