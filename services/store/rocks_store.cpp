@@ -798,13 +798,13 @@ class rocks_store final : public stream_store {
     };
     std::vector<entry> entries;
     std::string error;
-    auto warn = [this](const char* what, const std::string& text) {
-      rocksdb::Log(rocksdb::InfoLogLevel::WARN_LEVEL, log_, "dialtone: value log compaction: %s%s", what, text.c_str());
+    auto warn = [this](const std::string& text) {
+      rocksdb::Log(rocksdb::InfoLogLevel::WARN_LEVEL, log_, "dialtone: value log compaction: %s", text.c_str());
     };
     if (!vlog_->for_each_entry(
             file, [&](std::string_view key, const vlog_ref& ref) { entries.push_back({std::string(key), ref.offset}); },
             error)) {
-      warn("", error);
+      warn(error);
       return compacted::not_all;
     }
     struct copy {
@@ -824,14 +824,14 @@ class rocks_store final : public stream_store {
         if (!ref || ref->file != file || ref->offset != e.offset) continue;  // dead: deleted, or a later copy
         if (!vlog_->read(*ref, payload, error)) {
           // Damaged on disk: left where it is (reads report it), and so is the file.
-          warn("", error);
+          warn(error);
           all = false;
           continue;
         }
         vlog_ref moved;
         bool no_space = false;
         if (!vlog_->append(e.key, payload, moved, error, no_space)) {
-          warn("", error);
+          warn(error);
           vlog_->settle(appended, {}, false);
           return compacted::stopped;
         }
@@ -842,7 +842,7 @@ class rocks_store final : public stream_store {
       if (copies.empty()) continue;
       // The copies are on disk before any record points at them.
       if (!vlog_->sync(error)) {
-        warn("", error);
+        warn(error);
         vlog_->settle(appended, {}, false);
         return compacted::stopped;
       }
@@ -855,11 +855,8 @@ class rocks_store final : public stream_store {
       std::map<uint32_t, value_log::file_counts> delta;
       for (auto& c : copies) {
         rocksdb::PinnableSlice v;
-        record_view r;
-        if (!db_->Get(rocksdb::ReadOptions(), messages_, c.from->key, &v).ok() || !parse_record(v, r) || !r.external)
-          continue;
-        auto now = vlog_ref::decode(r.payload.data());
-        if (now.file != c.old_ref.file || now.offset != c.old_ref.offset) continue;
+        auto now = current_ref(c.from->key, &v);
+        if (!now || now->file != c.old_ref.file || now->offset != c.old_ref.offset) continue;
         delta[file].live--;
         delta[file].bytes -= c.old_ref.length;
         delta[c.new_ref.file].live++;
@@ -884,7 +881,7 @@ class rocks_store final : public stream_store {
       if (!s.ok()) {
         vlog_->settle(appended, {}, false);
         failed_.store(true, std::memory_order_release);
-        warn("", s.ToString());
+        warn(s.ToString());
         return compacted::stopped;
       }
       vlog_->settle(appended, delta, true);
@@ -892,9 +889,11 @@ class rocks_store final : public stream_store {
     return all ? compacted::all : compacted::not_all;
   }
 
-  // Where a message's payload is now, if it is in the value log.
-  std::optional<vlog_ref> current_ref(rocksdb::Slice key) {
-    rocksdb::PinnableSlice v;
+  // Where a message's payload is now, if it is in the value log; the record itself in
+  // `record` when given.
+  std::optional<vlog_ref> current_ref(rocksdb::Slice key, rocksdb::PinnableSlice* record = nullptr) {
+    rocksdb::PinnableSlice local;
+    rocksdb::PinnableSlice& v = record ? *record : local;
     record_view r;
     if (!db_->Get(rocksdb::ReadOptions(), messages_, key, &v).ok() || !parse_record(v, r) || !r.external)
       return std::nullopt;

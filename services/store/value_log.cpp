@@ -39,11 +39,14 @@ constexpr char entry_tag[] = "DTE1";
 constexpr size_t key_size = 16;
 constexpr uint64_t entry_header = 4 + 4 + key_size;
 
+// pread of exactly `n` bytes. False on an error (errno set) or at the end of the file
+// (errno 0).
 bool read_fully(int fd, char* out, size_t n, uint64_t offset) {
   size_t done = 0;
   while (done < n) {
     ssize_t r = ::pread(fd, out + done, n - done, off_t(offset + done));
     if (r < 0 && errno == EINTR) continue;
+    if (r == 0) errno = 0;
     if (r <= 0) return false;
     done += size_t(r);
   }
@@ -58,6 +61,18 @@ std::string file_name(const std::string& dir, uint32_t number) {
 
 std::string errno_text(const char* what, const std::string& path, int err) {
   return std::string(what) + " " + path + ": " + std::strerror(err);
+}
+
+// Writes the tag that starts every file (errno set on failure: ENOSPC for a short write).
+bool write_file_tag(int fd, const std::string& path, std::string& error) {
+  ssize_t n;
+  do n = ::pwrite(fd, file_tag, file_tag_size, 0);
+  while (n < 0 && errno == EINTR);
+  if (n == ssize_t(file_tag_size)) return true;
+  const int err = n < 0 ? errno : ENOSPC;
+  error = errno_text("cannot write value log file", path, err);
+  errno = err;
+  return false;
 }
 
 }  // namespace
@@ -165,16 +180,6 @@ bool value_log::start_file(std::string& error) {
   return true;
 }
 
-bool value_log::write_file_tag(int fd, const std::string& path, std::string& error) {
-  ssize_t n;
-  do n = ::pwrite(fd, file_tag, file_tag_size, 0);
-  while (n < 0 && errno == EINTR);
-  if (n == ssize_t(file_tag_size)) return true;
-  if (n >= 0) errno = ENOSPC;
-  error = errno_text("cannot write value log file", path, errno);
-  return false;
-}
-
 bool value_log::append(std::string_view key, std::string_view data, vlog_ref& out, std::string& error,
                        bool& no_space) {
   no_space = false;
@@ -237,16 +242,10 @@ bool value_log::read(const vlog_ref& r, std::string& out, std::string& error) {
   auto f = file_for_read(r.file, error);
   if (!f) return false;
   out.resize(r.length);
-  size_t done = 0;
-  while (done < r.length) {
-    ssize_t n = ::pread(f->fd, out.data() + done, r.length - done, off_t(r.offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      error = n < 0 ? errno_text("cannot read value log file", f->path, errno)
-                    : "value log file " + f->path + " is shorter than a stored reference";
-      return false;
-    }
-    done += size_t(n);
+  if (!read_fully(f->fd, out.data(), r.length, r.offset)) {
+    error = errno != 0 ? errno_text("cannot read value log file", f->path, errno)
+                       : "value log file " + f->path + " is shorter than a stored reference";
+    return false;
   }
   if (payload_checksum(out.data(), out.size()) != r.checksum) {
     error = "checksum mismatch in value log file " + f->path + " at offset " + std::to_string(r.offset);

@@ -107,7 +107,6 @@ class value_log {
   bool start_file(std::string& error);
   std::shared_ptr<open_file> file_for_read(uint32_t number, std::string& error);
   void remove_unused_locked(uint32_t number);
-  bool write_file_tag(int fd, const std::string& path, std::string& error);
 
   const std::string dir_;
   const uint64_t file_size_;

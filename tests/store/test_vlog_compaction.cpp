@@ -106,6 +106,13 @@ void check(store::stream_store& s, const std::set<uint64_t>& live, uint64_t last
   }
 }
 
+// Sequences 1..n split into those kept (keep(seq)) and those to delete.
+std::pair<std::set<uint64_t>, std::vector<uint64_t>> split(uint64_t n, bool (*keep)(uint64_t)) {
+  std::pair<std::set<uint64_t>, std::vector<uint64_t>> out;
+  for (uint64_t seq = 1; seq <= n; ++seq) keep(seq) ? void(out.first.insert(seq)) : out.second.push_back(seq);
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("rocks: value log compaction empties files that are mostly dead and keeps every live payload",
@@ -118,9 +125,7 @@ TEST_CASE("rocks: value log compaction empties files that are mostly dead and ke
   size_t files_before = files_in(db);
   CHECK(files_before >= 20);
   // Two of every three deleted, spread over every file: each file about a third live.
-  std::set<uint64_t> live;
-  std::vector<uint64_t> gone;
-  for (uint64_t seq = 1; seq <= 300; ++seq) (seq % 3 == 0 ? live.insert(seq), void() : gone.push_back(seq));
+  auto [live, gone] = split(300, [](uint64_t seq) { return seq % 3 == 0; });
   delete_seqs(*s, gone);
   CHECK(files_in(db) >= files_before - 1);  // no file is wholly dead yet
   uint64_t bytes_before = bytes_in(db);
@@ -157,9 +162,7 @@ TEST_CASE("rocks: the store compacts its value log by itself after deletes leave
   REQUIRE(s);
   write_range(*s, 1, 300);
   size_t files_before = files_in(db);
-  std::set<uint64_t> live;
-  std::vector<uint64_t> gone;
-  for (uint64_t seq = 1; seq <= 300; ++seq) (seq % 3 == 0 ? live.insert(seq), void() : gone.push_back(seq));
+  auto [live, gone] = split(300, [](uint64_t seq) { return seq % 3 == 0; });
   delete_seqs(*s, gone);
   // The compaction thread starts a second after the deletes.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -179,9 +182,7 @@ TEST_CASE("rocks: value log compaction under concurrent reads and deletes loses 
   const std::string db = (dir.path / "db").string();
   auto s = open_store(db);
   write_range(*s, 1, 600);
-  std::set<uint64_t> live;
-  std::vector<uint64_t> gone;
-  for (uint64_t seq = 1; seq <= 600; ++seq) (seq % 4 == 0 ? live.insert(seq), void() : gone.push_back(seq));
+  auto [live, gone] = split(600, [](uint64_t seq) { return seq % 4 == 0; });
   delete_seqs(*s, gone);
 
   // Readers keep reading the live messages while the files under them are compacted
@@ -358,9 +359,7 @@ TEST_CASE("rocks: value log compaction moves what it can past a damaged payload 
     ::close(fd);
   }
   s = open_store(db);
-  std::set<uint64_t> live;
-  std::vector<uint64_t> gone;
-  for (uint64_t seq = 1; seq <= 60; ++seq) (seq % 4 == 2 ? live.insert(seq), void() : gone.push_back(seq));
+  auto [live, gone] = split(60, [](uint64_t seq) { return seq % 4 == 2; });
   delete_seqs(*s, gone);
   s->compact_value_log();
   // Every file but the first emptied, the one with the cut-off end too; the first keeps
