@@ -492,6 +492,29 @@ void stream::pump_all() {
   for (auto& [n, c] : consumers_) pump(*c, now);
 }
 
+// How many messages a pump reads from the store at once: what the consumer can take in
+// this pump (its pull requests' batch, its ack-pending room), at most 256 and 1 MiB
+// (always at least one message, whatever its size).
+constexpr size_t read_ahead_msgs = 256;
+constexpr size_t read_ahead_bytes = 1 << 20;
+
+size_t stream::read_ahead(const consumer& c, size_t sent) const {
+  size_t n = std::min(read_ahead_msgs, pump_max_msgs - sent);
+  if (c.cfg.deliver_subject.empty() && !c.waiting.empty()) {
+    int64_t want = 0;
+    for (auto& w : c.waiting) {
+      want += std::max<int64_t>(w.batch, 1);
+      if (want >= int64_t(n)) break;
+    }
+    n = std::min<size_t>(n, size_t(want));
+  }
+  if (c.acks() && c.cfg.max_ack_pending > 0) {
+    int64_t room = c.cfg.max_ack_pending - int64_t(c.pending.size());
+    n = std::min<size_t>(n, size_t(std::max<int64_t>(room, 1)));
+  }
+  return std::max<size_t>(n, 1);
+}
+
 void stream::pump(consumer& c, int64_t now) {
   const bool push = !c.cfg.deliver_subject.empty();
   if (push) {
@@ -504,6 +527,7 @@ void stream::pump(consumer& c, int64_t now) {
   size_t sent = 0;
   int64_t bytes = 0;
   std::vector<store::stored_message> page;
+  size_t page_pos = 0;
   const bool literal_filter = !c.cfg.filter_subject.empty() && platform::subject::is_literal(c.cfg.filter_subject);
   while (sent < pump_max_msgs && bytes < pump_max_bytes) {
     if (!push) {
@@ -558,15 +582,24 @@ void stream::pump(consumer& c, int64_t now) {
         c.next_sseq = *s + 1;
         if (!m) continue;
       } else {
-        std::string_view filter = c.cfg.filter_subjects.empty() ? std::string_view(c.cfg.filter_subject) : "";
-        store_->scan(id_, c.next_sseq, 1, 8u << 20, filter, page);
-        if (page.empty()) {
-          c.next_sseq = last_seq_ + 1;
-          break;
+        // The messages come from `page`, read ahead in one store scan (one iterator,
+        // one seek) instead of one scan per message. It lives only for this call, on
+        // the stream's thread, so nothing else changes the stream under it; entries
+        // the consumer has moved past (fix_first) are skipped.
+        while (page_pos < page.size() && page[page_pos].seq < c.next_sseq) ++page_pos;
+        if (page_pos == page.size()) {
+          std::string_view filter = c.cfg.filter_subjects.empty() ? std::string_view(c.cfg.filter_subject) : "";
+          store_->scan(id_, c.next_sseq, read_ahead(c, sent), read_ahead_bytes, filter, page);
+          page_pos = 0;
+          if (page.empty()) {
+            c.next_sseq = last_seq_ + 1;
+            break;
+          }
         }
-        c.next_sseq = page.front().seq + 1;
-        if (!c.matches(page.front().subject)) continue;
-        m = std::move(page.front());
+        auto& next = page[page_pos++];
+        c.next_sseq = next.seq + 1;
+        if (!c.matches(next.subject)) continue;
+        m = std::move(next);
       }
     }
     deliver(c, *m, redelivery, to, now);
@@ -712,7 +745,7 @@ void stream::on_ack(const inbound_msg& m) {
     return;
   }
   // A double ack's confirmation, sent once the ack state is written (after_drain).
-  if (!m.reply.empty()) reply_ack(m.reply, {});
+  if (!m.reply.empty()) reply_ack(m.reply, std::string_view{});
 }
 
 void stream::on_flow_control(const inbound_msg& m) {

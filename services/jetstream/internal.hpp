@@ -38,6 +38,7 @@
 #include "actors/account.hpp"
 #include "actors/control_plane.hpp"
 #include "actors/internal_client.hpp"
+#include "libplatform/sublist.hpp"
 #include "services/jetstream/api.hpp"
 #include "services/jetstream/jetstream.hpp"
 #include "services/store/stream_store.hpp"
@@ -192,8 +193,9 @@ class stream : public std::enable_shared_from_this<stream> {
   void on_publish(const actors::inbound_msg& m);
   void store_message(std::string_view subject, std::string_view hdrs, std::string_view payload, int64_t ts,
                      uint64_t& seq_out);
-  void reply_ack(const std::string& reply, std::string body);
-  std::string ack_text(uint64_t seq) const;
+  void reply_ack(std::string_view reply, std::string_view body);
+  void reply_ack(std::string_view reply, uint64_t seq);  // the pub ack of `seq`
+  void append_ack(std::string& out, uint64_t seq) const;
   void commit();             // writes the pending batch, then publishes the held acks
   void after_drain();
   bool batch_pending() const { return batch_ && batch_->size() > 0; }
@@ -248,6 +250,7 @@ class stream : public std::enable_shared_from_this<stream> {
   void on_ack(const actors::inbound_msg& m);
   void on_flow_control(const actors::inbound_msg& m);
   void pump(consumer& c, int64_t now);
+  size_t read_ahead(const consumer& c, size_t sent) const;  // messages a pump reads at once
   // (Re)arms c.deliver_watch for the deliver subject of a push consumer.
   void watch_deliver(consumer& c);
   void pump_all();
@@ -301,12 +304,22 @@ class stream : public std::enable_shared_from_this<stream> {
     uint64_t first = 0, last = 0, count = 0;
     uint64_t first_size = unknown_size, last_size = unknown_size;
   };
-  std::unordered_map<std::string, subject_info> subjects_;
+  // Looked up by string_view (a message's subject) without a copy.
+  std::unordered_map<std::string, subject_info, platform::string_hash, std::equal_to<>> subjects_;
   bool first_stale_ = false;  // first_seq_'s message was deleted: fix_first() before use
   std::map<uint64_t, uncommitted> uncommitted_;  // in batch_, not yet in the store
   std::set<uint64_t> deleted_;                   // deleted in batch_, still in the store
   std::unique_ptr<store::write_batch> batch_;
-  std::vector<std::pair<std::string, std::string>> held_acks_;  // reply, body: after commit
+  // Pub acks held until the batch they acknowledge is written: replies and bodies in
+  // one buffer, so holding one allocates nothing once the buffer has grown.
+  struct held_ack {
+    size_t reply_at, reply_len, body_at, body_len;
+  };
+  std::string held_buf_;
+  std::vector<held_ack> held_acks_;
+  std::string_view held_reply(const held_ack& h) const { return {held_buf_.data() + h.reply_at, h.reply_len}; }
+  std::string_view held_body(const held_ack& h) const { return {held_buf_.data() + h.body_at, h.body_len}; }
+  void clear_held_acks();
   struct dedupe_entry {
     uint64_t seq;
     int64_t ts;

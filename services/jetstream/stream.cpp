@@ -1,6 +1,7 @@
 // A stream: capture, store (group commit), limits, purge, message get/delete, and its
 // consumers. Everything here runs on the stream's actor thread (internal.hpp) except
 // the constructor, start(), stop(), config_copy() and info_snapshot().
+#include <charconv>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -396,24 +397,51 @@ void stream::restore_consumers() {
 
 // ---- publishing ----
 
-std::string stream::ack_text(uint64_t seq) const {
+void stream::append_ack(std::string& s, uint64_t seq) const {
   // {"stream":"<name>","seq":N}, built by hand on the hot path; a name with a
   // character JSON must escape goes through the JSON library.
   for (unsigned char ch : cfg_.name)
-    if (ch < 0x20 || ch == '"' || ch == '\\') return json({{"stream", cfg_.name}, {"seq", seq}}).dump();
-  std::string s;
-  s.reserve(cfg_.name.size() + 40);
+    if (ch < 0x20 || ch == '"' || ch == '\\') {
+      s += json({{"stream", cfg_.name}, {"seq", seq}}).dump();
+      return;
+    }
   s += "{\"stream\":\"";
   s += cfg_.name;
   s += "\",\"seq\":";
-  s += std::to_string(seq);
+  char digits[24];
+  auto r = std::to_chars(digits, digits + sizeof digits, seq);
+  s.append(digits, r.ptr);
   s += '}';
-  return s;
 }
 
-void stream::reply_ack(const std::string& reply, std::string body) {
+void stream::reply_ack(std::string_view reply, std::string_view body) {
   if (reply.empty()) return;
-  held_acks_.emplace_back(reply, std::move(body));
+  held_ack h{held_buf_.size(), reply.size(), 0, body.size()};
+  held_buf_.append(reply);
+  h.body_at = held_buf_.size();
+  held_buf_.append(body);
+  held_acks_.push_back(h);
+}
+
+void stream::reply_ack(std::string_view reply, uint64_t seq) {
+  if (reply.empty()) return;
+  held_ack h{held_buf_.size(), reply.size(), 0, 0};
+  held_buf_.append(reply);
+  h.body_at = held_buf_.size();
+  append_ack(held_buf_, seq);
+  h.body_len = held_buf_.size() - h.body_at;
+  held_acks_.push_back(h);
+}
+
+void stream::clear_held_acks() {
+  held_acks_.clear();
+  // A large burst's buffer is not kept for the next small one.
+  if (held_buf_.capacity() > (256u << 10)) {
+    std::string().swap(held_buf_);
+    std::vector<held_ack>().swap(held_acks_);
+  } else {
+    held_buf_.clear();
+  }
 }
 
 void stream::on_publish(const inbound_msg& m) {
@@ -501,7 +529,7 @@ void stream::on_publish(const inbound_msg& m) {
       if (msgs_ == 0) first_seq_ = last_seq_ + 1;
       state_dirty_ = true;
       batch();  // so the ack waits for the state record
-      reply_ack(reply, ack_text(last_seq_));
+      reply_ack(reply, last_seq_);
       return;
     }
   }
@@ -545,7 +573,7 @@ void stream::on_publish(const inbound_msg& m) {
     }
   }
   enforce_limits(m.subject);
-  reply_ack(reply, ack_text(seq));
+  reply_ack(reply, seq);
   // A drain of a backed-up inbox holds a MiB and more (and as much again while the next
   // fills): writing it in 512 KiB batches keeps the batch, RocksDB's copy of it and the
   // memory they leave behind small, and the first acks go out sooner. Still one write
@@ -602,17 +630,19 @@ std::optional<store::stored_message> stream::load(uint64_t seq) {
 bool stream::remove_message(uint64_t seq, std::string_view subject_hint) {
   std::string subject;
   uint64_t size = 0;
+  auto it = subjects_.end();
   if (auto u = uncommitted_.find(seq); u != uncommitted_.end()) {
     subject = u->second.subject;
     size = u->second.size;
     uncommitted_.erase(u);
+    it = subjects_.find(subject);
   } else {
     if (deleted_.count(seq)) return false;
     // The size of a subject's first or last message is kept in memory: deleting it
     // (per-subject limits: every overwrite of a key) reads nothing from the store.
     bool known = false;
     if (!subject_hint.empty()) {
-      auto it = subjects_.find(std::string(subject_hint));
+      it = subjects_.find(subject_hint);
       if (it != subjects_.end()) {
         auto& ss = it->second;
         if (seq == ss.first && ss.first_size != unknown_size) {
@@ -631,11 +661,11 @@ bool stream::remove_message(uint64_t seq, std::string_view subject_hint) {
       if (!h) return false;
       subject = std::move(h->subject);
       size = msg_size_of(subject.size(), h->headers_size, h->payload_size);
+      it = subjects_.find(subject);
     }
-    if (!subjects_.count(subject)) return false;
+    if (it == subjects_.end()) return false;
     deleted_.insert(seq);
   }
-  auto it = subjects_.find(subject);
   if (it == subjects_.end()) return false;
   batch().delete_message(id_, seq, subject, size);  // the accounted size bounds the payload
   --msgs_;
@@ -736,10 +766,9 @@ void stream::fix_first() {
 void stream::enforce_limits(std::string_view subject) {
   if (cfg_.max_msgs_per_subject > 0 && !cfg_.discard_new_per_subject && !subject.empty()) {
     // Only the subject just written can be over (the caller stored one message).
-    std::string subj(subject);
-    for (auto ss = subjects_.find(subj); ss != subjects_.end() && int64_t(ss->second.count) > cfg_.max_msgs_per_subject;
-         ss = subjects_.find(subj))
-      if (!remove_message(ss->second.first, subj)) break;
+    for (auto ss = subjects_.find(subject);
+         ss != subjects_.end() && int64_t(ss->second.count) > cfg_.max_msgs_per_subject; ss = subjects_.find(subject))
+      if (!remove_message(ss->second.first, subject)) break;
   }
   if (cfg_.discard == discard_policy::old_msgs) {
     while (cfg_.max_msgs > 0 && int64_t(msgs_) > cfg_.max_msgs) {
@@ -821,24 +850,24 @@ void stream::commit() {
       for (auto& [n, c] : consumers_) c->num_pending = count_pending(*c);
       auto e = err::store_failed(status.no_space ? "insufficient storage resources available" : status.error);
       if (status.no_space) e = {500, 10047, "insufficient storage resources available"};
-      for (auto& [reply, body] : held_acks_) {
-        json j = json::parse(body, nullptr, false);
+      for (auto& h : held_acks_) {
+        json j = json::parse(held_body(h), nullptr, false);
         if (!j.is_discarded() && j.contains("error")) {
-          client_->publish(reply, {}, {}, body);
+          client_->publish(held_reply(h), {}, {}, held_body(h));
           continue;
         }
         json f = {{"error", e.to_json()}, {"stream", cfg_.name}, {"seq", 0}};
-        client_->publish(reply, {}, {}, f.dump());
+        client_->publish(held_reply(h), {}, {}, f.dump());
       }
-      held_acks_.clear();
+      clear_held_acks();
       refresh_snapshot();
       return;
     }
     uncommitted_.clear();
     deleted_.clear();
   }
-  for (auto& [reply, body] : held_acks_) client_->publish(reply, {}, {}, body);
-  held_acks_.clear();
+  for (auto& h : held_acks_) client_->publish(held_reply(h), {}, {}, held_body(h));
+  clear_held_acks();
   refresh_snapshot();
 }
 
@@ -1156,7 +1185,7 @@ void direct_headers(std::string& h, const std::string& stream, const store::stor
 
 void stream::api_direct_get_subject(const api_request& r, std::string_view subject) {
   std::optional<store::stored_message> m;
-  auto it = subjects_.find(std::string(subject));
+  auto it = subjects_.find(subject);
   if (it != subjects_.end()) m = load(it->second.last);
   if (!m) {
     client_->publish(r.reply, {}, "NATS/1.0 404 Message Not Found\r\n\r\n", {});

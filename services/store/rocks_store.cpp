@@ -96,6 +96,13 @@ std::string subject_prefix(uint64_t stream_id, std::string_view subject) {
   return k;
 }
 
+void append_subject_key(std::string& k, uint64_t stream_id, std::string_view subject, uint64_t seq) {
+  append_be64(k, stream_id);
+  k.append(subject);
+  k.push_back('\0');
+  append_be64(k, seq);
+}
+
 std::string subject_key(uint64_t stream_id, std::string_view subject, uint64_t seq) {
   std::string k = subject_prefix(stream_id, subject);
   append_be64(k, seq);
@@ -237,26 +244,35 @@ class rocks_batch final : public write_batch {
     rocksdb::Slice parts[4] = {rocksdb::Slice(head, sizeof head), rocksdb::Slice(m.subject.data(), m.subject.size()),
                                rocksdb::Slice(m.headers.data(), m.headers.size()), payload};
     (void)batch_.Put(messages_, rocksdb::SliceParts(&k, 1), rocksdb::SliceParts(parts, 4));
-    (void)batch_.Put(subjects_, subject_key(stream_id, m.subject, m.seq), rocksdb::Slice());
+    key_buf_.clear();
+    append_subject_key(key_buf_, stream_id, m.subject, m.seq);
+    (void)batch_.Put(subjects_, key_buf_, rocksdb::Slice());
     ++count_;
   }
   using write_batch::delete_message;
   void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject, uint64_t max_payload) override {
-    std::string key = message_key(stream_id, seq);
+    char kb[16];
+    put_be64(kb, stream_id);
+    put_be64(kb + 8, seq);
+    const std::string_view key(kb, sizeof kb);
     if (vlog_ && max_payload >= external_min) {
       // Its payload may be in the value log: one reference less there. Put by this
       // batch: known here; else the store looks the record up when writing.
-      if (auto it = in_batch_.find(key); it != in_batch_.end()) {
+      if (auto it = in_batch_.find(std::string(key)); it != in_batch_.end()) {
         auto& d = delta_[it->second.file];
         d.live--;
         d.bytes -= it->second.length;
         in_batch_.erase(it);
       } else {
-        lookups_.push_back(key);
+        lookups_.emplace_back(key);
       }
     }
-    deletes_.push_back({0, std::move(key)});
-    deletes_.push_back({1, subject_key(stream_id, subject, seq)});
+    // Both keys go into one buffer (no allocation per key once it has grown).
+    deletes_.push_back({0, del_keys_.size(), key.size()});
+    del_keys_.append(key);
+    size_t at = del_keys_.size();
+    append_subject_key(del_keys_, stream_id, subject, seq);
+    deletes_.push_back({1, at, del_keys_.size() - at});
     ++count_;
   }
   void put_meta(std::string_view key, std::string_view value) override {
@@ -294,20 +310,24 @@ class rocks_batch final : public write_batch {
   }
 
   rocksdb::WriteBatch& finish() {
-    std::sort(deletes_.begin(), deletes_.end(), [](const del& a, const del& b) {
+    const char* keys = del_keys_.data();
+    std::sort(deletes_.begin(), deletes_.end(), [keys](const del& a, const del& b) {
       if (a.cf != b.cf) return a.cf < b.cf;
-      return a.key < b.key;
+      return std::string_view(keys + a.at, a.len) < std::string_view(keys + b.at, b.len);
     });
-    for (auto& d : deletes_) (void)batch_.Delete(d.cf == 0 ? messages_ : subjects_, d.key);
+    for (auto& d : deletes_)
+      (void)batch_.Delete(d.cf == 0 ? messages_ : subjects_, rocksdb::Slice(keys + d.at, d.len));
     deletes_.clear();
+    del_keys_.clear();
     return batch_;
   }
 
  private:
   struct del {
     int cf;  // 0 messages, 1 subjects
-    std::string key;
+    size_t at, len;  // the key, in del_keys_
   };
+  std::string del_keys_, key_buf_;
   rocksdb::ColumnFamilyHandle* messages_;
   rocksdb::ColumnFamilyHandle* subjects_;
   rocksdb::ColumnFamilyHandle* meta_;
