@@ -743,6 +743,19 @@ void stream::fix_first() {
   // After a commit nothing is deleted in a pending batch, and the first stored message
   // is the answer (a KV overwrite moves the first on every put: read one, not 16).
   const size_t step = deleted_.empty() ? 1 : 16;
+  if (deleted_.empty()) {
+    // The next few sequences by point reads first: a removed first is most often
+    // followed by a stored message (keys overwritten in turn, a stream trimmed at its
+    // limit), and a point read costs a fraction of a store iterator. Each one missing is
+    // not stored, so the first found is the first stored.
+    for (uint64_t end = std::min(last_seq_, first_seq_ + 3); from <= end; ++from) {
+      if (auto h = store_->head(id_, from)) {
+        first_seq_ = from;
+        first_ts_ = h->time_ns;
+        return;
+      }
+    }
+  }
   for (;;) {
     store_->scan(id_, from, step, 1 << 20, {}, page);
     for (auto& m : page) {
