@@ -22,6 +22,8 @@
 // (stream_store::try_write; a batch that would wait is left to the actor); a
 // js_account's stream table only by its API actor, except `streams_mutex` readers (the
 // ticker and LIST). Requests reach a stream as inbox jobs (internal_client::post).
+#include <absl/container/flat_hash_set.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -308,7 +310,7 @@ class stream : public std::enable_shared_from_this<stream> {
   std::unordered_map<std::string, subject_info, platform::string_hash, std::equal_to<>> subjects_;
   bool first_stale_ = false;  // first_seq_'s message was deleted: fix_first() before use
   std::map<uint64_t, uncommitted> uncommitted_;  // in batch_, not yet in the store
-  std::set<uint64_t> deleted_;                   // deleted in batch_, still in the store
+  absl::flat_hash_set<uint64_t> deleted_;        // deleted in batch_, still in the store
   std::unique_ptr<store::write_batch> batch_;
   // Pub acks held until the batch they acknowledge is written: replies and bodies in
   // one buffer, so holding one allocates nothing once the buffer has grown.
