@@ -999,6 +999,17 @@ TEST_CASE("jetstream api: MSG.DELETE", "[jetstream]") {
   // Deleting the first message moves first_seq.
   CHECK(c.req("$JS.API.STREAM.MSG.DELETE.S", json{{"seq", 1}})["success"] == true);
   CHECK(c.state("S")["first_seq"] == 4);
+  // Past a longer run of deleted messages too (beyond the next few sequences the
+  // stream tries one by one), and the stream listing agrees.
+  for (int i = 0; i < 8; ++i) c.publish("s.a", "y");  // 5 to 12
+  for (int seq = 5; seq <= 10; ++seq) CHECK(c.req("$JS.API.STREAM.MSG.DELETE.S", json{{"seq", seq}})["success"] == true);
+  CHECK(c.state("S")["first_seq"] == 4);
+  CHECK(c.req("$JS.API.STREAM.MSG.DELETE.S", json{{"seq", 4}})["success"] == true);
+  CHECK(c.state("S")["first_seq"] == 11);
+  auto list = c.req("$JS.API.STREAM.LIST");
+  REQUIRE(list["streams"].size() == 1);
+  CHECK(list["streams"][0]["state"]["first_seq"] == 11);
+  CHECK(list["streams"][0]["state"]["messages"] == 2);
 }
 
 TEST_CASE("jetstream api: STREAM.INFO with subjects_filter", "[jetstream]") {
@@ -1513,6 +1524,88 @@ TEST_CASE("jetstream api: pull MSG.NEXT with batch, no_wait and expires", "[jets
   REQUIRE(push);
   CHECK(header(push.get(), "Status") == "409");
   CHECK(header(push.get(), "Description") == "Consumer is push based");
+}
+
+// Consumers read the stream from the store a page at a time (up to 256 messages or
+// 1 MiB): what a page holds beyond what the consumer may take now must come again, in
+// order, once it may.
+TEST_CASE("jetstream api: consumers reading the store in pages deliver every message once and in order",
+          "[jetstream]") {
+  js_server srv;
+  api_client c(srv.s);
+  c.create_stream(json{{"name", "S"}, {"subjects", {"s.>"}}});
+  // 600 messages, a third on s.b; every tenth is 20 KiB (held in the value log), so a
+  // page of them passes 1 MiB.
+  constexpr int total = 600;
+  auto subject = [](int i) { return std::string(i % 3 == 0 ? "s.b" : "s.a"); };
+  auto payload = [](int i) { return "m" + std::to_string(i) + (i % 10 == 0 ? std::string(20 << 10, 'x') : ""); };
+  for (int i = 1; i <= total; ++i) CHECK_NO_ERROR(c.publish(subject(i), payload(i)));
+
+  SECTION("a filtered push consumer held by max_ack_pending") {
+    CHECK_NO_ERROR(c.create_consumer(
+        "CREATE.S.pa", json{{"stream_name", "S"},
+                            {"config", explicit_ack({{"deliver_subject", "dlv.pa"}, {"filter_subject", "s.a"},
+                                                     {"max_ack_pending", 7}})}}));
+    api_client listener(srv.s);
+    auto sub = listener.subscribe("dlv.pa");
+    std::vector<msg_ptr> held;
+    for (int i = 0; i < 7; ++i) {
+      held.push_back(next(sub.get()));
+      REQUIRE(held.back());
+    }
+    // Seven unacknowledged: nothing more comes.
+    CHECK_FALSE(next(sub.get(), 300));
+    int expect = 1, got = 0;
+    auto check = [&](natsMsg* m) {
+      while (subject(expect) != "s.a") ++expect;
+      auto a = parse_ack(m);
+      CHECK(a.stream_seq == uint64_t(expect));
+      CHECK(std::string(natsMsg_GetSubject(m)) == "s.a");
+      CHECK(data_of(m) == payload(expect));
+      ++expect;
+      ++got;
+    };
+    for (auto& m : held) {
+      check(m.get());
+      listener.ack(m.get());
+    }
+    while (expect <= total) {
+      while (expect <= total && subject(expect) != "s.a") ++expect;
+      if (expect > total) break;
+      auto m = next(sub.get());
+      REQUIRE(m);
+      check(m.get());
+      listener.ack(m.get());
+    }
+    CHECK(got == 400);
+    CHECK_FALSE(next(sub.get(), 300));
+  }
+
+  SECTION("a pull consumer fetching batches of 1, 7 and 50") {
+    CHECK_NO_ERROR(c.create_consumer("DURABLE.CREATE.S.pl",
+                                     json{{"stream_name", "S"}, {"config", explicit_ack({{"durable_name", "pl"}})}}));
+    auto inbox = c.subscribe("pull.in");
+    const int batches[] = {1, 7, 50};
+    int expect = 1;
+    for (int round = 0; expect <= total; ++round) {
+      int batch = std::min(batches[round % 3], total - expect + 1);
+      c.pull("S", "pl", {{"batch", batch}, {"expires", 2'000'000'000}}, "pull.in");
+      for (int k = 0; k < batch; ++k, ++expect) {
+        auto m = next(inbox.get());
+        REQUIRE(m);
+        auto a = parse_ack(m.get());
+        CHECK(a.stream_seq == uint64_t(expect));
+        CHECK(a.pending == uint64_t(total - expect));
+        CHECK(data_of(m.get()) == payload(expect));
+        c.ack(m.get());
+      }
+    }
+    CHECK(expect == total + 1);
+    auto info = c.consumer_info("S", "pl");
+    CHECK(info["delivered"]["stream_seq"] == total);
+    CHECK(info["num_pending"] == 0);
+    CHECK(eventually([&] { return c.consumer_info("S", "pl")["num_ack_pending"] == 0; }));
+  }
 }
 
 TEST_CASE("jetstream api: ack, nak, term and ack_wait redelivery", "[jetstream]") {
