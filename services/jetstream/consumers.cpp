@@ -528,7 +528,6 @@ void stream::pump(consumer& c, int64_t now) {
   int64_t bytes = 0;
   std::vector<store::stored_message> page;
   size_t page_pos = 0;
-  const bool literal_filter = !c.cfg.filter_subject.empty() && platform::subject::is_literal(c.cfg.filter_subject);
   while (sent < pump_max_msgs && bytes < pump_max_bytes) {
     if (!push) {
       while (!c.waiting.empty() && c.waiting.front().expires_at && c.waiting.front().expires_at <= now) {
@@ -572,35 +571,25 @@ void stream::pump(consumer& c, int64_t now) {
       if (c.next_sseq < first_seq_) c.next_sseq = first_seq_;
       if (c.next_sseq > last_seq_) break;
       if (uncommitted_.count(c.next_sseq) || !uncommitted_.empty()) commit();
-      if (literal_filter) {
-        auto s = store_->first_on_subject(id_, c.cfg.filter_subject, c.next_sseq);
-        if (!s) {
+      // The messages come from `page`, read ahead in one store scan (one iterator and
+      // one seek; a literal filter walks that subject's index) instead of one store
+      // read per message. It lives only for this call, on
+      // the stream's thread, so nothing else changes the stream under it; entries
+      // the consumer has moved past (fix_first) are skipped.
+      while (page_pos < page.size() && page[page_pos].seq < c.next_sseq) ++page_pos;
+      if (page_pos == page.size()) {
+        std::string_view filter = c.cfg.filter_subjects.empty() ? std::string_view(c.cfg.filter_subject) : "";
+        store_->scan(id_, c.next_sseq, read_ahead(c, sent), read_ahead_bytes, filter, page);
+        page_pos = 0;
+        if (page.empty()) {
           c.next_sseq = last_seq_ + 1;
           break;
         }
-        m = store_->get(id_, *s);
-        c.next_sseq = *s + 1;
-        if (!m) continue;
-      } else {
-        // The messages come from `page`, read ahead in one store scan (one iterator,
-        // one seek) instead of one scan per message. It lives only for this call, on
-        // the stream's thread, so nothing else changes the stream under it; entries
-        // the consumer has moved past (fix_first) are skipped.
-        while (page_pos < page.size() && page[page_pos].seq < c.next_sseq) ++page_pos;
-        if (page_pos == page.size()) {
-          std::string_view filter = c.cfg.filter_subjects.empty() ? std::string_view(c.cfg.filter_subject) : "";
-          store_->scan(id_, c.next_sseq, read_ahead(c, sent), read_ahead_bytes, filter, page);
-          page_pos = 0;
-          if (page.empty()) {
-            c.next_sseq = last_seq_ + 1;
-            break;
-          }
-        }
-        auto& next = page[page_pos++];
-        c.next_sseq = next.seq + 1;
-        if (!c.matches(next.subject)) continue;
-        m = std::move(next);
       }
+      auto& next = page[page_pos++];
+      c.next_sseq = next.seq + 1;
+      if (!c.matches(next.subject)) continue;
+      m = std::move(next);
     }
     deliver(c, *m, redelivery, to, now);
     ++sent;
