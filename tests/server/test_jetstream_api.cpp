@@ -1531,11 +1531,13 @@ TEST_CASE("jetstream api: pull MSG.NEXT with batch, no_wait and expires", "[jets
 // order, once it may.
 TEST_CASE("jetstream api: consumers reading the store in pages deliver every message once and in order",
           "[jetstream]") {
+  const std::string storage = GENERATE(as<std::string>{}, "file", "memory");
+  INFO("storage: " << storage);
   js_server srv;
   api_client c(srv.s);
-  c.create_stream(json{{"name", "S"}, {"subjects", {"s.>"}}});
-  // 600 messages, a third on s.b; every tenth is 20 KiB (held in the value log), so a
-  // page of them passes 1 MiB.
+  c.create_stream(json{{"name", "S"}, {"subjects", {"s.>"}}, {"storage", storage}});
+  // 600 messages, a third on s.b; every tenth is 20 KiB (in a file stream, held in the
+  // value log), so a page of them passes 1 MiB.
   constexpr int total = 600;
   auto subject = [](int i) { return std::string(i % 3 == 0 ? "s.b" : "s.a"); };
   auto payload = [](int i) { return "m" + std::to_string(i) + (i % 10 == 0 ? std::string(20 << 10, 'x') : ""); };
