@@ -573,9 +573,9 @@ void stream::pump(consumer& c, int64_t now) {
       if (uncommitted_.count(c.next_sseq) || !uncommitted_.empty()) commit();
       // The messages come from `page`, read ahead in one store scan (one iterator and
       // one seek; a literal filter walks that subject's index) instead of one store
-      // read per message. It lives only for this call, on
-      // the stream's thread, so nothing else changes the stream under it; entries
-      // the consumer has moved past (fix_first) are skipped.
+      // read per message. It lives only for this call, on the stream's thread, so
+      // nothing else changes the stream under it; entries the consumer has moved past
+      // (fix_first) are skipped.
       while (page_pos < page.size() && page[page_pos].seq < c.next_sseq) ++page_pos;
       if (page_pos == page.size()) {
         std::string_view filter = c.cfg.filter_subjects.empty() ? std::string_view(c.cfg.filter_subject) : "";

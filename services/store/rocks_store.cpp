@@ -87,25 +87,29 @@ std::string message_key(uint64_t stream_id, uint64_t seq) {
 // stream id + subject + '\0': every index key of one subject starts with this, and no
 // key of another subject does (a subject never contains '\0', and '\0' sorts before any
 // subject byte, so "a.b" entries are not interleaved with "a.b.c" ones).
+void append_subject_prefix(std::string& k, uint64_t stream_id, std::string_view subject) {
+  append_be64(k, stream_id);
+  k.append(subject);
+  k.push_back('\0');
+}
+
 std::string subject_prefix(uint64_t stream_id, std::string_view subject) {
   std::string k;
   k.reserve(8 + subject.size() + 1 + 8);
-  append_be64(k, stream_id);
-  k.append(subject);
-  k.push_back('\0');
+  append_subject_prefix(k, stream_id, subject);
   return k;
 }
 
+// An index key: the subject's prefix, then the sequence.
 void append_subject_key(std::string& k, uint64_t stream_id, std::string_view subject, uint64_t seq) {
-  append_be64(k, stream_id);
-  k.append(subject);
-  k.push_back('\0');
+  append_subject_prefix(k, stream_id, subject);
   append_be64(k, seq);
 }
 
 std::string subject_key(uint64_t stream_id, std::string_view subject, uint64_t seq) {
-  std::string k = subject_prefix(stream_id, subject);
-  append_be64(k, seq);
+  std::string k;
+  k.reserve(8 + subject.size() + 1 + 8);
+  append_subject_key(k, stream_id, subject, seq);
   return k;
 }
 
@@ -191,6 +195,12 @@ void put_be32(char* p, uint32_t v) {
   }
 }
 
+// message_key() written into a caller's 16 bytes (the write path's keys, no allocation).
+void put_message_key(char* k, uint64_t stream_id, uint64_t seq) {
+  put_be64(k, stream_id);
+  put_be64(k + 8, seq);
+}
+
 std::string vlog_count_key(uint32_t file) {
   std::string k("\0vlog\0", 6);
   char b[4];
@@ -217,8 +227,7 @@ class rocks_batch final : public write_batch {
     // Straight into the RocksDB batch from where the message is: the record is the
     // 16-byte header followed by the three parts, with no intermediate copy.
     char key[16], head[record_header];
-    put_be64(key, stream_id);
-    put_be64(key + 8, m.seq);
+    put_message_key(key, stream_id, m.seq);
     put_be64(head, static_cast<uint64_t>(m.time_ns));
     put_be32(head + 8, static_cast<uint32_t>(m.subject.size()));
     put_be32(head + 12, static_cast<uint32_t>(m.headers.size()));
@@ -252,8 +261,7 @@ class rocks_batch final : public write_batch {
   using write_batch::delete_message;
   void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject, uint64_t max_payload) override {
     char kb[16];
-    put_be64(kb, stream_id);
-    put_be64(kb + 8, seq);
+    put_message_key(kb, stream_id, seq);
     const std::string_view key(kb, sizeof kb);
     if (vlog_ && max_payload >= external_min) {
       // Its payload may be in the value log: one reference less there. Put by this
