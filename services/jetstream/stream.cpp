@@ -852,7 +852,11 @@ void stream::commit() {
     state_dirty_ = false;
     if (!status) {
       // Nothing of this batch is stored: undo what it did in memory and fail its acks.
-      // Simplest exact way: reload the stream's state from the store.
+      // Simplest exact way: reload the stream's state from the store. Its sequences are
+      // not given out again: the store deletes a small message with a SingleDelete,
+      // which cancels one put, so a sequence is put once (and a failed write may still
+      // reach the disk, from the WAL after a crash).
+      const uint64_t reached = last_seq_;
       uncommitted_.clear();
       int64_t before = int64_t(bytes_);
       account_bytes(-before);
@@ -860,6 +864,11 @@ void stream::commit() {
       dedupe_order_.clear();
       deleted_.clear();
       restore_state();
+      if (reached > last_seq_) {
+        last_seq_ = reached;
+        if (msgs_ == 0) first_seq_ = last_seq_ + 1;
+        state_dirty_ = true;  // written with the next batch
+      }
       for (auto& [n, c] : consumers_) c->num_pending = count_pending(*c);
       auto e = err::store_failed(status.no_space ? "insufficient storage resources available" : status.error);
       if (status.no_space) e = {500, 10047, "insufficient storage resources available"};

@@ -276,11 +276,11 @@ class rocks_batch final : public write_batch {
       }
     }
     // Both keys go into one buffer (no allocation per key once it has grown).
-    deletes_.push_back({0, del_keys_.size(), key.size()});
+    deletes_.push_back({0, del_keys_.size(), key.size(), !vlog_ || max_payload < external_min});
     del_keys_.append(key);
     size_t at = del_keys_.size();
     append_subject_key(del_keys_, stream_id, subject, seq);
-    deletes_.push_back({1, at, del_keys_.size() - at});
+    deletes_.push_back({1, at, del_keys_.size() - at, true});
     ++count_;
   }
   void put_meta(std::string_view key, std::string_view value) override {
@@ -300,7 +300,8 @@ class rocks_batch final : public write_batch {
   // order each starts where the last one of its prefix went
   // (memtable_insert_with_hint_prefix_extractor). A message put and deleted in the same
   // batch is still put first. Measured with kvputa (KV overwrites): memtable work per
-  // batch about halved.
+  // batch about halved. (Index entries in key order too made no difference: BENCHMARKS.md
+  // run 26.)
   // For rocks_store::write.
   bool failed() const { return failed_; }
   const std::string& error() const { return error_; }
@@ -323,8 +324,13 @@ class rocks_batch final : public write_batch {
       if (a.cf != b.cf) return a.cf < b.cf;
       return std::string_view(keys + a.at, a.len) < std::string_view(keys + b.at, b.len);
     });
-    for (auto& d : deletes_)
-      (void)batch_.Delete(d.cf == 0 ? messages_ : subjects_, rocksdb::Slice(keys + d.at, d.len));
+    for (auto& d : deletes_) {
+      auto* cf = d.cf == 0 ? messages_ : subjects_;
+      if (d.single)
+        (void)batch_.SingleDelete(cf, rocksdb::Slice(keys + d.at, d.len));
+      else
+        (void)batch_.Delete(cf, rocksdb::Slice(keys + d.at, d.len));
+    }
     deletes_.clear();
     del_keys_.clear();
     return batch_;
@@ -334,6 +340,7 @@ class rocks_batch final : public write_batch {
   struct del {
     int cf;  // 0 messages, 1 subjects
     size_t at, len;  // the key, in del_keys_
+    bool single;     // SingleDelete: the key was put once and never again
   };
   std::string del_keys_, key_buf_;
   rocksdb::ColumnFamilyHandle* messages_;

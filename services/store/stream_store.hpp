@@ -63,8 +63,9 @@ class write_batch {
  public:
   virtual ~write_batch() = default;
   // Stores a message and its subject-index entry. `m.subject` must not contain '\0'
-  // (the index key separator). Putting a sequence again with a different subject
-  // leaves the old subject's index entry behind: delete it first.
+  // (the index key separator). A sequence is put once in a stream's life: it is not
+  // put again, not even after its deletion (see delete_message). A batch that failed
+  // or was never written put nothing.
   virtual void put_message(uint64_t stream_id, const message_view& m) = 0;
   void put_message(uint64_t stream_id, const stored_message& m) {
     put_message(stream_id, message_view{m.seq, m.time_ns, m.subject, m.headers, m.payload});
@@ -72,7 +73,13 @@ class write_batch {
   // Removes a message and its subject-index entry (the caller knows the subject: with
   // a wrong one the message goes but its index entry stays). `max_payload`: an upper
   // bound of the message's payload size when the caller knows one (it lets a store
-  // skip a lookup for small messages), else UINT64_MAX.
+  // skip a lookup for small messages), else UINT64_MAX. rocks_store removes a message
+  // below its value log threshold (by max_payload) and every index entry with RocksDB's
+  // SingleDelete: the deletion and the put it cancels both go when they meet in a
+  // flush or compaction, instead of a tombstone carried down every level. That is why
+  // a sequence is put only once (a SingleDelete cancels one put; an older one would
+  // show again). A large message's record is rewritten by value log compaction, so it
+  // gets a plain Delete.
   virtual void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject, uint64_t max_payload) = 0;
   void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject) {
     delete_message(stream_id, seq, subject, UINT64_MAX);
