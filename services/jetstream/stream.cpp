@@ -759,7 +759,7 @@ void stream::fix_first() {
   // Every subject's first sequence is in memory, and the smallest is the stream's
   // first. Looking there beats a store scan, which steps over every deleted message
   // before the first, when deleted messages are many against the subjects (a batch of
-  // KV overwrites moves the first by a whole batch: 3.5% of the server's CPU went to
+  // KV overwrites moves the first by a whole batch: 2.7-3.5% of the server's CPU went to
   // such scans, BENCHMARKS.md run 26). A hash map step costs a fraction of an
   // iterator's step over a deletion, hence the factor.
   if (last_seq_ >= first_seq_ && last_seq_ - first_seq_ + 1 >= msgs_ &&
