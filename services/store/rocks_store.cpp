@@ -132,6 +132,9 @@ constexpr size_t record_header = 8 + 4 + 4;
 constexpr size_t external_min = 16 << 10;
 // In a record's header length: the payload is a value-log reference.
 constexpr uint32_t external_flag = 0x80000000u;
+// An idle store with more write-ahead log than this still needed writes every family's
+// memtable out, so the log files can go (rocks_store::release_memory).
+constexpr uint64_t wal_release_bytes = 4u << 20;
 
 // A record's parts, viewed in place.
 struct record_view {
@@ -976,10 +979,19 @@ class rocks_store final : public stream_store {
       }
       return total;
     };
+    // A write-ahead log file goes once every family's memtable holding part of it is
+    // written out. The meta family's (a stream's state record per batch, a few KiB)
+    // never reaches min_bytes, and would keep every log file until max_total_wal_size
+    // (64 MiB) forced a flush: past wal_release_bytes of live log, each family holding
+    // anything is written out too, and the files go.
+    const bool log_large = live_log_bytes() >= wal_release_bytes;
     std::vector<rocksdb::ColumnFamilyHandle*> full;
     for (auto* h : handles_) {
-      uint64_t active = 0;
-      if (db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeActiveMemTable, &active) && active >= min_bytes)
+      uint64_t active = 0, entries = 0;
+      if (!db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeActiveMemTable, &active)) continue;
+      if (active >= min_bytes ||
+          (log_large && db_->GetIntProperty(h, rocksdb::DB::Properties::kNumEntriesActiveMemTable, &entries) &&
+           entries > 0))
         full.push_back(h);
     }
     if (full.empty()) return 0;
@@ -994,6 +1006,16 @@ class rocks_store final : public stream_store {
     }
     uint64_t after = memtable_bytes();
     return before > after ? size_t(before - after) : 0;
+  }
+
+  // Bytes in the write-ahead log files still needed for recovery.
+  uint64_t live_log_bytes() {
+    rocksdb::VectorLogPtr files;
+    if (!db_->GetSortedWalFiles(files).ok()) return 0;
+    uint64_t total = 0;
+    for (auto& f : files)
+      if (f->Type() == rocksdb::kAliveLogFile) total += f->SizeFileBytes();
+    return total;
   }
 
   void try_resume() {

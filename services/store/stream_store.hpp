@@ -164,9 +164,10 @@ class stream_store {
 
   // The store has been idle: write what it buffers in memory out to disk, so that
   // memory can go back to the system (rocks_store: the memtables of each family
-  // holding at least `min_bytes`, up to 8 MiB in all). Returns about how many bytes
-  // were released. May block for the flush; any thread. A store with nothing to write
-  // out (memory) does nothing.
+  // holding at least `min_bytes`, up to 8 MiB in all, and every non-empty one when
+  // more than 4 MiB of write-ahead log is still needed, so the log files can go).
+  // Returns about how many bytes were released. May block for the flush; any thread. A
+  // store with nothing to write out (memory) does nothing.
   virtual size_t release_memory(size_t min_bytes) {
     (void)min_bytes;
     return 0;
