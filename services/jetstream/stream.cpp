@@ -762,8 +762,8 @@ void stream::fix_first() {
   // KV overwrites moves the first by a whole batch: 2.7-3.5% of the server's CPU went to
   // such scans, BENCHMARKS.md run 26). A hash map step costs a fraction of an
   // iterator's step over a deletion, hence the factor.
-  if (last_seq_ >= first_seq_ && last_seq_ - first_seq_ + 1 >= msgs_ &&
-      subjects_.size() <= 4 * (last_seq_ - first_seq_ + 1 - msgs_)) {
+  const uint64_t span = last_seq_ >= first_seq_ ? last_seq_ - first_seq_ + 1 : 0;
+  if (span >= msgs_ && subjects_.size() <= 4 * (span - msgs_)) {
     uint64_t best = UINT64_MAX;
     for (auto& [subject, si] : subjects_) best = std::min(best, si.first);
     if (uncommitted_.count(best)) {
@@ -771,7 +771,7 @@ void stream::fix_first() {
       first_ts_ = last_ts_;
       return;
     }
-    if (auto h = best == UINT64_MAX ? std::nullopt : store_->head(id_, best)) {
+    if (auto h = store_->head(id_, best)) {
       first_seq_ = best;
       first_ts_ = h->time_ns;
       return;
