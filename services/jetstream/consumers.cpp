@@ -66,7 +66,7 @@ int64_t stream::count_pending(consumer& c) {
     if (!c.matches(s)) continue;
     if (st.first >= from) n += int64_t(st.count);
     else if (st.last < from) continue;
-    else n += int64_t(store_->sequences_on_subject(id_, s, from).size());
+    else n += int64_t(sequences_on(s, from).size());
   }
   return n;
 }
@@ -579,7 +579,14 @@ void stream::pump(consumer& c, int64_t now) {
       while (page_pos < page.size() && page[page_pos].seq < c.next_sseq) ++page_pos;
       if (page_pos == page.size()) {
         std::string_view filter = c.cfg.filter_subjects.empty() ? std::string_view(c.cfg.filter_subject) : "";
-        store_->scan(id_, c.next_sseq, read_ahead(c, sent), read_ahead_bytes, filter, page);
+        if (!indexed_ && !filter.empty() && platform::subject::is_literal(filter)) {
+          // No subject index: the subject's one or two messages, from subjects_.
+          page.clear();
+          for (auto q : sequences_on(filter, c.next_sseq))
+            if (auto sm = store_->get(id_, q)) page.push_back(std::move(*sm));
+        } else {
+          store_->scan(id_, c.next_sseq, read_ahead(c, sent), read_ahead_bytes, filter, page);
+        }
         page_pos = 0;
         if (page.empty()) {
           c.next_sseq = last_seq_ + 1;

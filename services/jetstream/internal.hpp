@@ -309,6 +309,27 @@ class stream : public std::enable_shared_from_this<stream> {
   // Looked up by string_view (a message's subject) without a copy.
   std::unordered_map<std::string, subject_info, platform::string_hash, std::equal_to<>> subjects_;
   bool first_stale_ = false;  // first_seq_'s message was deleted: fix_first() before use
+  // Whether the store keeps this stream's subject index (store::subject_index). A file
+  // stream with at most one message per subject (a KV bucket with history 1) goes
+  // without: its sequences on a subject are the first and last in subjects_ (two while
+  // a new message waits for the old one's removal), and start-up rebuilds subjects_
+  // from the messages. Entries of messages up to reindexed_upto_ were put by put_index
+  // (the stream went from one message per subject to more).
+  bool indexed_ = true;
+  uint64_t reindexed_upto_ = 0;
+  bool wants_index() const {
+    return cfg_.storage != storage_type::file || cfg_.max_msgs_per_subject != 1 || cfg_.discard_new_per_subject;
+  }
+  void set_indexed(bool on);  // into the pending batch; commit() writes it
+  store::subject_index index_mode(uint64_t seq) const {
+    if (!indexed_) return store::subject_index::skip;
+    return seq <= reindexed_upto_ ? store::subject_index::rewritten : store::subject_index::keep;
+  }
+  // The subject index's answers, from the store or, without one, from subjects_ (which
+  // also has messages still in the pending batch).
+  std::vector<uint64_t> sequences_on(std::string_view subject, uint64_t from);
+  std::optional<uint64_t> first_on(std::string_view subject, uint64_t from);
+  void enforce_subject_limit_all();  // every subject down to max_msgs_per_subject
   std::map<uint64_t, uncommitted> uncommitted_;  // in batch_, not yet in the store
   absl::flat_hash_set<uint64_t> deleted_;        // deleted in batch_, still in the store
   std::unique_ptr<store::write_batch> batch_;

@@ -27,11 +27,17 @@ struct stream_record {
 // Written with every batch, in the same write: sequences survive purges and restarts,
 // and a restart needs no pass over the messages to count their bytes.
 struct stream_state_record {
-  uint32_t version = 2;
+  // 2: the counts. 3: also whether the store keeps the stream's subject index (a
+  // version 2 record's stream has one) and below which sequence its entries were put
+  // again by put_index (deleted with subject_index::rewritten).
+  uint32_t version = 3;
   uint64_t first_seq = 0, last_seq = 0, msgs = 0, bytes = 0;
+  bool indexed = true;
+  uint64_t reindexed_upto = 0;
   template <class A>
   void serialize(A& a) {
     a(version, first_seq, last_seq, msgs, bytes);
+    if (version >= 3) a(indexed, reindexed_upto);
   }
 };
 

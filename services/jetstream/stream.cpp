@@ -75,6 +75,7 @@ stream::stream(service& svc, std::shared_ptr<js_usage> usage, actors::account_pt
       store_(&svc.store_for(cfg.storage)),
       cfg_(std::move(cfg)) {
   if (cfg_.first_seq > 1) last_seq_ = cfg_.first_seq - 1;
+  indexed_ = wants_index();  // a new stream; restore() reads a stored one's
   detect_object_store();
   refresh_snapshot();
 }
@@ -259,7 +260,16 @@ void stream::account_bytes(int64_t delta) {
 
 void stream::restore() {
   restore_state();
-  if (cfg_.storage == storage_type::file) restore_consumers();
+  if (cfg_.storage == storage_type::file) {
+    restore_consumers();
+    if (indexed_ != wants_index()) {
+      // A store written before streams went without an index, or an update whose
+      // conversion did not reach the disk: convert now.
+      enforce_subject_limit_all();
+      set_indexed(wants_index());
+      commit();
+    }
+  }
   refresh_snapshot();
 }
 
@@ -267,15 +277,36 @@ void stream::restore_state() {
   first_stale_ = false;
   auto st = store_->get_meta(state_meta_key(id_));
   stream_state_record rec;
-  bool have_record = st && cfg_.storage == storage_type::file && decode(*st, rec) && rec.version == 2;
+  bool have_record = st && cfg_.storage == storage_type::file && decode(*st, rec) &&
+                     (rec.version == 2 || rec.version == 3);
   if (have_record) {
     first_seq_ = rec.first_seq;
     last_seq_ = rec.last_seq;
   }
+  // A version 2 record's stream, or one with no record, has a subject index.
+  indexed_ = cfg_.storage != storage_type::file || !have_record || rec.version < 3 || rec.indexed;
+  reindexed_upto_ = have_record && rec.version >= 3 ? rec.reindexed_upto : 0;
   msgs_ = 0;
   bytes_ = 0;
   subjects_.clear();
-  if (cfg_.storage == storage_type::file) {
+  if (cfg_.storage == storage_type::file && !indexed_) {
+    // No index: the table from the messages' heads (payloads in the value log are not
+    // read), which also gives each subject's first and last sizes.
+    store_->for_each_head(id_, [&](const store::message_head& h) {
+      const uint64_t size = msg_size_of(h.subject.size(), h.headers_size, h.payload_size);
+      auto [it, added] = subjects_.try_emplace(h.subject);
+      auto& si = it->second;
+      if (added) {
+        si.first = h.seq;
+        si.first_size = size;
+      }
+      si.last = h.seq;
+      si.last_size = size;
+      ++si.count;
+      ++msgs_;
+      if (h.seq > last_seq_) last_seq_ = h.seq;
+    });
+  } else if (cfg_.storage == storage_type::file) {
     store_->for_each_subject(id_, [&](std::string_view subj, const store::subject_state& s) {
       subject_info si;
       si.first = s.first;
@@ -547,7 +578,7 @@ void stream::on_publish(const inbound_msg& m) {
     if (auto v = header_value(hdrs, "Nats-Rollup")) {
       if (*v == "sub") {
         std::vector<uint64_t> old;
-        for (auto s : store_->sequences_on_subject(id_, m.subject, 0))
+        for (auto s : sequences_on(m.subject, 0))
           if (s != seq && !uncommitted_.count(s)) old.push_back(s);
         for (auto& [s, u] : uncommitted_)
           if (s != seq && u.subject == m.subject) old.push_back(s);
@@ -585,7 +616,8 @@ void stream::store_message(std::string_view subject, std::string_view hdrs, std:
                            uint64_t& seq_out) {
   uint64_t seq = ++last_seq_;
   if (ts <= last_ts_) ts = last_ts_ + 1;  // strictly increasing times keep by_start_time exact
-  batch().put_message(id_, store::message_view{seq, ts, subject, hdrs, payload});
+  batch().put_message(id_, store::message_view{seq, ts, subject, hdrs, payload},
+                      indexed_ ? store::subject_index::keep : store::subject_index::skip);
   uint64_t size = msg_size(subject, hdrs, payload);
   batch_bytes_ += size;
   auto& u = uncommitted_[seq];
@@ -667,7 +699,7 @@ bool stream::remove_message(uint64_t seq, std::string_view subject_hint) {
     deleted_.insert(seq);
   }
   if (it == subjects_.end()) return false;
-  batch().delete_message(id_, seq, subject, size);  // the accounted size bounds the payload
+  batch().delete_message(id_, seq, subject, size, index_mode(seq));  // the accounted size bounds the payload
   --msgs_;
   bytes_ -= size;
   account_bytes(-int64_t(size));
@@ -797,6 +829,53 @@ void stream::fix_first() {
   first_seq_ = last_seq_ + 1;
 }
 
+void stream::enforce_subject_limit_all() {
+  if (cfg_.max_msgs_per_subject <= 0) return;
+  std::vector<std::string> over;
+  for (auto& [subj, si] : subjects_)
+    if (int64_t(si.count) > cfg_.max_msgs_per_subject) over.push_back(subj);
+  for (auto& subj : over) {
+    for (auto ss = subjects_.find(subj);
+         ss != subjects_.end() && int64_t(ss->second.count) > cfg_.max_msgs_per_subject; ss = subjects_.find(subj))
+      if (!remove_message(ss->second.first, subj)) break;
+    if (batch_pending() && batch_->size() > 10000) commit();
+  }
+}
+
+void stream::set_indexed(bool on) {
+  if (on == indexed_ || cfg_.storage != storage_type::file) return;
+  // Whatever index the stream has goes; a new one gets an entry per message, which
+  // without an index is each subject's first and last in subjects_.
+  auto& b = batch();
+  b.drop_subject_index(id_);
+  if (on) {
+    for (auto& [subj, si] : subjects_) {
+      b.put_index(id_, subj, si.first);
+      if (si.last != si.first) b.put_index(id_, subj, si.last);
+    }
+    reindexed_upto_ = last_seq_;
+  }
+  indexed_ = on;
+  state_dirty_ = true;
+}
+
+std::vector<uint64_t> stream::sequences_on(std::string_view subject, uint64_t from) {
+  if (indexed_) return store_->sequences_on_subject(id_, subject, from);
+  std::vector<uint64_t> out;
+  auto it = subjects_.find(subject);
+  if (it == subjects_.end()) return out;
+  if (it->second.first >= from) out.push_back(it->second.first);
+  if (it->second.last != it->second.first && it->second.last >= from) out.push_back(it->second.last);
+  return out;
+}
+
+std::optional<uint64_t> stream::first_on(std::string_view subject, uint64_t from) {
+  if (indexed_) return store_->first_on_subject(id_, subject, from);
+  auto seqs = sequences_on(subject, from);
+  if (seqs.empty()) return std::nullopt;
+  return seqs.front();
+}
+
 void stream::enforce_limits(std::string_view subject) {
   if (cfg_.max_msgs_per_subject > 0 && !cfg_.discard_new_per_subject && !subject.empty()) {
     // Only the subject just written can be over (the caller stored one message).
@@ -835,6 +914,8 @@ void stream::save_state(store::write_batch& b) {
   rec.last_seq = last_seq_;
   rec.msgs = msgs_;
   rec.bytes = bytes_;
+  rec.indexed = indexed_;
+  rec.reindexed_upto = reindexed_upto_;
   b.put_meta(state_meta_key(id_), encode(rec));
 }
 
@@ -976,7 +1057,7 @@ uint64_t stream::purge(std::string_view filter, uint64_t upto, int64_t keep, boo
       }
     } else {
       for (auto& s : subjects) {
-        auto more = store_->sequences_on_subject(id_, s, 0);
+        auto more = sequences_on(s, 0);
         seqs.insert(seqs.end(), more.begin(), more.end());
       }
       std::sort(seqs.begin(), seqs.end());
@@ -988,7 +1069,7 @@ uint64_t stream::purge(std::string_view filter, uint64_t upto, int64_t keep, boo
     }
   } else {
     for (auto& s : subjects) {
-      auto seqs = store_->sequences_on_subject(id_, s, 0);
+      auto seqs = sequences_on(s, 0);
       for (auto q : seqs) {
         if (upto && q >= upto) break;
         if (remove_message(q)) ++purged;
@@ -1024,6 +1105,7 @@ void stream::apply_update(const stream_config& c, const api_request& r) {
   commit();
   bool subjects_changed = c.subjects != cfg_.subjects;
   bool direct_changed = c.allow_direct != cfg_.allow_direct;
+  const int64_t old_per_subject = cfg_.max_msgs_per_subject;
   {
     std::lock_guard lock(snapshot_mutex_);
     cfg_ = c;
@@ -1038,6 +1120,9 @@ void stream::apply_update(const stream_config& c, const api_request& r) {
     // a subscription removed mid-flight.
     old->close();
   }
+  if (cfg_.max_msgs_per_subject > 0 && (old_per_subject <= 0 || cfg_.max_msgs_per_subject < old_per_subject))
+    enforce_subject_limit_all();  // as nats-server: a lower limit applies to what is stored
+  set_indexed(wants_index());
   enforce_limits();
   expire_old();
   commit();
@@ -1283,7 +1368,7 @@ void stream::api_msg_get(const api_request& r, bool direct) {
     std::vector<store::stored_message> page;
     uint64_t from = std::max<uint64_t>(seq, 1);
     if (platform::subject::is_literal(next_by)) {
-      if (auto s = store_->first_on_subject(id_, next_by, from)) m = store_->get(id_, *s);
+      if (auto s = first_on(next_by, from)) m = load(*s);
     } else {
       store_->scan(id_, from, 1, 64u << 20, next_by, page);
       if (!page.empty()) m = std::move(page.front());

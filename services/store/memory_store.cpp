@@ -16,8 +16,9 @@ namespace store {
 namespace {
 
 struct op {
-  enum kind_t { put_message, delete_message, put_meta, delete_meta } kind;
+  enum kind_t { put_message, delete_message, put_meta, delete_meta, put_index, drop_index } kind;
   uint64_t stream_id = 0;
+  bool indexed = true;  // put_message, delete_message: the subject index too
   stored_message msg;  // put_message; for delete_message only seq and subject
   std::string key, value;  // meta
 };
@@ -25,26 +26,36 @@ struct op {
 class memory_batch final : public write_batch {
  public:
   using write_batch::put_message;
-  void put_message(uint64_t stream_id, const message_view& v) override {
+  void put_message(uint64_t stream_id, const message_view& v, subject_index index) override {
     stored_message m;
     m.seq = v.seq;
     m.time_ns = v.time_ns;
     m.subject.assign(v.subject);
     m.headers.assign(v.headers);
     m.payload.assign(v.payload);
-    ops_.push_back(op{op::put_message, stream_id, std::move(m), {}, {}});
+    ops_.push_back(op{op::put_message, stream_id, index != subject_index::skip, std::move(m), {}, {}});
   }
   using write_batch::delete_message;
-  void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject, uint64_t) override {
+  void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject, uint64_t,
+                      subject_index index) override {
     stored_message m;
     m.seq = seq;
     m.subject.assign(subject);
-    ops_.push_back(op{op::delete_message, stream_id, std::move(m), {}, {}});
+    ops_.push_back(op{op::delete_message, stream_id, index != subject_index::skip, std::move(m), {}, {}});
   }
+  void put_index(uint64_t stream_id, std::string_view subject, uint64_t seq) override {
+    stored_message m;
+    m.seq = seq;
+    m.subject.assign(subject);
+    ops_.push_back(op{op::put_index, stream_id, true, std::move(m), {}, {}});
+  }
+  void drop_subject_index(uint64_t stream_id) override { ops_.push_back(op{op::drop_index, stream_id, true, {}, {}, {}}); }
   void put_meta(std::string_view key, std::string_view value) override {
-    ops_.push_back(op{op::put_meta, 0, {}, std::string(key), std::string(value)});
+    ops_.push_back(op{op::put_meta, 0, true, {}, std::string(key), std::string(value)});
   }
-  void delete_meta(std::string_view key) override { ops_.push_back(op{op::delete_meta, 0, {}, std::string(key), {}}); }
+  void delete_meta(std::string_view key) override {
+    ops_.push_back(op{op::delete_meta, 0, true, {}, std::string(key), {}});
+  }
   size_t size() const override { return ops_.size(); }
 
   std::vector<op> ops_;
@@ -155,6 +166,19 @@ class memory_store final : public stream_store {
     for (auto& [subject, st] : states) fn(subject, st);
   }
 
+  void for_each_head(uint64_t stream_id, const std::function<void(const message_head&)>& fn) override {
+    std::vector<message_head> heads;  // copied out: fn may call back into the store
+    {
+      std::shared_lock lock(mutex_);
+      auto* s = find(stream_id);
+      if (s == nullptr) return;
+      heads.reserve(s->messages.size());
+      for (auto& [seq, m] : s->messages)
+        heads.push_back(message_head{seq, m.time_ns, m.subject, m.headers.size(), m.payload.size()});
+    }
+    for (auto& h : heads) fn(h);
+  }
+
   store_status drop_stream(uint64_t stream_id) override {
     std::unique_lock lock(mutex_);
     streams_.erase(stream_id);
@@ -202,14 +226,21 @@ class memory_store final : public stream_store {
     switch (o.kind) {
       case op::put_message: {
         auto& s = streams_[o.stream_id];
-        s.subjects[o.msg.subject].insert(o.msg.seq);
+        if (o.indexed) s.subjects[o.msg.subject].insert(o.msg.seq);
         s.messages.insert_or_assign(o.msg.seq, o.msg);
         break;
       }
+      case op::put_index:
+        streams_[o.stream_id].subjects[o.msg.subject].insert(o.msg.seq);
+        break;
+      case op::drop_index:
+        if (auto* s = find(o.stream_id)) s->subjects.clear();
+        break;
       case op::delete_message: {
         auto* s = find(o.stream_id);
         if (s == nullptr) break;
         s->messages.erase(o.msg.seq);
+        if (!o.indexed) break;
         auto it = s->subjects.find(o.msg.subject);
         if (it != s->subjects.end()) {
           it->second.erase(o.msg.seq);

@@ -226,7 +226,7 @@ class rocks_batch final : public write_batch {
   // WriteBatch::Put/Delete only fail on a batch over its size limit (none is set here),
   // so their statuses are not checked.
   using write_batch::put_message;
-  void put_message(uint64_t stream_id, const message_view& m) override {
+  void put_message(uint64_t stream_id, const message_view& m, subject_index index) override {
     // Straight into the RocksDB batch from where the message is: the record is the
     // 16-byte header followed by the three parts, with no intermediate copy.
     char key[16], head[record_header];
@@ -256,13 +256,26 @@ class rocks_batch final : public write_batch {
     rocksdb::Slice parts[4] = {rocksdb::Slice(head, sizeof head), rocksdb::Slice(m.subject.data(), m.subject.size()),
                                rocksdb::Slice(m.headers.data(), m.headers.size()), payload};
     (void)batch_.Put(messages_, rocksdb::SliceParts(&k, 1), rocksdb::SliceParts(parts, 4));
+    if (index != subject_index::skip) put_index(stream_id, m.subject, m.seq);
+    ++count_;
+  }
+  void put_index(uint64_t stream_id, std::string_view subject, uint64_t seq) override {
     key_buf_.clear();
-    append_subject_key(key_buf_, stream_id, m.subject, m.seq);
+    append_subject_key(key_buf_, stream_id, subject, seq);
     (void)batch_.Put(subjects_, key_buf_, rocksdb::Slice());
+  }
+  void drop_subject_index(uint64_t stream_id) override {
+    // Every key of the stream's index is the 8-byte id followed by a subject; the end
+    // is the next id (or, for the last id, a byte no UTF-8 subject starts with).
+    const std::string begin = stream_prefix(stream_id);
+    std::string end = prefix_end(begin);
+    if (end.empty()) end = begin + "\xff";
+    (void)batch_.DeleteRange(subjects_, begin, end);
     ++count_;
   }
   using write_batch::delete_message;
-  void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject, uint64_t max_payload) override {
+  void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject, uint64_t max_payload,
+                      subject_index index) override {
     char kb[16];
     put_message_key(kb, stream_id, seq);
     const std::string_view key(kb, sizeof kb);
@@ -281,9 +294,11 @@ class rocks_batch final : public write_batch {
     // Both keys go into one buffer (no allocation per key once it has grown).
     deletes_.push_back({0, del_keys_.size(), key.size(), !vlog_ || max_payload < external_min});
     del_keys_.append(key);
-    size_t at = del_keys_.size();
-    append_subject_key(del_keys_, stream_id, subject, seq);
-    deletes_.push_back({1, at, del_keys_.size() - at, true});
+    if (index != subject_index::skip) {
+      size_t at = del_keys_.size();
+      append_subject_key(del_keys_, stream_id, subject, seq);
+      deletes_.push_back({1, at, del_keys_.size() - at, index == subject_index::keep});
+    }
     ++count_;
   }
   void put_meta(std::string_view key, std::string_view value) override {
@@ -639,6 +654,29 @@ class rocks_store final : public stream_store {
       ++st.count;
     }
     if (have) fn(current, st);
+  }
+
+  void for_each_head(uint64_t stream_id, const std::function<void(const message_head&)>& fn) override {
+    const std::string prefix = stream_prefix(stream_id);
+    const std::string end = prefix_end(prefix);
+    rocksdb::Slice upper(end);
+    rocksdb::ReadOptions ro;
+    if (!end.empty()) ro.iterate_upper_bound = &upper;
+    ro.fill_cache = false;  // one pass at start-up: keep the cache for hot data
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, messages_));
+    message_head h;
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      auto k = it->key();
+      if (k.size() != 16 || !k.starts_with(prefix)) break;
+      record_view r;
+      if (!parse_record(it->value(), r)) continue;
+      h.seq = read_be64(k.data() + 8);
+      h.time_ns = r.time_ns;
+      h.subject.assign(r.subject);
+      h.headers_size = r.headers.size();
+      h.payload_size = r.external ? vlog_ref::decode(r.payload.data()).length : r.payload.size();
+      fn(h);
+    }
   }
 
   store_status drop_stream(uint64_t stream_id) override {

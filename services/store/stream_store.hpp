@@ -12,6 +12,7 @@
 //             header length's top bit is set and a 24-byte reference replaces it.
 //   subjects  key = stream id (8, BE) + subject + '\0' + sequence (8, BE); value empty.
 //             The per-subject index: last/first message on a subject, counts, purges.
+//             A stream may store its messages without it (subject_index::skip).
 //   meta      key = any text (stream and consumer records, serialized by the caller);
 //             keys starting with '\0' are the store's own (value log file counts)
 // A stream id is unique per (account, stream) for the life of the store: the caller
@@ -57,33 +58,52 @@ struct store_status {
   static store_status failure(std::string text, bool no_space = false) { return {false, no_space, std::move(text)}; }
 };
 
+// Whether a message has an entry in its stream's subject index (the `subjects` family):
+// keep, the default; skip, for a stream that keeps at most one message per subject and
+// answers "which sequences are on this subject" from its own table in memory (a KV
+// bucket with history 1: an overwrite then costs two memtable inserts instead of four,
+// kv/README.md); rewritten, to delete an entry that put_index() put (see below).
+enum class subject_index { keep, skip, rewritten };
+
 // Changes applied atomically by stream_store::write (one RocksDB WriteBatch: group
 // commit of a whole drained inbox).
 class write_batch {
  public:
   virtual ~write_batch() = default;
-  // Stores a message and its subject-index entry. `m.subject` must not contain '\0'
-  // (the index key separator). A sequence is put once in a stream's life: it is not
-  // put again, not even after its deletion (see delete_message). A batch that failed
-  // or was never written put nothing.
-  virtual void put_message(uint64_t stream_id, const message_view& m) = 0;
+  // Stores a message and, with subject_index::keep, its subject-index entry. `m.subject`
+  // must not contain '\0' (the index key separator). A sequence is put once in a
+  // stream's life: it is not put again, not even after its deletion (see
+  // delete_message). A batch that failed or was never written put nothing.
+  virtual void put_message(uint64_t stream_id, const message_view& m, subject_index index) = 0;
+  void put_message(uint64_t stream_id, const message_view& m) { put_message(stream_id, m, subject_index::keep); }
   void put_message(uint64_t stream_id, const stored_message& m) {
     put_message(stream_id, message_view{m.seq, m.time_ns, m.subject, m.headers, m.payload});
   }
-  // Removes a message and its subject-index entry (the caller knows the subject: with
-  // a wrong one the message goes but its index entry stays). `max_payload`: an upper
-  // bound of the message's payload size when the caller knows one (it lets a store
-  // skip a lookup for small messages), else UINT64_MAX. rocks_store removes a message
-  // below its value log threshold (by max_payload) and every index entry with RocksDB's
-  // SingleDelete: the deletion and the put it cancels both go when they meet in a
-  // flush or compaction, instead of a tombstone carried down every level. That is why
-  // a sequence is put only once (a SingleDelete cancels one put; an older one would
-  // show again). A large message's record is rewritten by value log compaction, so it
-  // gets a plain Delete.
-  virtual void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject, uint64_t max_payload) = 0;
+  // Removes a message and, unless subject_index::skip, its subject-index entry (the
+  // caller knows the subject: with a wrong one the message goes but its index entry
+  // stays). `max_payload`: an upper bound of the message's payload size when the caller
+  // knows one (it lets a store skip a lookup for small messages), else UINT64_MAX.
+  // rocks_store removes a message below its value log threshold (by max_payload) and
+  // every index entry put by put_message with RocksDB's SingleDelete: the deletion and
+  // the put it cancels both go when they meet in a flush or compaction, instead of a
+  // tombstone carried down every level. That is why a sequence is put only once (a
+  // SingleDelete cancels one put; an older one would show again). A large message's
+  // record is rewritten by value log compaction, and an entry put again by put_index
+  // (subject_index::rewritten) may have been put before, so those get a plain Delete.
+  virtual void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject, uint64_t max_payload,
+                              subject_index index) = 0;
+  void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject, uint64_t max_payload) {
+    delete_message(stream_id, seq, subject, max_payload, subject_index::keep);
+  }
   void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject) {
     delete_message(stream_id, seq, subject, UINT64_MAX);
   }
+  // The subject index of a stream that stored messages with subject_index::skip and now
+  // wants one (its stream keeps at most one message per subject no longer):
+  // drop_subject_index() removes whatever index the stream has, put_index() adds the
+  // entry of a stored message. Entries put so are deleted with subject_index::rewritten.
+  virtual void drop_subject_index(uint64_t stream_id) = 0;
+  virtual void put_index(uint64_t stream_id, std::string_view subject, uint64_t seq) = 0;
   virtual void put_meta(std::string_view key, std::string_view value) = 0;
   virtual void delete_meta(std::string_view key) = 0;
   virtual size_t size() const = 0;  // operations queued
@@ -150,6 +170,10 @@ class stream_store {
   // index of the stream: one entry per stored message.
   virtual void for_each_subject(uint64_t stream_id,
                                 const std::function<void(std::string_view subject, const subject_state&)>& fn) = 0;
+  // Every message of a stream, in sequence order, without payloads (a payload in the
+  // value log is not read): for a stream without a subject index to rebuild its table
+  // at start-up. Reads the whole stream's records through one iterator.
+  virtual void for_each_head(uint64_t stream_id, const std::function<void(const message_head&)>& fn) = 0;
 
   // Removes every message of a stream and its subject index (range deletes).
   virtual store_status drop_stream(uint64_t stream_id) = 0;

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -1738,4 +1739,138 @@ TEST_CASE("jetstream api: workqueue retention", "[jetstream]") {
   // With the consumer gone, another unfiltered one may take its place.
   CHECK(c.req("$JS.API.CONSUMER.DELETE.W.c1")["success"] == true);
   CHECK_NO_ERROR(create("W", "c2", json::object()));
+}
+
+TEST_CASE("jetstream api: a stream with one message per subject across restarts and history updates",
+          "[jetstream]") {
+  // With max_msgs_per_subject 1 the store keeps no subject index (kv/README.md): the
+  // stream answers from its table, rebuilds it from the messages at start-up, and puts
+  // an index back when an update allows more messages per subject.
+  temp_dir store;
+  const std::vector<std::string> args{"-js", "-sd", store.path};
+  json cfg = {{"name", "H"},          {"subjects", {"h.>"}},         {"max_msgs_per_subject", 1},
+              {"allow_direct", true}, {"allow_rollup_hdrs", true}};
+  constexpr int keys = 300;
+  // The model: per subject, the values it should hold, oldest first.
+  std::map<std::string, std::vector<std::string>> values;
+  size_t limit = 1;
+  auto trim = [&] {
+    for (auto& [subject, vs] : values)
+      if (vs.size() > limit) vs.erase(vs.begin(), vs.end() - long(limit));
+  };
+  uint64_t seq = 0;
+  auto publish_round = [&](api_client& c, const std::string& tag, int every = 1) {
+    for (int k = 0; k < keys; k += every) {
+      std::string subject = (k % 2 ? "h.b." : "h.a.") + std::to_string(k);
+      std::string value = tag + "/" + subject;
+      auto ack = c.publish(subject, value);
+      INFO(ack.dump());
+      REQUIRE(ack.value("seq", uint64_t(0)) == ++seq);
+      values[subject].push_back(value);
+    }
+    trim();
+  };
+  // What a filtered pull consumer reads from the start, in order.
+  int consumers = 0;
+  auto read_subject = [&](api_client& c, const std::string& subject, uint64_t& pending) {
+    std::string name = "r" + std::to_string(++consumers);
+    auto r = c.create_consumer("DURABLE.CREATE.H." + name,
+                               json{{"stream_name", "H"},
+                                    {"config", {{"durable_name", name}, {"filter_subject", subject},
+                                                {"ack_policy", "none"}, {"deliver_policy", "all"}}}});
+    INFO(r.dump());
+    REQUIRE_FALSE(r.contains("error"));
+    pending = c.consumer_info("H", name)["num_pending"].get<uint64_t>();
+    auto inbox = c.subscribe("read." + name);
+    c.pull("H", name, {{"batch", 10}, {"no_wait", true}}, "read." + name);
+    std::vector<std::string> got;
+    for (;;) {
+      auto m = next(inbox.get());
+      REQUIRE(m);
+      if (header(m.get(), "Status") != "<none>") break;
+      got.push_back(data_of(m.get()));
+    }
+    return got;
+  };
+  // Every subject holds what the model says, readable every way.
+  auto check = [&](api_client& c) {
+    size_t total = 0;
+    for (auto& [subject, vs] : values) total += vs.size();
+    auto st = c.info("H", R"({"subjects_filter":">"})")["state"];
+    CHECK(st["messages"] == total);
+    CHECK(st["last_seq"] == seq);
+    CHECK(st["num_subjects"] == values.size());
+    size_t wrong_counts = 0, wrong_last = 0, wrong_next = 0;
+    for (auto& [subject, vs] : values) {
+      if (st["subjects"].value(subject, uint64_t(0)) != vs.size()) ++wrong_counts;
+      auto last = c.request("$JS.API.DIRECT.GET.H", json{{"last_by_subj", subject}}.dump());
+      if (!last || data_of(last.get()) != vs.back()) ++wrong_last;
+      auto first = c.request("$JS.API.DIRECT.GET.H", json{{"seq", 1}, {"next_by_subj", subject}}.dump());
+      if (!first || data_of(first.get()) != vs.front()) ++wrong_next;
+    }
+    CHECK(wrong_counts == 0);
+    CHECK(wrong_last == 0);
+    CHECK(wrong_next == 0);
+    for (auto subject : {"h.a.0", "h.b.7", "h.a.298"}) {
+      auto& want = values[subject];
+      uint64_t pending = 0;
+      auto got = read_subject(c, subject, pending);
+      CHECK(got == want);
+      CHECK(pending == want.size());
+    }
+  };
+
+  {
+    server_process s(args);
+    api_client c(s);
+    c.create_stream(cfg);
+    for (auto tag : {"one", "two", "three"}) publish_round(c, tag);
+    check(c);
+    // A rollup of one subject, and a purge by a wildcard, on the table.
+    CHECK(c.publish("h.a.4", "rolled", {{"Nats-Rollup", "sub"}}).value("seq", uint64_t(0)) == ++seq);
+    values["h.a.4"] = {"rolled"};
+    auto p = c.req("$JS.API.STREAM.PURGE.H", json{{"filter", "h.b.*"}});
+    CHECK(p["purged"] == keys / 2);
+    for (auto it = values.begin(); it != values.end();)
+      it = it->first.rfind("h.b.", 0) == 0 ? values.erase(it) : std::next(it);
+    publish_round(c, "four", 7);
+    check(c);
+  }
+  {
+    server_process s(args);  // a clean restart: the table from the messages
+    api_client c(s);
+    check(c);
+    publish_round(c, "five", 3);
+    check(c);
+    s.kill9();
+  }
+  {
+    server_process s(args);
+    api_client c(s);
+    check(c);
+    // More per subject: an index again, for the messages there and the ones to come.
+    cfg["max_msgs_per_subject"] = 3;
+    limit = 3;
+    CHECK_NO_ERROR(c.req("$JS.API.STREAM.UPDATE.H", cfg));
+    for (auto tag : {"six", "seven", "eight"}) publish_round(c, tag, 2);
+    check(c);
+  }
+  {
+    server_process s(args);
+    api_client c(s);
+    check(c);
+    publish_round(c, "nine", 2);  // the oldest of three goes: found through the index
+    check(c);
+    // Back to one: every subject trimmed to its newest at once, as nats-server does.
+    cfg["max_msgs_per_subject"] = 1;
+    limit = 1;
+    trim();
+    CHECK_NO_ERROR(c.req("$JS.API.STREAM.UPDATE.H", cfg));
+    check(c);
+    publish_round(c, "ten", 5);
+    check(c);
+  }
+  server_process s(args);
+  api_client c(s);
+  check(c);
 }

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -265,6 +266,88 @@ TEST_CASE("delete_message removes the message and its index entry", "[store]") {
   b->delete_message(5, 1, "a");
   CHECK(s.write(*b, false).ok);
   CHECK(s.get(1, 1));
+}
+
+TEST_CASE("messages without index entries and an index put back later", "[store]") {
+  // A stream with at most one message per subject stores none (store::subject_index::
+  // skip) and rebuilds its table from for_each_head; one that wants an index again
+  // drops whatever it has and puts an entry per message.
+  fixture f(STORE_KINDS);
+  INFO(f.kind);
+  auto& s = *f.s;
+  const std::string hdr = "NATS/1.0\r\nX: y\r\n\r\n";
+  const std::string large(70000, 'L');  // rocks: in the value log
+  auto write = [&](const std::function<void(store::write_batch&)>& fill) {
+    auto b = s.make_batch();
+    fill(*b);
+    auto st = s.write(*b, false);
+    INFO(st.error);
+    REQUIRE(st.ok);
+  };
+  auto skip = store::subject_index::skip;
+  write([&](store::write_batch& b) {
+    b.put_message(7, store::message_view{1, 10, "k.a", "", "one"}, skip);
+    b.put_message(7, store::message_view{2, 20, "k.b", hdr, large}, skip);
+    b.put_message(7, store::message_view{3, 30, "k.a", "", "three"}, skip);
+    b.delete_message(7, 1, "k.a", 3, skip);
+    b.put_message(8, msg(1, "k.a"));  // another stream, indexed
+  });
+  auto heads = [&](uint64_t id) {
+    std::vector<store::message_head> out;
+    s.for_each_head(id, [&](const store::message_head& h) { out.push_back(h); });
+    return out;
+  };
+  auto check_data = [&] {
+    CHECK(s.get(7, 3)->payload == "three");
+    CHECK(s.get(7, 2)->payload == large);
+    CHECK_FALSE(s.get(7, 1));
+    auto h = heads(7);
+    REQUIRE(h.size() == 2);
+    CHECK(h[0].seq == 2);
+    CHECK(h[0].subject == "k.b");
+    CHECK(h[0].time_ns == 20);
+    CHECK(h[0].headers_size == hdr.size());
+    CHECK(h[0].payload_size == large.size());
+    CHECK(h[1].seq == 3);
+    CHECK(h[1].subject == "k.a");
+    CHECK(h[1].payload_size == 5);
+    CHECK(heads(8).size() == 1);
+    CHECK(heads(9).empty());
+    CHECK(s.sequences_on_subject(8, "k.a", 0) == std::vector<uint64_t>{1});
+  };
+  check_data();
+  CHECK(s.sequences_on_subject(7, "k.a", 0).empty());
+  CHECK_FALSE(s.first_on_subject(7, "k.b", 0));
+  if (f.kind == "rocks") {
+    f.reopen();
+    check_data();
+  }
+
+  // An index again: entries for the two live messages, then more messages with theirs.
+  write([&](store::write_batch& b) {
+    b.drop_subject_index(7);
+    b.put_index(7, "k.b", 2);
+    b.put_index(7, "k.a", 3);
+    b.put_message(7, msg(4, "k.a", "four"));
+  });
+  CHECK(s.sequences_on_subject(7, "k.a", 0) == std::vector<uint64_t>{3, 4});
+  CHECK(s.first_on_subject(7, "k.b", 0) == 2u);
+  CHECK(s.sequences_on_subject(8, "k.a", 0) == std::vector<uint64_t>{1});  // not dropped
+  // Entries put by put_index are deleted as rewritten ones.
+  write([&](store::write_batch& b) { b.delete_message(7, 3, "k.a", 5, store::subject_index::rewritten); });
+  CHECK(s.sequences_on_subject(7, "k.a", 0) == std::vector<uint64_t>{4});
+  if (f.kind == "rocks") {
+    f.reopen();
+    CHECK(s.sequences_on_subject(7, "k.a", 0) == std::vector<uint64_t>{4});
+    CHECK(s.sequences_on_subject(7, "k.b", 0) == std::vector<uint64_t>{2});
+  }
+  // Dropped again: nothing of stream 7 in the index, the messages stay.
+  write([&](store::write_batch& b) { b.drop_subject_index(7); });
+  std::map<std::string, store::subject_state> subjects;
+  s.for_each_subject(7, [&](std::string_view subj, const store::subject_state& st) { subjects[std::string(subj)] = st; });
+  CHECK(subjects.empty());
+  CHECK(heads(7).size() == 2);  // 2 and 4
+  CHECK(s.sequences_on_subject(8, "k.a", 0) == std::vector<uint64_t>{1});
 }
 
 TEST_CASE("subject index lookups keep prefix subjects apart", "[store]") {
