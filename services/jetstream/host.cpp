@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/server_core.hpp"
+#include "libplatform/memory.hpp"
 #include "services/jetstream/internal.hpp"
 
 namespace jetstream {
@@ -23,6 +24,9 @@ class host final : public actors::service_host {
                  opts_.sync_always ? ", fsync before every ack" : "");
     spdlog::info("  Max memory: {}  Max storage: {}", limit_text(opts_.max_memory), limit_text(opts_.max_file));
     for (auto& acc : core.accounts().all()) add(acc, auth);
+    // Opening the store (RocksDB writes and re-reads its options file for each column
+    // family it creates) leaves freed heap behind: back to the kernel once.
+    platform::memory::return_free_memory();
     return {};
   }
 
