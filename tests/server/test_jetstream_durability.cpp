@@ -269,7 +269,7 @@ TEST_CASE("jetstream: kill -9 while small KV values are overwritten: each key ke
           l.rev = rev;
           l.value = "put " + std::to_string(n) + " of " + key;
         });
-    // Enough overwrites that RocksDB writes memtables out (each put is four entries).
+    // Enough overwrites that RocksDB writes memtables out (each put is two entries).
     auto deadline = std::chrono::steady_clock::now() + 20s;
     while (puts.total.load() < min_puts && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(5ms);

@@ -274,13 +274,14 @@ TEST_CASE("messages without index entries and an index put back later", "[store]
   // drops whatever it has and puts an entry per message.
   fixture f(STORE_KINDS);
   INFO(f.kind);
-  auto& s = *f.s;
+  // The store, fetched again after each reopen (a reference would outlive it).
+  auto S = [&]() -> store::stream_store& { return *f.s; };
   const std::string hdr = "NATS/1.0\r\nX: y\r\n\r\n";
   const std::string large(70000, 'L');  // rocks: in the value log
   auto write = [&](const std::function<void(store::write_batch&)>& fill) {
-    auto b = s.make_batch();
+    auto b = S().make_batch();
     fill(*b);
-    auto st = s.write(*b, false);
+    auto st = S().write(*b, false);
     INFO(st.error);
     REQUIRE(st.ok);
   };
@@ -294,13 +295,13 @@ TEST_CASE("messages without index entries and an index put back later", "[store]
   });
   auto heads = [&](uint64_t id) {
     std::vector<store::message_head> out;
-    s.for_each_head(id, [&](const store::message_head& h) { out.push_back(h); });
+    S().for_each_head(id, [&](const store::message_head& h) { out.push_back(h); });
     return out;
   };
   auto check_data = [&] {
-    CHECK(s.get(7, 3)->payload == "three");
-    CHECK(s.get(7, 2)->payload == large);
-    CHECK_FALSE(s.get(7, 1));
+    CHECK(S().get(7, 3)->payload == "three");
+    CHECK(S().get(7, 2)->payload == large);
+    CHECK_FALSE(S().get(7, 1));
     auto h = heads(7);
     REQUIRE(h.size() == 2);
     CHECK(h[0].seq == 2);
@@ -313,11 +314,11 @@ TEST_CASE("messages without index entries and an index put back later", "[store]
     CHECK(h[1].payload_size == 5);
     CHECK(heads(8).size() == 1);
     CHECK(heads(9).empty());
-    CHECK(s.sequences_on_subject(8, "k.a", 0) == std::vector<uint64_t>{1});
+    CHECK(S().sequences_on_subject(8, "k.a", 0) == std::vector<uint64_t>{1});
   };
   check_data();
-  CHECK(s.sequences_on_subject(7, "k.a", 0).empty());
-  CHECK_FALSE(s.first_on_subject(7, "k.b", 0));
+  CHECK(S().sequences_on_subject(7, "k.a", 0).empty());
+  CHECK_FALSE(S().first_on_subject(7, "k.b", 0));
   if (f.kind == "rocks") {
     f.reopen();
     check_data();
@@ -330,24 +331,24 @@ TEST_CASE("messages without index entries and an index put back later", "[store]
     b.put_index(7, "k.a", 3);
     b.put_message(7, msg(4, "k.a", "four"));
   });
-  CHECK(s.sequences_on_subject(7, "k.a", 0) == std::vector<uint64_t>{3, 4});
-  CHECK(s.first_on_subject(7, "k.b", 0) == 2u);
-  CHECK(s.sequences_on_subject(8, "k.a", 0) == std::vector<uint64_t>{1});  // not dropped
+  CHECK(S().sequences_on_subject(7, "k.a", 0) == std::vector<uint64_t>{3, 4});
+  CHECK(S().first_on_subject(7, "k.b", 0) == 2u);
+  CHECK(S().sequences_on_subject(8, "k.a", 0) == std::vector<uint64_t>{1});  // not dropped
   // Entries put by put_index are deleted as rewritten ones.
   write([&](store::write_batch& b) { b.delete_message(7, 3, "k.a", 5, store::subject_index::rewritten); });
-  CHECK(s.sequences_on_subject(7, "k.a", 0) == std::vector<uint64_t>{4});
+  CHECK(S().sequences_on_subject(7, "k.a", 0) == std::vector<uint64_t>{4});
   if (f.kind == "rocks") {
     f.reopen();
-    CHECK(s.sequences_on_subject(7, "k.a", 0) == std::vector<uint64_t>{4});
-    CHECK(s.sequences_on_subject(7, "k.b", 0) == std::vector<uint64_t>{2});
+    CHECK(S().sequences_on_subject(7, "k.a", 0) == std::vector<uint64_t>{4});
+    CHECK(S().sequences_on_subject(7, "k.b", 0) == std::vector<uint64_t>{2});
   }
   // Dropped again: nothing of stream 7 in the index, the messages stay.
   write([&](store::write_batch& b) { b.drop_subject_index(7); });
   std::map<std::string, store::subject_state> subjects;
-  s.for_each_subject(7, [&](std::string_view subj, const store::subject_state& st) { subjects[std::string(subj)] = st; });
+  S().for_each_subject(7, [&](std::string_view subj, const store::subject_state& st) { subjects[std::string(subj)] = st; });
   CHECK(subjects.empty());
   CHECK(heads(7).size() == 2);  // 2 and 4
-  CHECK(s.sequences_on_subject(8, "k.a", 0) == std::vector<uint64_t>{1});
+  CHECK(S().sequences_on_subject(8, "k.a", 0) == std::vector<uint64_t>{1});
 }
 
 TEST_CASE("subject index lookups keep prefix subjects apart", "[store]") {
