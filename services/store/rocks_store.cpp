@@ -1270,11 +1270,14 @@ std::unique_ptr<stream_store> open_rocks_store(const std::string& dir, const roc
   // the server's memory does not grow with the rate of writes. Streams are written
   // once and read mostly soon after (consumers) or by key (KV): small memtables and an
   // 8 MiB block cache keep the footprint near nats-server's (BENCHMARKS.md).
+  // The messages family's write buffer is 3 MiB: with 4, 200k pipelined 1 KiB publishes
+  // peaked at 33.5-34.4 MiB of RSS, with 3 at 31.8-32.5, at the same rates (also for
+  // 16 B publishes; with 2, those lost a fifth: BENCHMARKS.md run 27).
   db.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(8 << 20);
   auto cache = rocksdb::NewLRUCache(8 << 20);
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, cf_options(cache, 1 << 20)},
-      {"messages", cf_options(cache, 4 << 20, std::make_shared<message_prefix_transform>())},
+      {"messages", cf_options(cache, 3 << 20, std::make_shared<message_prefix_transform>())},
       {"subjects", cf_options(cache, 2 << 20, std::make_shared<subject_prefix_transform>())},
       {"meta", cf_options(cache, 1 << 20)},
   };
