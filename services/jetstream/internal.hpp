@@ -317,9 +317,7 @@ class stream : public std::enable_shared_from_this<stream> {
   // (the stream went from one message per subject to more).
   bool indexed_ = true;
   uint64_t reindexed_upto_ = 0;
-  bool wants_index() const {
-    return cfg_.storage != storage_type::file || cfg_.max_msgs_per_subject != 1 || cfg_.discard_new_per_subject;
-  }
+  bool wants_index() const { return cfg_.storage != storage_type::file || cfg_.max_msgs_per_subject != 1; }
   void set_indexed(bool on);  // into the pending batch; commit() writes it
   store::subject_index index_mode(uint64_t seq) const {
     if (!indexed_) return store::subject_index::skip;
@@ -330,6 +328,7 @@ class stream : public std::enable_shared_from_this<stream> {
   std::vector<uint64_t> sequences_on(std::string_view subject, uint64_t from);
   std::optional<uint64_t> first_on(std::string_view subject, uint64_t from);
   void enforce_subject_limit_all();  // every subject down to max_msgs_per_subject
+  void trim_subject(std::string_view subject);  // one subject down to it (oldest first)
   std::map<uint64_t, uncommitted> uncommitted_;  // in batch_, not yet in the store
   absl::flat_hash_set<uint64_t> deleted_;        // deleted in batch_, still in the store
   std::unique_ptr<store::write_batch> batch_;

@@ -829,15 +829,19 @@ void stream::fix_first() {
   first_seq_ = last_seq_ + 1;
 }
 
+void stream::trim_subject(std::string_view subject) {
+  for (auto ss = subjects_.find(subject);
+       ss != subjects_.end() && int64_t(ss->second.count) > cfg_.max_msgs_per_subject; ss = subjects_.find(subject))
+    if (!remove_message(ss->second.first, subject)) break;
+}
+
 void stream::enforce_subject_limit_all() {
   if (cfg_.max_msgs_per_subject <= 0) return;
   std::vector<std::string> over;
   for (auto& [subj, si] : subjects_)
     if (int64_t(si.count) > cfg_.max_msgs_per_subject) over.push_back(subj);
   for (auto& subj : over) {
-    for (auto ss = subjects_.find(subj);
-         ss != subjects_.end() && int64_t(ss->second.count) > cfg_.max_msgs_per_subject; ss = subjects_.find(subj))
-      if (!remove_message(ss->second.first, subj)) break;
+    trim_subject(subj);
     if (batch_pending() && batch_->size() > 10000) commit();
   }
 }
@@ -877,12 +881,8 @@ std::optional<uint64_t> stream::first_on(std::string_view subject, uint64_t from
 }
 
 void stream::enforce_limits(std::string_view subject) {
-  if (cfg_.max_msgs_per_subject > 0 && !cfg_.discard_new_per_subject && !subject.empty()) {
-    // Only the subject just written can be over (the caller stored one message).
-    for (auto ss = subjects_.find(subject);
-         ss != subjects_.end() && int64_t(ss->second.count) > cfg_.max_msgs_per_subject; ss = subjects_.find(subject))
-      if (!remove_message(ss->second.first, subject)) break;
-  }
+  if (cfg_.max_msgs_per_subject > 0 && !cfg_.discard_new_per_subject && !subject.empty())
+    trim_subject(subject);  // only the subject just written can be over (one message stored)
   if (cfg_.discard == discard_policy::old_msgs) {
     while (cfg_.max_msgs > 0 && int64_t(msgs_) > cfg_.max_msgs) {
       fix_first();
