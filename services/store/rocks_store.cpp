@@ -157,6 +157,13 @@ bool parse_record(rocksdb::Slice v, record_view& r) {
   return !r.external || r.payload.size() == vlog_ref::encoded_size;
 }
 
+// A message's head from its parsed record: a payload in the value log counts with the
+// length its reference gives (it is not read).
+message_head head_of(uint64_t seq, const record_view& r) {
+  uint64_t payload = r.external ? vlog_ref::decode(r.payload.data()).length : r.payload.size();
+  return message_head{seq, r.time_ns, std::string(r.subject), r.headers.size(), payload};
+}
+
 // Reads the subject out of a record without copying the rest (for scan filters).
 bool record_subject(rocksdb::Slice v, std::string_view& subject) {
   record_view r;
@@ -557,8 +564,7 @@ class rocks_store final : public stream_store {
     if (!db_->Get(rocksdb::ReadOptions(), messages_, message_key(stream_id, seq), &v).ok()) return std::nullopt;
     record_view r;
     if (!parse_record(v, r)) return std::nullopt;
-    uint64_t payload = r.external ? vlog_ref::decode(r.payload.data()).length : r.payload.size();
-    return message_head{seq, r.time_ns, std::string(r.subject), r.headers.size(), payload};
+    return head_of(seq, r);
   }
 
   void scan(uint64_t stream_id, uint64_t from, size_t max_msgs, size_t max_bytes, std::string_view filter,
@@ -664,18 +670,11 @@ class rocks_store final : public stream_store {
     if (!end.empty()) ro.iterate_upper_bound = &upper;
     ro.fill_cache = false;  // one pass at start-up: keep the cache for hot data
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, messages_));
-    message_head h;
     for (it->Seek(prefix); it->Valid(); it->Next()) {
       auto k = it->key();
       if (k.size() != 16 || !k.starts_with(prefix)) break;
       record_view r;
-      if (!parse_record(it->value(), r)) continue;
-      h.seq = read_be64(k.data() + 8);
-      h.time_ns = r.time_ns;
-      h.subject.assign(r.subject);
-      h.headers_size = r.headers.size();
-      h.payload_size = r.external ? vlog_ref::decode(r.payload.data()).length : r.payload.size();
-      fn(h);
+      if (parse_record(it->value(), r)) fn(head_of(read_be64(k.data() + 8), r));
     }
   }
 

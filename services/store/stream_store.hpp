@@ -98,10 +98,10 @@ class write_batch {
   void delete_message(uint64_t stream_id, uint64_t seq, std::string_view subject) {
     delete_message(stream_id, seq, subject, UINT64_MAX);
   }
-  // The subject index of a stream that stored messages with subject_index::skip and now
-  // wants one (its stream keeps at most one message per subject no longer):
-  // drop_subject_index() removes whatever index the stream has, put_index() adds the
-  // entry of a stored message. Entries put so are deleted with subject_index::rewritten.
+  // For a stream that changes whether it keeps a subject index: drop_subject_index()
+  // removes whatever index the stream has; put_index() adds the entry of a message
+  // already stored (one put with subject_index::skip), and such an entry is deleted
+  // with subject_index::rewritten.
   virtual void drop_subject_index(uint64_t stream_id) = 0;
   virtual void put_index(uint64_t stream_id, std::string_view subject, uint64_t seq) = 0;
   virtual void put_meta(std::string_view key, std::string_view value) = 0;
