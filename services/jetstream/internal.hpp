@@ -397,8 +397,18 @@ class service {
   void disable(const actors::account_ptr& acc);
   void shutdown();
 
-  store::stream_store& store_for(storage_type t) { return t == storage_type::memory ? *memory_ : *file_; }
-  store::stream_store& meta_store() { return *file_; }
+  // The file store (RocksDB) holds file streams and every stream's metadata. A store
+  // directory that holds nothing yet opens it when the first stream is created
+  // (open_file_store), so a server with JetStream on and no streams does not carry
+  // RocksDB (BENCHMARKS.md, idle RSS with -js); a store with data opens at start, so a
+  // damaged one is a start-up error. store_for and meta_store are for code that runs
+  // once a stream exists, when it is open.
+  store::stream_store& store_for(storage_type t) { return t == storage_type::memory ? *memory_ : *file_store(); }
+  store::stream_store& meta_store() { return *file_store(); }
+  // The file store, or null while nothing has been stored. Any thread.
+  store::stream_store* file_store() { return file_.load(std::memory_order_acquire); }
+  // The file store, opened now if it is not yet; null with `error` when it cannot be.
+  store::stream_store* open_file_store(std::string& error);
   const options& opts() const { return opts_; }
   actors::control_plane& control() { return cp_; }
   uint64_t next_stream_id() { return next_id_.fetch_add(1); }
@@ -418,7 +428,15 @@ class service {
   std::atomic<uint64_t> writes_{0};  // write() calls, for the ticker's idle check
   options opts_;
   actors::control_plane& cp_;
-  std::unique_ptr<store::stream_store> file_, memory_;
+  std::unique_ptr<store::stream_store> memory_;
+  // file_owner_ is set once, under open_mutex_, before file_ publishes it (release);
+  // readers load file_ (acquire). Destroyed with the service, after shutdown().
+  std::mutex open_mutex_;
+  std::unique_ptr<store::stream_store> file_owner_;
+  std::atomic<store::stream_store*> file_{nullptr};
+  std::string file_dir_;
+  bool started_ = false;  // open() is done: a later open is the first stream's (open_mutex_)
+  int lock_fd_ = -1;  // flock on <store_dir>/jetstream/dialtone.lock: one server per store
   std::atomic<uint64_t> next_id_{1};
   std::mutex accounts_mutex_;
   std::map<std::string, std::shared_ptr<js_account>> accounts_;

@@ -1,9 +1,16 @@
 // The JetStream service: stores, ticker, and each account's API (internal.hpp).
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "libplatform/accounts/subject_relations.hpp"
+#include "libplatform/memory.hpp"
 #include "libplatform/subject.hpp"
 #include "services/jetstream/internal.hpp"
 #include "services/jetstream/records.hpp"
@@ -24,7 +31,14 @@ constexpr auto tick_interval = std::chrono::milliseconds(50);
 
 service::service(options opts, actors::control_plane& cp) : opts_(std::move(opts)), cp_(cp) {}
 
-service::~service() { shutdown(); }
+service::~service() {
+  shutdown();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+namespace {
+constexpr const char* lock_file_name = "dialtone.lock";
+}  // namespace
 
 bool service::open(std::string& error) {
   std::error_code ec;
@@ -34,17 +48,62 @@ bool service::open(std::string& error) {
     error = "cannot create the JetStream store directory " + dir.string() + ": " + ec.message();
     return false;
   }
-  file_ = store::open_rocks_store(dir.string(), error);
-  if (!file_) return false;
-  memory_ = store::make_memory_store();
-  uint64_t max_id = 0;
-  for (auto& [k, v] : file_->list_meta("S/")) {
-    stream_record rec;
-    if (decode(v, rec)) max_id = std::max(max_id, rec.id);
+  file_dir_ = dir.string();
+  // One server per store directory, checked at start even while RocksDB (which locks
+  // its own LOCK file) is not open yet. The lock goes with the process, kill -9 too.
+  auto lock_path = (dir / lock_file_name).string();
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) {
+    error = "cannot create " + lock_path + ": " + std::strerror(errno);
+    return false;
   }
-  next_id_ = max_id + 1;
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    error = errno == EWOULDBLOCK ? "the JetStream store directory " + dir.string() + " is in use by another server"
+                                 : "cannot lock " + lock_path + ": " + std::strerror(errno);
+    return false;
+  }
+  memory_ = store::make_memory_store();
+  bool stored = false;
+  for (auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.path().filename() != lock_file_name) stored = true;
+  if (ec) {
+    error = "cannot read the JetStream store directory " + dir.string() + ": " + ec.message();
+    return false;
+  }
+  if (stored) {
+    if (!open_file_store(error)) return false;
+    uint64_t max_id = 0;
+    for (auto& [k, v] : file_store()->list_meta("S/")) {
+      stream_record rec;
+      if (decode(v, rec)) max_id = std::max(max_id, rec.id);
+    }
+    next_id_ = max_id + 1;
+  }
+  {
+    std::lock_guard lock(open_mutex_);
+    started_ = true;
+  }
   ticker_ = std::thread([this] { ticker(); });
   return true;
+}
+
+store::stream_store* service::open_file_store(std::string& error) {
+  if (auto* f = file_store()) return f;
+  std::lock_guard lock(open_mutex_);
+  if (auto* f = file_store()) return f;
+  auto st = store::open_rocks_store(file_dir_, error);
+  if (!st) {
+    spdlog::error("JetStream: {}", error);
+    return nullptr;
+  }
+  file_owner_ = std::move(st);
+  file_.store(file_owner_.get(), std::memory_order_release);
+  if (started_) {
+    spdlog::info("JetStream: opened the store in {} for the first stream", file_dir_);
+    // As after a start with a store (host.cpp): what opening freed goes back now.
+    platform::memory::return_free_memory();
+  }
+  return file_owner_.get();
 }
 
 void service::ticker() {
@@ -82,7 +141,8 @@ void service::release_idle_memory(const std::vector<std::shared_ptr<stream>>& st
   size_t slots = 0;
   for (auto& s : streams)
     if (s->client()) slots += s->client()->release_spare();
-  size_t flushed = store::release_idle(*file_, slots);
+  // Writes happened, so a stream exists and the file store is open.
+  size_t flushed = file_store() ? store::release_idle(*file_store(), slots) : 0;
   if (flushed + slots > 0)
     spdlog::debug("JetStream idle: released {} KiB of write buffers and {} KiB of spare inbox slots",
                   flushed >> 10, slots >> 10);
@@ -101,7 +161,10 @@ store::store_status service::write(store::stream_store& st, store::write_batch& 
   return status;
 }
 
-uint64_t service::disk_usage() { return file_ ? file_->disk_usage() : 0; }
+uint64_t service::disk_usage() {
+  auto* f = file_store();
+  return f ? f->disk_usage() : 0;
+}
 
 void service::enable(const actors::account_ptr& acc, const account_limits& limits, bool enabled) {
   std::shared_ptr<js_account> old;
@@ -169,7 +232,9 @@ js_account::js_account(service& s, actors::account_ptr a, account_limits limits)
 }
 
 void js_account::restore() {
-  for (auto& [key, value] : svc.meta_store().list_meta("S/" + acc->name() + "/")) {
+  auto* file = svc.file_store();
+  if (!file) return;  // nothing stored yet
+  for (auto& [key, value] : file->list_meta("S/" + acc->name() + "/")) {
     stream_record rec;
     if (!decode(value, rec) || rec.account != acc->name()) continue;
     json j = json::parse(rec.config, nullptr, false);
@@ -398,6 +463,8 @@ void js_account::stream_create(const api_request& r, bool update) {
     int64_t lim = cfg.storage == storage_type::memory ? usage->limits.max_memory : usage->limits.max_store;
     if (lim >= 0 && cfg.max_bytes > lim) return respond_error(r.reply, type, {400, 10122, "stream max bytes exceeds account limit max stream bytes"});
   }
+  std::string open_error;
+  if (!svc.open_file_store(open_error)) return respond_error(r.reply, type, err::store_failed(open_error));
   rec.id = svc.next_stream_id();
   rec.created = now_ns();
   auto b = svc.meta_store().make_batch();

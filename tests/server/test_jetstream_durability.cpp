@@ -740,3 +740,48 @@ TEST_CASE("jetstream: kill -9 while large KV values are overwritten and their fi
     std::this_thread::sleep_for(100ms);
   CHECK(dir_bytes(vlog) <= live + (130ull << 20));
 }
+
+TEST_CASE("jetstream: an empty store opens with the first stream - and one server per store directory",
+          "[jetstream][bad-input]") {
+  temp_dir store;
+  const std::string js_dir = store.path + "/jetstream";
+  auto second_server = [&] {
+    return run_command({DIALTONE_SERVER_BIN, "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store.path}, 10s);
+  };
+  {
+    server_process s({"-js", "-sd", store.path});
+    // Nothing stored yet: RocksDB is not open (no CURRENT file), the API answers.
+    CHECK_FALSE(std::filesystem::exists(js_dir + "/CURRENT"));
+    js_conn c(s);
+    auto info = nlohmann::json::parse(request_raw(c.nc, "$JS.API.INFO", ""));
+    CHECK(info["streams"].get<int>() == 0);
+    CHECK(info["storage"].get<int64_t>() == 0);
+    // A second server on the same directory is refused at start, store open or not.
+    auto r = second_server();
+    CHECK(r.exit_code == 1);
+    CHECK(r.output.find("the JetStream store directory " + js_dir + " is in use by another server") !=
+          std::string::npos);
+
+    // The first stream opens the store; its messages are in it.
+    REQUIRE(request_raw(c.nc, "$JS.API.STREAM.CREATE.FIRST", R"({"name":"FIRST","subjects":["first.>"]})")
+                .find("\"did_create\":true") != std::string::npos);
+    CHECK(std::filesystem::exists(js_dir + "/CURRENT"));
+    CHECK(s.log().find("JetStream: opened the store in " + js_dir + " for the first stream") != std::string::npos);
+    CHECK(publish_raw(c.nc, "first.a", "one").find("\"seq\":1") != std::string::npos);
+    // A memory stream's definition is stored there too.
+    REQUIRE(request_raw(c.nc, "$JS.API.STREAM.CREATE.MEM", R"({"name":"MEM","subjects":["mem.>"],"storage":"memory"})")
+                .find("\"did_create\":true") != std::string::npos);
+    r = second_server();
+    CHECK(r.exit_code == 1);
+    CHECK(r.output.find("is in use by another server") != std::string::npos);
+    s.kill9();
+  }
+  // kill -9 released the lock. A store with data opens at start, and has both streams.
+  server_process s({"-js", "-sd", store.path});
+  CHECK(s.log().find("for the first stream") == std::string::npos);
+  js_conn c(s);
+  auto info = nlohmann::json::parse(request_raw(c.nc, "$JS.API.STREAM.INFO.FIRST", ""));
+  CHECK(info["state"]["messages"].get<uint64_t>() == 1);
+  CHECK(request_raw(c.nc, "$JS.API.STREAM.INFO.MEM", "").find("\"name\":\"MEM\"") != std::string::npos);
+  CHECK(publish_raw(c.nc, "first.b", "two").find("\"seq\":2") != std::string::npos);
+}
