@@ -58,14 +58,14 @@ bool service::open(std::string& error) {
     return false;
   }
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    error = errno == EWOULDBLOCK ? "the JetStream store directory " + dir.string() + " is in use by another server"
+    error = errno == EWOULDBLOCK ? "store directory " + dir.string() + " is in use by another server"
                                  : "cannot lock " + lock_path + ": " + std::strerror(errno);
     return false;
   }
   memory_ = store::make_memory_store();
   bool stored = false;
-  for (auto& entry : std::filesystem::directory_iterator(dir, ec))
-    if (entry.path().filename() != lock_file_name) stored = true;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename() != lock_file_name) stored = true;
   if (ec) {
     error = "cannot read the JetStream store directory " + dir.string() + ": " + ec.message();
     return false;
@@ -93,7 +93,7 @@ store::stream_store* service::open_file_store(std::string& error) {
   if (auto* f = file_store()) return f;
   auto st = store::open_rocks_store(file_dir_, error);
   if (!st) {
-    spdlog::error("JetStream: {}", error);
+    if (started_) spdlog::error("JetStream: {}", error);  // at start, the start fails with it
     return nullptr;
   }
   file_owner_ = std::move(st);

@@ -759,7 +759,7 @@ TEST_CASE("jetstream: an empty store opens with the first stream - and one serve
     // A second server on the same directory is refused at start, store open or not.
     auto r = second_server();
     CHECK(r.exit_code == 1);
-    CHECK(r.output.find("the JetStream store directory " + js_dir + " is in use by another server") !=
+    CHECK(r.output.find("JetStream: store directory " + js_dir + " is in use by another server") !=
           std::string::npos);
 
     // The first stream opens the store; its messages are in it.
@@ -784,4 +784,31 @@ TEST_CASE("jetstream: an empty store opens with the first stream - and one serve
   CHECK(info["state"]["messages"].get<uint64_t>() == 1);
   CHECK(request_raw(c.nc, "$JS.API.STREAM.INFO.MEM", "").find("\"name\":\"MEM\"") != std::string::npos);
   CHECK(publish_raw(c.nc, "first.b", "two").find("\"seq\":2") != std::string::npos);
+}
+
+TEST_CASE("jetstream: when the first stream cannot open the store its create gets the error, and nothing is created",
+          "[jetstream][bad-input]") {
+  temp_dir store;
+  const std::string js_dir = store.path + "/jetstream";
+  server_process s({"-js", "-sd", store.path});
+  js_conn c(s);
+  // The store's directory replaced by a file after the start: RocksDB cannot open there.
+  std::filesystem::remove_all(js_dir);
+  { std::ofstream(js_dir) << "not a directory"; }
+  auto r = nlohmann::json::parse(
+      request_raw(c.nc, "$JS.API.STREAM.CREATE.FIRST", R"({"name":"FIRST","subjects":["first.>"]})"));
+  INFO(r.dump());
+  CHECK(r["error"]["err_code"].get<int>() == 10077);
+  CHECK(r["error"]["description"].get<std::string>().find(js_dir) != std::string::npos);
+  CHECK(s.log().find("JetStream: cannot") != std::string::npos);
+  auto names = nlohmann::json::parse(request_raw(c.nc, "$JS.API.STREAM.NAMES", ""));
+  CHECK(names["total"].get<int>() == 0);
+  // Core messaging goes on; with the directory back, the next create opens the store.
+  core_messaging_works(c.nc);
+  CHECK(publish_raw(c.nc, "first.a", "x").find("request failed") != std::string::npos);  // no stream took it
+  std::filesystem::remove(js_dir);
+  std::filesystem::create_directory(js_dir);
+  CHECK(request_raw(c.nc, "$JS.API.STREAM.CREATE.FIRST", R"({"name":"FIRST","subjects":["first.>"]})")
+            .find("\"did_create\":true") != std::string::npos);
+  CHECK(publish_raw(c.nc, "first.a", "x").find("\"seq\":1") != std::string::npos);
 }
