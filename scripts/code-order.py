@@ -114,9 +114,10 @@ def text_sections(map_path):
 
 
 def resolve_ambiguous(phases, sections, ran, small=4096):
-    """The ordered names `phases` (start, then workload) as lld should get them. A name
-    held by several sections, one of them large, is replaced by an unambiguous name of
-    each section whose copy ran (`ran`: section indexes per name), so only those move.
+    """The names of `phases` (lists of names in the order wanted, one per phase of the
+    trace) as lld should get them. A name several sections hold, one of them large, is
+    replaced by an unambiguous name of each section whose copy ran in that phase
+    (`ran`: per phase, {name: section indexes}), so only those sections move.
     Returns the list and the number of names replaced."""
     holders = {}
     for index, (size, names) in enumerate(sections):
@@ -129,14 +130,14 @@ def resolve_ambiguous(phases, sections, ran, small=4096):
             seen.add(name)
             order.append(name)
 
-    for names in phases:
+    for phase, names in enumerate(phases):
         for name in names:
             where = holders.get(name, [])
             if len(where) < 2 or all(sections[i][0] < small for i in where):
                 add(name)
                 continue
             stand_ins = []
-            for i in sorted(ran.get(name, ())):
+            for i in sorted(ran[phase].get(name, ())):
                 unique = [n for n in sections[i][1] if len(holders.get(n, [])) == 1]
                 stand_ins.append(unique[0] if unique else None)
             if not stand_ins or None in stand_ins:
@@ -184,7 +185,8 @@ def main():
     log = open(os.path.join(work, "server.log"), "w")
     port = str(args.port)
     proc = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--demangle=no", "--dump-instr=yes", "--dump-line=no", f"--callgrind-out-file={out_base}", server,
+        ["valgrind", "--tool=callgrind", "--demangle=no", "--dump-instr=yes", "--dump-line=no",
+         f"--callgrind-out-file={out_base}", server,
          "-a", "127.0.0.1", "-p", port, "-js", "-sd", os.path.join(work, "store")],
         stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -238,13 +240,14 @@ def write_order(args, out_base, binary, link_map):
     if not start_at.get("main") or "main" not in symbols:
         sys.exit("code-order: main is missing from the trace or the link map")
     bias = min(start_at["main"]) - symbols["main"]
-    ran = {}
+    ran = []  # per phase: {name: indexes of the sections whose copy of it ran}
     for at in (start_at, opening_at, workload_at):
+        ran.append({})
         for name, addresses in at.items():
             for a in addresses:
                 i = bisect.bisect_right(starts, a - bias) - 1
                 if 0 <= i and a - bias < starts[i] + sections[i][0]:
-                    ran.setdefault(name, set()).add(i)
+                    ran[-1].setdefault(name, set()).add(i)
     first = [fn for fn, c in start.items() if c > 0]
     seen = set(first)
     opened = [fn for fn, c in opening.items() if c > 0 and fn not in seen]
