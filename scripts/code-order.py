@@ -18,8 +18,7 @@ name in every object that made one, and lld moves every object holding that name
 link map (dialtone-server.map, written by each release link) shows which sections hold
 each name, and the trace's instruction addresses which copy ran: such a name is replaced
 by a name only that copy's section holds (when one of the sections is 4 KiB or more), so
-the start no longer maps RocksDB's transaction, ingestion and plain-table code
-(BENCHMARKS.md run 28).
+only the objects whose copy ran move (BENCHMARKS.md run 28).
 
 Usage: scripts/code-order.py [--build build] [--out apps/dialtone-server/code-order.txt]
                              [--keep] [--dumps DIR]  (keep the traces; reuse those kept in DIR)
