@@ -21,7 +21,8 @@ by a name only that copy's section holds (when one of the sections is 4 KiB or m
 only the objects whose copy ran move (BENCHMARKS.md run 28).
 
 Usage: scripts/code-order.py [--build build] [--out apps/dialtone-server/code-order.txt]
-                             [--keep] [--dumps DIR]  (keep the traces; reuse those kept in DIR)
+                             [--keep] [--dumps DIR]  (keep the traces; reuse those kept in DIR,
+                             with the build they were traced from: their addresses are its)
 Needs valgrind (scripts/install-deps.sh --bench) and a release build with the bench
 tools. Takes under a minute (the server runs 20-50x slower under callgrind).
 """
@@ -161,7 +162,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "apps", "dialtone-server", "code-order.txt"))
     ap.add_argument("--port", type=int, default=4290)
     ap.add_argument("--keep", action="store_true", help="keep the traces (for --dumps)")
-    ap.add_argument("--dumps", help="a directory with the traces of an earlier run made with --keep")
+    ap.add_argument("--dumps", help="a directory with the traces of an earlier run made with --keep "
+                                    "(of the same build: the link map must be the traced binary's)")
     args = ap.parse_args()
 
     server = os.path.join(args.build, "dialtone-server")

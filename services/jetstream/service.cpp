@@ -141,8 +141,9 @@ void service::release_idle_memory(const std::vector<std::shared_ptr<stream>>& st
   size_t slots = 0;
   for (auto& s : streams)
     if (s->client()) slots += s->client()->release_spare();
-  // Writes happened, so a stream exists and the file store is open.
-  size_t flushed = file_store() ? store::release_idle(*file_store(), slots) : 0;
+  // Only a server with streams writes, and the first stream opened the file store.
+  auto* file = file_store();
+  size_t flushed = file ? store::release_idle(*file, slots) : 0;
   if (flushed + slots > 0)
     spdlog::debug("JetStream idle: released {} KiB of write buffers and {} KiB of spare inbox slots",
                   flushed >> 10, slots >> 10);
@@ -464,12 +465,13 @@ void js_account::stream_create(const api_request& r, bool update) {
     if (lim >= 0 && cfg.max_bytes > lim) return respond_error(r.reply, type, {400, 10122, "stream max bytes exceeds account limit max stream bytes"});
   }
   std::string open_error;
-  if (!svc.open_file_store(open_error)) return respond_error(r.reply, type, err::store_failed(open_error));
+  auto* meta = svc.open_file_store(open_error);  // the first stream opens an empty store
+  if (!meta) return respond_error(r.reply, type, err::store_failed(open_error));
   rec.id = svc.next_stream_id();
   rec.created = now_ns();
-  auto b = svc.meta_store().make_batch();
+  auto b = meta->make_batch();
   b->put_meta(stream_meta_key(acc->name(), name), encode(rec));
-  if (auto st = svc.write(svc.meta_store(), *b); !st) return respond_error(r.reply, type, err::store_failed(st.error));
+  if (auto st = svc.write(*meta, *b); !st) return respond_error(r.reply, type, err::store_failed(st.error));
   auto s = std::make_shared<stream>(svc, usage, acc, rec.id, cfg, rec.created);
   s->start(svc.control());
   usage->streams++;
